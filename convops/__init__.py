@@ -1,0 +1,14 @@
+"""convops: exact, symbolic operation counts for torch's convolution modules.
+
+>>> import torch, convops
+>>> convops.count_ops(torch.nn.Conv1d(2, 4, kernel_size=3), (1, 2, 10))
+384
+"""
+
+from .count import Breakdown, breakdown, count_ops
+from .derivation import KINDS, Derivation, derive
+from .layer import Layer
+from .symbols import latex
+
+__all__ = ["Breakdown", "Derivation", "KINDS", "Layer", "breakdown", "count_ops", "derive", "latex"]
+__version__ = "0.1.0"

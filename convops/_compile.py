@@ -1,0 +1,46 @@
+"""Compile sympy expressions of convops into plain Python functions on integers.
+
+The compiled code divides with ``//`` wherever the expression divides, so every count stays an
+exact Python ``int``; the derivation guarantees each such division is exact (``g`` divides both
+channel counts), and ``floor`` becomes floor division.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from .additions import NUMERIC_FUNCTIONS
+
+
+class _IntegerPrinter(PythonCodePrinter):
+    def _quotient(self, numerator, denominator) -> str:
+        return f"(({self._print(numerator)})//({self._print(denominator)}))"
+
+    def _print_Mul(self, expr):
+        numerator, denominator = sp.fraction(expr)
+        if denominator == 1:
+            return super()._print_Mul(expr)
+        return self._quotient(numerator, denominator)
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp.is_negative:
+            return self._quotient(sp.S.One, expr.base ** -expr.exp)
+        return super()._print_Pow(expr, rational)
+
+    def _print_Rational(self, expr):
+        return self._quotient(expr.p, expr.q)
+
+    def _print_floor(self, expr):
+        return self._quotient(*sp.fraction(sp.together(expr.args[0])))
+
+    def _print_Max(self, expr):
+        return f"max({', '.join(self._print(arg) for arg in expr.args)})"
+
+
+def compile_int(args, expr):
+    """A Python function of ``args`` (symbols) that evaluates ``expr`` in exact integer arithmetic."""
+    namespace = dict(NUMERIC_FUNCTIONS, max=max)
+    return sp.lambdify(args, expr, modules=[namespace], printer=_IntegerPrinter(
+        {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True}),
+        docstring_limit=0)

@@ -1,0 +1,143 @@
+r"""The additions per filter of a transposed convolution, in closed form.
+
+A transposed convolution multiplies every input element by every kernel tap and scatters each
+product to output position :math:`o = i s + j d - p` (input index ``i``, tap ``j``).  Where
+:math:`n_o` products land on the same position they are summed, which takes
+:math:`n_o - 1` additions, so the additions per filter are
+
+.. math:: A = \sum_o \max(n_o - 1, 0) = \sum_o n_o - \#\{o : n_o \ge 1\}
+
+over the positions kept in the output.  Both sums factor over the spatial dimensions (a product
+lands on ``o`` exactly when it lands on every coordinate of ``o``), so
+:math:`A = \prod_d P_d - \prod_d Z_d` with, per dimension, :math:`P` the products that land inside
+the output and :math:`Z` the output positions that receive at least one.
+
+Both reduce to one lattice count, :math:`F(T)`, the number of pairs ``(i, j)`` with
+:math:`i s + j d < T`: ``padding`` crops :math:`F(p)` products from the start and, by the
+symmetry :math:`(i, j) \mapsto (L-1-i, k-1-j)`, :math:`F(p - q)` from the end.  Two pairs land on
+the same position exactly when they differ by a multiple of :math:`(d', -s')` with
+:math:`s' = s/\gcd(s, d)`, :math:`d' = d/\gcd(s, d)`; counting one pair per position gives the
+positions reached.  :math:`F` is a floor sum, evaluated exactly in :math:`O(\log)` steps, so ``A``
+costs nothing that grows with the input or the kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import sympy as sp
+
+
+def floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """``sum(floor((a*t + b) / m) for t in range(n))`` for ``n, a, b >= 0``, ``m >= 1``.
+
+    Euclid-like reduction: each step swaps the roles of ``m`` and ``a``, so it takes
+    :math:`O(\\log m)` steps.
+    """
+    total = 0
+    while True:
+        if a >= m:
+            total += n * (n - 1) // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        y_max = a * n + b
+        if y_max < m:
+            return total
+        n, b = divmod(y_max, m)
+        m, a = a, m
+
+
+def lattice_count(L: int, k: int, s: int, d: int, T: int) -> int:
+    """Number of pairs ``(i, j)``, ``0 <= i < L``, ``0 <= j < k``, with ``i*s + j*d < T``.
+
+    Zero when ``L`` or ``k`` is not positive.
+    """
+    if L <= 0 or k <= 0 or T <= 0:
+        return 0
+    if T <= s and T <= d:  # only i = j = 0
+        return 1
+    if T > (L - 1) * s + (k - 1) * d:
+        return L * k
+    # Taps j with j*d < T contribute ceil((T - j*d) / s) inputs each, at most L.
+    taps = min(k, -(-T // d))
+    full_taps = min(taps, max(0, -(-(T - (L - 1) * s) // d)))
+    # The partial taps, counted backwards from the last one, form a floor sum.
+    partial = taps - full_taps
+    return full_taps * L + floor_sum(partial, s, d, T + s - 1 - (taps - 1) * d)
+
+
+class LatticeCount(sp.Function):
+    r""":math:`F_{L,k,s,d}(T)`: pairs ``(i, j)`` in ``[0, L) x [0, k)`` with :math:`i s + j d < T`."""
+
+    nargs = 5
+
+    @classmethod
+    def eval(cls, L, k, s, d, T):
+        if all(arg.is_Integer for arg in (L, k, s, d, T)):
+            return sp.Integer(lattice_count(*map(int, (L, k, s, d, T))))
+        if T.is_nonpositive:
+            return sp.S.Zero
+        return None
+
+    def _latex(self, printer):
+        L, k, s, d, T = (printer._print(arg) for arg in self.args)
+        return rf"F_{{{L},\,{k}}}^{{{s},\,{d}}}\left({T}\right)"
+
+
+class Gcd(sp.Function):
+    """Greatest common divisor of two positive integers (sympy's ``gcd`` is the polynomial one)."""
+
+    nargs = 2
+    is_integer = True
+    is_positive = True
+
+    @classmethod
+    def eval(cls, a, b):
+        if a.is_Integer and b.is_Integer:
+            return sp.Integer(math.gcd(int(a), int(b)))
+        if a == b:
+            return a
+        return None
+
+    def _latex(self, printer):
+        a, b = (printer._print(arg) for arg in self.args)
+        return rf"\gcd\left({a}, {b}\right)"
+
+
+#: Python implementations of the functions above, for compiling expressions to integer code.
+NUMERIC_FUNCTIONS = {"LatticeCount": lattice_count, "Gcd": math.gcd}
+
+
+def products_inside(L, k, s, d, p, q) -> sp.Expr:
+    """:math:`P`: products that land inside the output along one dimension.
+
+    Arguments are sympy expressions or ints: input size, kernel size, stride, dilation, padding,
+    output_padding.  ``padding`` crops :math:`F(p)` products from the start and
+    :math:`F(p - q)` from the end.
+    """
+    return L * k - LatticeCount(L, k, s, d, p) - LatticeCount(L, k, s, d, p - q)
+
+
+def positions_reached(P, L, k, s, d, p, q) -> sp.Expr:
+    """:math:`Z`: output positions reached by at least one product, given :math:`P`.
+
+    Of the pairs landing inside, those with a predecessor :math:`(i - d', j + s')` in the box
+    land where another pair already did; they are the shifted box
+    :math:`[0, L - d') \times [0, k - s')` offset by :math:`s d' = \operatorname{lcm}(s, d)`,
+    less the ones that padding crops.
+    """
+    gcd = Gcd(s, d)
+    s_reduced, d_reduced = s / gcd, d / gcd
+    lcm = s * d_reduced
+
+    def repeated(T):
+        return LatticeCount(L - d_reduced, k - s_reduced, s, d, T - lcm)
+
+    return P - sp.Max(L - d_reduced, 0) * sp.Max(k - s_reduced, 0) + repeated(p) + repeated(p - q)
+
+
+def closed_form(P, Z) -> sp.Expr:
+    """:math:`A = \prod_d P_d - \prod_d Z_d` from the per-dimension counts."""
+    return sp.Mul(*P) - sp.Mul(*Z)

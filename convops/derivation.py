@@ -1,0 +1,219 @@
+r"""One N-dimensional derivation of the operation count, instantiated for the six torch modules.
+
+The counting model: a layer is :math:`\psi` filters (one per pair of connected input and output
+channels), each doing :math:`\lambda` operations, followed by :math:`\gamma` additions that
+aggregate the filters of each output channel and add the bias; over a batch of :math:`N`,
+
+.. math:: \text{total} = N\,(\psi\,\lambda + \gamma).
+
+Convolution and transposed convolution share :math:`\psi` and :math:`\gamma`; they differ in
+:math:`\lambda` and in their output sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+import sympy as sp
+import torch
+
+from . import additions
+from .symbols import Symbols, latex, symbols
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A torch convolution module class as an instance of the derivation."""
+
+    name: str
+    module: type
+    ndim: int
+    transposed: bool
+
+
+#: The six modules convops derives, by name.
+KINDS: dict[str, Kind] = {
+    cls.__name__: Kind(cls.__name__, cls, ndim, transposed)
+    for cls, ndim, transposed in (
+        (torch.nn.Conv1d, 1, False),
+        (torch.nn.Conv2d, 2, False),
+        (torch.nn.Conv3d, 3, False),
+        (torch.nn.ConvTranspose1d, 1, True),
+        (torch.nn.ConvTranspose2d, 2, True),
+        (torch.nn.ConvTranspose3d, 3, True),
+    )
+}
+
+
+def kind_of(kind) -> Kind:
+    """The :class:`Kind` for a module class, a module instance or a class name such as ``"Conv2d"``."""
+    if isinstance(kind, Kind):
+        return kind
+    if isinstance(kind, str):
+        if kind in KINDS:
+            return KINDS[kind]
+    else:
+        cls = kind if isinstance(kind, type) else type(kind)
+        for base in getattr(cls, "__mro__", ()):
+            if base.__name__ in KINDS and KINDS[base.__name__].module is base:
+                return KINDS[base.__name__]
+    raise ValueError(f"kind must be one of {', '.join(KINDS)} (a name, class or module), got {kind!r}")
+
+
+def _prod(factors) -> sp.Expr:
+    return sp.Mul(*factors)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The symbolic operation count of one module kind.
+
+    ``psi``, ``lam``, ``gamma`` and ``total`` are sympy expressions in the symbols of
+    :attr:`symbols`; the output sizes are symbols too, with their own formulas in
+    :attr:`output_size`.
+    """
+
+    kind: Kind
+    symbols: Symbols = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    # -- output size -------------------------------------------------------------------------
+    @cached_property
+    def output_size(self) -> tuple[sp.Expr, ...]:
+        """Each output size as torch computes it from the input size and the parameters."""
+        S = self.symbols
+        dims = zip(S.size_in, S.k, S.s, S.d, S.p, S.q)
+        if self.kind.transposed:
+            return tuple((L - 1) * s - 2 * p + d * (k - 1) + q + 1 for L, k, s, d, p, q in dims)
+        return tuple(sp.floor((L + 2 * p - d * (k - 1) - 1) / s) + 1 for L, k, s, d, p, _ in dims)
+
+    # -- psi, lambda, gamma ------------------------------------------------------------------
+    @cached_property
+    def psi(self) -> sp.Expr:
+        """Number of filters: each output channel sees ``C_in / g`` input channels."""
+        S = self.symbols
+        return S.C_in * S.C_out / S.g
+
+    @cached_property
+    def multiplications_per_filter(self) -> sp.Expr:
+        S = self.symbols
+        # A convolution multiplies every tap at every output position; a transposed one every
+        # input element by every tap (products that padding crops are still computed).
+        positions = S.size_in if self.kind.transposed else S.size_out
+        return _prod(positions) * _prod(S.k)
+
+    @cached_property
+    def additions_per_filter(self) -> sp.Expr:
+        S = self.symbols
+        if self.kind.transposed:
+            return S.A
+        return _prod(S.size_out) * (_prod(S.k) - 1)
+
+    @cached_property
+    def lam(self) -> sp.Expr:
+        """Operations per filter."""
+        return self.multiplications_per_filter + self.additions_per_filter
+
+    @cached_property
+    def gamma(self) -> sp.Expr:
+        """Additions that sum the ``C_in / g`` filters of every output element, plus its bias."""
+        S = self.symbols
+        return S.C_out * _prod(S.size_out) * (S.C_in / S.g - 1 + S.b)
+
+    # -- totals ------------------------------------------------------------------------------
+    @cached_property
+    def total(self) -> sp.Expr:
+        return self.symbols.N * (self.psi * self.lam + self.gamma)
+
+    @cached_property
+    def multiplications(self) -> sp.Expr:
+        return self.symbols.N * self.psi * self.multiplications_per_filter
+
+    @cached_property
+    def additions(self) -> sp.Expr:
+        return self.symbols.N * (self.psi * self.additions_per_filter + self.gamma)
+
+    def simplified(self, bias: bool) -> sp.Expr:
+        """The total for ``bias=True`` or ``bias=False``, simplified."""
+        return _simplified(self.name, bool(bias))
+
+    # -- transposed additions ----------------------------------------------------------------
+    @cached_property
+    def A(self) -> sp.Expr | None:
+        """Closed form of the additions per filter ``A`` in the per-dimension counts ``P``, ``Z``
+        (transposed kinds; ``None`` otherwise).  :attr:`A_terms` defines those counts."""
+        if not self.kind.transposed:
+            return None
+        return additions.closed_form(self.symbols.P, self.symbols.Z)
+
+    @cached_property
+    def A_terms(self) -> dict[sp.Symbol, sp.Expr]:
+        """Each ``P_d`` in the parameters, and each ``Z_d`` in the parameters and ``P_d``."""
+        S, terms = self.symbols, {}
+        for P, Z, *dim in zip(S.P, S.Z, S.size_in, S.k, S.s, S.d, S.p, S.q):
+            terms[P] = additions.products_inside(*dim)
+            terms[Z] = additions.positions_reached(P, *dim)
+        return terms
+
+    @cached_property
+    def A_explicit(self) -> sp.Expr | None:
+        """``A`` as one expression in the layer's parameters."""
+        if not self.kind.transposed:
+            return None
+        S = self.symbols
+        return self.A.subs({Z: self.A_terms[Z] for Z in S.Z}).subs({P: self.A_terms[P] for P in S.P})
+
+    # -- printing ----------------------------------------------------------------------------
+    def equations(self) -> dict[str, sp.Eq]:
+        """Every formula of the derivation as a sympy equation, in the order of the derivation."""
+        S = self.symbols
+        psi, lam, gamma = sp.symbols(r"\psi \lambda \gamma")
+        ops = sp.Symbol(rf"\text{{{self.name}}}_{{\text{{ops}}}}")
+        eqs = {f"output_size_{i}": sp.Eq(out, expr, evaluate=False)
+               for i, (out, expr) in enumerate(zip(S.size_out, self.output_size))}
+        eqs.update(
+            psi=sp.Eq(psi, self.psi, evaluate=False),
+            lam=sp.Eq(lam, self.lam, evaluate=False),
+            gamma=sp.Eq(gamma, self.gamma, evaluate=False),
+            total=sp.Eq(ops, S.N * (psi * lam + gamma), evaluate=False),
+            total_bias=sp.Eq(ops, self.simplified(True), evaluate=False),
+            total_no_bias=sp.Eq(ops, self.simplified(False), evaluate=False),
+        )
+        if self.kind.transposed:
+            eqs["A"] = sp.Eq(S.A, self.A, evaluate=False)
+            for i, (P, Z) in enumerate(zip(S.P, S.Z)):
+                eqs[f"P_{i}"] = sp.Eq(P, self.A_terms[P], evaluate=False)
+                eqs[f"Z_{i}"] = sp.Eq(Z, self.A_terms[Z], evaluate=False)
+        return eqs
+
+    def latex(self, quantity: str) -> str:
+        """LaTeX of one equation: ``psi``, ``lam``, ``gamma``, ``total``, ``total_bias``,
+        ``total_no_bias``, ``A`` (transposed) or ``output_size_0`` …"""
+        eqs = self.equations()
+        if quantity not in eqs:
+            raise ValueError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
+        return latex(eqs[quantity])
+
+    def __repr__(self) -> str:
+        return f"Derivation({self.name}: total = {self.total})"
+
+
+@lru_cache(maxsize=None)
+def _derive(name: str) -> Derivation:
+    kind = KINDS[name]
+    return Derivation(kind, symbols(kind.ndim))
+
+
+@lru_cache(maxsize=None)
+def _simplified(name: str, bias: bool) -> sp.Expr:
+    d = _derive(name)
+    return sp.simplify(d.total.subs(d.symbols.b, int(bias)))
+
+
+def derive(kind) -> Derivation:
+    """The symbolic derivation for ``kind``: a module class, instance, or name such as ``"Conv2d"``."""
+    return _derive(kind_of(kind).name)

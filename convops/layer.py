@@ -1,0 +1,187 @@
+"""A convolution layer's parameters, read from a torch module or given directly, and checked.
+
+Every configuration torch refuses is refused here with a :class:`ValueError` that names the
+parameter, its value and what would be accepted, so that no count is ever made of a layer torch
+would not run.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+from torch.nn.modules.lazy import LazyModuleMixin
+
+from .derivation import KINDS, Kind, kind_of
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class Layer(NamedTuple):
+    """The parameters of a convolution module, normalised to one tuple entry per spatial dimension."""
+
+    kind: Kind
+    in_channels: int
+    out_channels: int
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...] | str  #: per-dimension ints, or ``"same"`` / ``"valid"``
+    dilation: tuple[int, ...]
+    groups: int
+    bias: bool
+    padding_mode: str
+    output_padding: tuple[int, ...]
+
+    @classmethod
+    def create(cls, kind, in_channels, out_channels, kernel_size, stride=1, padding=0,
+               dilation=1, groups=1, bias=True, padding_mode="zeros", output_padding=0) -> Layer:
+        """A layer from the arguments torch's constructor takes, e.g. ``Layer.create("Conv2d", 3, 64, 7)``."""
+        kind = kind_of(kind)
+        if not kind.transposed and output_padding not in (0, (0,) * kind.ndim):
+            raise ValueError(f"output_padding={output_padding!r}: {kind.name} has no output_padding")
+        n = kind.ndim
+        layer = cls(kind, in_channels, out_channels, _tuple("kernel_size", kernel_size, n),
+                    _tuple("stride", stride, n),
+                    padding if isinstance(padding, str) else _tuple("padding", padding, n),
+                    _tuple("dilation", dilation, n), groups, bias, padding_mode,
+                    _tuple("output_padding", output_padding, n))
+        return checked(layer)
+
+    @classmethod
+    def from_module(cls, module) -> Layer:
+        """The layer of a torch convolution module (any of the six, or a subclass)."""
+        kind = _KIND_OF_TYPE.get(type(module))
+        if kind is None:  # a subclass, or not a convolution at all
+            kind = kind_of(type(module))
+            if isinstance(module, LazyModuleMixin) and module.has_uninitialized_params():
+                raise ValueError(f"{type(module).__name__} is lazy and not initialised yet: "
+                             "run it once, or count the module it becomes")
+        attrs = vars(module)  # plain attributes; torch's Module.__getattr__ is slow
+        layer = cls(kind, attrs["in_channels"], attrs["out_channels"], attrs["kernel_size"],
+                    attrs["stride"], attrs["padding"], attrs["dilation"], attrs["groups"],
+                    module._parameters.get("bias") is not None, attrs["padding_mode"],
+                    attrs["output_padding"])
+        return checked(layer)
+
+    def padding_per_side(self, size_in: Sequence[int]) -> tuple[tuple[int, int], ...]:
+        """``(before, after)`` padding of each spatial dimension, as torch pads the input."""
+        if self.padding == "valid":
+            return ((0, 0),) * len(size_in)
+        if self.padding == "same":
+            # torch pads d*(k-1) in all; an odd total puts the extra element after.
+            totals = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        return [(p, p) for p in self.padding]
+
+
+_KIND_OF_TYPE = {kind.module: kind for kind in KINDS.values()}
+
+
+def _is_int(value) -> bool:
+    return type(value) is int  # not bool, not float
+
+
+_CHECKED: dict[Layer, None] = {}
+
+
+def checked(layer: Layer) -> Layer:
+    """``layer`` once :func:`check` has passed it; layers already checked are remembered."""
+    try:
+        if layer in _CHECKED:
+            return layer
+    except TypeError:  # an unhashable parameter value, which check() refuses
+        pass
+    check(layer)
+    if len(_CHECKED) > 4096:
+        _CHECKED.clear()
+    _CHECKED[layer] = None
+    return layer
+
+
+def _tuple(name: str, value, ndim: int) -> tuple[int, ...]:
+    if _is_int(value):
+        return (value,) * ndim
+    try:
+        values = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name}={value!r} must be an int or a sequence of {ndim} ints") from None
+    return values
+
+
+def _check_ints(name: str, values, ndim: int, minimum: int) -> None:
+    if (not isinstance(values, tuple) or len(values) != ndim
+            or not all(_is_int(v) and v >= minimum for v in values)):
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{name}={values!r} must be {ndim} {kind} int(s), one per spatial dimension")
+
+
+def check(layer: Layer) -> None:
+    """Raise ``ValueError`` for the first parameter of ``layer`` that torch would refuse."""
+    kind, n = layer.kind, layer.kind.ndim
+    for name in ("in_channels", "out_channels", "groups"):
+        value = getattr(layer, name)
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive int")
+    for name in ("in_channels", "out_channels"):
+        if getattr(layer, name) % layer.groups:
+            raise ValueError(f"groups={layer.groups} must divide {name}={getattr(layer, name)}")
+    _check_ints("kernel_size", layer.kernel_size, n, 1)
+    _check_ints("stride", layer.stride, n, 1)
+    _check_ints("dilation", layer.dilation, n, 1)
+    if isinstance(layer.padding, str):
+        if kind.transposed or layer.padding not in ("same", "valid"):
+            allowed = "non-negative ints" if kind.transposed else "'same', 'valid' or non-negative ints"
+            raise ValueError(f"padding={layer.padding!r}: {kind.name} accepts {allowed}")
+        if layer.padding == "same" and any(s != 1 for s in layer.stride):
+            raise ValueError(f"padding='same' needs stride 1, got stride={layer.stride}")
+    else:
+        _check_ints("padding", layer.padding, n, 0)
+    if not isinstance(layer.bias, bool):
+        raise ValueError(f"bias={layer.bias!r} must be True or False")
+    modes = ("zeros",) if kind.transposed else PADDING_MODES
+    if layer.padding_mode not in modes:
+        raise ValueError(f"padding_mode={layer.padding_mode!r}: {kind.name} accepts "
+                         + ", ".join(map(repr, modes)))
+    _check_ints("output_padding", layer.output_padding, n, 0)
+    for q, s, d in zip(layer.output_padding, layer.stride, layer.dilation):
+        if q >= max(s, d):
+            raise ValueError(f"output_padding={layer.output_padding} must be smaller than stride="
+                             f"{layer.stride} or dilation={layer.dilation} in every dimension")
+
+
+def check_input(layer: Layer, input_shape) -> tuple[int, tuple[int, ...]]:
+    """``(batch, spatial sizes)`` of an input shape, batched or not; ``ValueError`` if torch would refuse it."""
+    n = layer.kind.ndim
+    shape = tuple(input_shape)
+    if len(shape) not in (n + 1, n + 2) or {*map(type, shape)} != {int}:
+        raise ValueError(f"input_shape={input_shape!r}: {layer.kind.name} takes {n + 1} ints "
+                         f"(C_in, *spatial) or {n + 2} (N, C_in, *spatial)")
+    batch = shape[0] if len(shape) == n + 2 else 1
+    channels, size_in = shape[-n - 1], shape[-n:]
+    if batch < 0:
+        raise ValueError(f"input_shape={input_shape!r}: batch size {batch} must not be negative")
+    if channels != layer.in_channels:
+        raise ValueError(f"input_shape={input_shape!r} has {channels} channels; "
+                         f"in_channels={layer.in_channels}")
+    if min(size_in) < 1:
+        raise ValueError(f"input_shape={input_shape!r}: spatial sizes must be positive")
+    return batch, size_in
+
+
+def check_padding_mode(layer: Layer, size_in, pads) -> None:
+    """torch's limits on how far ``reflect`` and ``circular`` padding may reach into the input."""
+    mode = layer.padding_mode
+    if mode in ("reflect", "circular"):
+        for size, pair in zip(size_in, pads):
+            if max(pair) > size or (mode == "reflect" and max(pair) == size):
+                limit = "smaller than" if mode == "reflect" else "at most"
+                raise ValueError(f"padding {pair} with padding_mode={mode!r} must be {limit} "
+                                 f"the input size {size} of its dimension")
+
+
+def check_output(layer: Layer, input_shape, size_out) -> None:
+    if min(size_out) < 1:
+        raise ValueError(f"{layer.kind.name} with kernel_size={layer.kernel_size}, stride={layer.stride}, "
+                         f"padding={layer.padding}, dilation={layer.dilation}"
+                         + (f", output_padding={layer.output_padding}" if layer.kind.transposed else "")
+                         + f" gives output size {tuple(size_out)} for input_shape={tuple(input_shape)}; "
+                         "every output size must be at least 1")
