@@ -1,0 +1,36 @@
+# convops: every command a contributor needs. `make serve` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup browser demo test bench lab clean
+
+# torch first, pinned: 2.13.0 is the CPU build this machine ships; an unpinned torch would
+# pull the CUDA build from the registry.
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+# Debian's chromium for the browser tests of the site (Playwright's own download cannot work here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+demo: setup
+	$(BIN)/python -c "import torch, convops; print(convops.breakdown(torch.nn.Conv2d(3, 64, 7, stride=2, padding=3), (1, 3, 224, 224)))"
+
+# Every test: the package, the notebooks (nbval, against their stored outputs), the site.
+test: setup browser
+	$(BIN)/python -m pytest --nbval -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python benchmarks/count_ops.py
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) site .hypothesis
