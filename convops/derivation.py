@@ -179,7 +179,8 @@ class Derivation:
             psi=sp.Eq(psi, self.psi, evaluate=False),
             lam=sp.Eq(lam, self.lam, evaluate=False),
             gamma=sp.Eq(gamma, self.gamma, evaluate=False),
-            total=sp.Eq(ops, S.N * (psi * lam + gamma), evaluate=False),
+            total=sp.Eq(ops, sp.Mul(S.N, sp.Add(sp.Mul(psi, lam, evaluate=False), gamma,
+                                                evaluate=False), evaluate=False), evaluate=False),
             total_bias=sp.Eq(ops, self.simplified(True), evaluate=False),
             total_no_bias=sp.Eq(ops, self.simplified(False), evaluate=False),
         )
@@ -196,7 +197,8 @@ class Derivation:
         eqs = self.equations()
         if quantity not in eqs:
             raise ValueError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
-        return latex(eqs[quantity])
+        # The total keeps the pages' order, N (psi lambda + gamma); the rest sympy's.
+        return latex(eqs[quantity], **({"order": "none"} if quantity == "total" else {}))
 
     def __repr__(self) -> str:
         return f"Derivation({self.name}: total = {self.total})"
