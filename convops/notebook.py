@@ -1,0 +1,278 @@
+"""Helpers for the executed notebooks: equations, formula-against-measurement tables, plot style.
+
+Every notebook step pairs a formula of :mod:`convops.derivation` with a measurement on a concrete
+torch layer.  :func:`equation` renders the formula; :func:`measure` takes the measurements (the
+module's real output shape, the instrumented :func:`convops.reference.run`, ``FlopCounterMode``);
+:func:`comparison` lays both side by side as a table.  Nothing here computes a count of its own:
+formula values come from :func:`convops.breakdown`, measured ones from executing torch.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from .count import Breakdown, breakdown
+from .derivation import derive, kind_of
+from .layer import Layer
+from .reference import flop_counter_flops, run
+from .symbols import latex
+
+__all__ = ["Measurement", "Table", "comparison", "describe_layer", "equation", "measure", "parameters",
+           "plot_style", "style_axes", "sweep", "ROWS"]
+
+
+# -- equations -----------------------------------------------------------------------------------
+def equation(kind, quantity: str):
+    """The equation ``quantity`` of ``kind``'s derivation as ``IPython.display.Math``.
+
+    ``kind`` is a module, module class or name (``"Conv2d"``); ``quantity`` is one of
+    :meth:`convops.Derivation.equations`' keys (``"psi"``, ``"lam"``, ``"total_bias"`` …).
+    """
+    from IPython.display import Math
+
+    return Math(derive(kind).latex(quantity))
+
+
+# -- measurements --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Measurement:
+    """What executing torch shows about one layer on one input, with no formula involved.
+
+    ``filters`` counts the kernels in ``module.weight`` (one per connected channel pair);
+    ``per_filter`` is the instrumented count of a one-channel copy of the layer without bias, that
+    is of one filter alone; ``multiplications`` and ``additions`` are the instrumented counts of
+    the whole layer, whose output ``matches_torch`` (within float tolerance).
+    """
+
+    output_shape: tuple[int, ...]
+    filters: int
+    per_filter: int
+    multiplications: int
+    additions: int
+    flop_counter: int
+    matches_torch: bool
+    batch: int
+
+    @property
+    def total(self) -> int:
+        """Multiplications plus additions of the instrumented run."""
+        return self.multiplications + self.additions
+
+    @property
+    def aggregation(self) -> int:
+        """Operations per sample that are not inside a filter: ``total / N - filters * per_filter``."""
+        return self.total // max(self.batch, 1) - self.filters * self.per_filter
+
+
+def _single_filter(module: torch.nn.Module) -> torch.nn.Module:
+    """A one-input-channel, one-output-channel copy of ``module`` without bias: one filter."""
+    layer = Layer.from_module(module)
+    kwargs = dict(kernel_size=layer.kernel_size, stride=layer.stride, padding=layer.padding,
+                  dilation=layer.dilation, bias=False, padding_mode=layer.padding_mode,
+                  dtype=module.weight.dtype)
+    if layer.kind.transposed:
+        kwargs["output_padding"] = layer.output_padding
+    return layer.kind.module(1, 1, **kwargs)
+
+
+def measure(module: torch.nn.Module, input_shape: Sequence[int], seed: int = 0) -> Measurement:
+    """Run ``module`` on a seeded random input of ``input_shape`` and record what torch shows.
+
+    The instrumented run is checked against ``module(x)``; ``matches_torch`` says whether they
+    agree.  Spatial sizes are per sample, so ``per_filter`` uses an unbatched single channel.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    dtype = module.weight.dtype
+    x = torch.randn(tuple(input_shape), generator=generator, dtype=dtype)
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch's note that 'same' with an even kernel copies the input: about speed, not counts.
+        warnings.filterwarnings("ignore", message="Using padding='same'")
+        expected = module(x)
+        output, counter = run(module, x)
+        single = _single_filter(module)
+        ndim = kind_of(module).ndim
+        _, one = run(single, torch.randn((1, *x.shape[-ndim:]), generator=generator, dtype=dtype))
+    tolerance = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else {}
+    batch = x.shape[0] if x.dim() == ndim + 2 else 1
+    return Measurement(
+        output_shape=tuple(expected.shape),
+        filters=module.weight.shape[0] * module.weight.shape[1],
+        per_filter=one.total,
+        multiplications=counter.multiplications,
+        additions=counter.additions,
+        flop_counter=flop_counter_flops(module, tuple(input_shape)),
+        matches_torch=output.shape == expected.shape and torch.allclose(output, expected, **tolerance),
+        batch=batch,
+    )
+
+
+# -- tables --------------------------------------------------------------------------------------
+#: The rows :func:`comparison` can show: key -> (label, how it is measured, formula, measured).
+ROWS = {
+    "output_shape": ("output shape", "module(x).shape",
+                     lambda b: b.output_shape, lambda m: m.output_shape),
+    "psi": ("ψ (filters)", "weight.shape[0] · weight.shape[1]",
+            lambda b: b.psi, lambda m: m.filters),
+    "lam": ("λ (operations per filter)", "instrumented run of one filter",
+            lambda b: b.lam, lambda m: m.per_filter),
+    "gamma": ("γ (aggregation + bias)", "instrumented total / N − ψ·λ",
+              lambda b: b.gamma, lambda m: m.aggregation),
+    "multiplications": ("multiplications", "instrumented run",
+                        lambda b: b.multiplications, lambda m: m.multiplications),
+    "additions": ("additions", "instrumented run",
+                  lambda b: b.additions, lambda m: m.additions),
+    "total": ("total", "instrumented run",
+              lambda b: b.total, lambda m: m.total),
+    "flop_counter": ("multiplications = FlopCounterMode / 2", "FlopCounterMode FLOPs / 2",
+                     lambda b: b.multiplications, lambda m: m.flop_counter / 2),
+}
+
+
+def _format(value) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(str, value)) + ")"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table that Jupyter shows as HTML, with Markdown and plain-text forms as well."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                       for row in self.rows)
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def _repr_markdown_(self) -> str:
+        lines = [f"**{self.caption}**", ""] if self.caption else []
+        lines.append("| " + " | ".join(self.header) + " |")
+        lines.append("|" + " --- |" * len(self.header))
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        widths = [max(len(r[i]) for r in (self.header, *self.rows)) for i in range(len(self.header))]
+        lines = [self.caption] if self.caption else []
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+                  for row in (self.header, *self.rows)]
+        return "\n".join(lines)
+
+    @property
+    def all_equal(self) -> bool:
+        """Whether every row's formula value equals its measured one (last column is ✓)."""
+        return all(row[-1] == "✓" for row in self.rows)
+
+
+def describe_layer(module: torch.nn.Module, input_shape: Sequence[int]) -> str:
+    """A one-line description of ``module`` on ``input_shape``, e.g. ``Conv1d(4, 6, ...) on (2, 4, 10)``."""
+    return f"{module!r} on input {_format(tuple(input_shape))}"
+
+
+def comparison(module: torch.nn.Module, input_shape: Sequence[int],
+               rows: Sequence[str] = tuple(ROWS), seed: int = 0) -> Table:
+    """Formula (convops) against measurement (torch) for ``module`` on ``input_shape``.
+
+    ``rows`` picks keys of :data:`ROWS`.  Each row shows the quantity, its value from
+    :func:`convops.breakdown`, its value from executing torch (:func:`measure`), how that was
+    measured, and ✓ where the two are equal.  Raises ``ValueError`` if the instrumented run's
+    output differs from ``module(x)`` (the measurement would then be of something else).
+    """
+    unknown = [row for row in rows if row not in ROWS]
+    if unknown:
+        raise ValueError(f"rows={list(rows)!r}: unknown {unknown}; choose from {', '.join(ROWS)}")
+    formula: Breakdown = breakdown(module, tuple(input_shape))
+    measured = measure(module, input_shape, seed=seed)
+    if not measured.matches_torch:
+        raise ValueError(f"the instrumented run of {module!r} does not reproduce module(x)")
+    body = []
+    for key in rows:
+        label, how, from_formula, from_torch = ROWS[key]
+        a, b = from_formula(formula), from_torch(measured)
+        body.append((label, _format(a), _format(b), how, "✓" if a == b else "✗"))
+    return Table(("quantity", "convops formula", "torch, measured", "measured by", ""),
+                 tuple(body), caption=describe_layer(module, input_shape))
+
+
+def parameters(module: torch.nn.Module, input_shape: Sequence[int]) -> Table:
+    """The value of every symbol of the derivation for ``module`` on ``input_shape``.
+
+    Sizes are the ones torch produces; padding is per side (``'same'`` with an even kernel pads
+    one more after than before, shown as ``before+after``).
+    """
+    layer = Layer.from_module(module)
+    d = derive(layer.kind.name)
+    S = d.symbols
+    b = breakdown(module, tuple(input_shape))
+    size_in = tuple(input_shape)[-layer.kind.ndim:]
+    size_out = b.output_shape[-layer.kind.ndim:]
+    if layer.kind.transposed:
+        padding = tuple(map(str, layer.padding))
+    else:
+        padding = tuple(str(a) if a == c else f"{a}+{c}" for a, c in layer.padding_per_side(size_in))
+    values = {S.N: b.batch, S.C_in: layer.in_channels, S.C_out: layer.out_channels,
+              S.g: layer.groups, S.b: int(layer.bias)}
+    per_dim = [(S.size_in, size_in), (S.size_out, size_out), (S.k, layer.kernel_size),
+               (S.s, layer.stride), (S.d, layer.dilation), (S.p, padding)]
+    if layer.kind.transposed:
+        per_dim.append((S.q, layer.output_padding))
+    for symbols, numbers in per_dim:
+        values.update(zip(symbols, numbers))
+    meaning = S.describe()
+    rows = tuple((f"${latex(sym)}$", meaning[sym], str(value)) for sym, value in values.items())
+    return Table(("symbol", "meaning", "value"), rows, caption=describe_layer(module, input_shape))
+
+
+# -- sweeps and plots ----------------------------------------------------------------------------
+def sweep(make_module, values: Sequence, input_shape: Sequence[int]) -> list[int]:
+    """``count_ops`` of ``make_module(v)`` on ``input_shape`` for each ``v`` in ``values``."""
+    return [breakdown(make_module(v), tuple(input_shape)).total for v in values]
+
+
+#: Mid-tone colours that read on white and on near-black backgrounds.
+COLORS = ("#4c8dd6", "#e07b39", "#3fa66b", "#b565c9", "#c9a227")
+_GREY = "#8a8a8a"
+
+
+def plot_style() -> dict:
+    """matplotlib rc settings for figures readable in light and dark themes.
+
+    Transparent figure and axes, grey text, ticks and spines, mid-tone colour cycle.  Use as
+    ``with matplotlib.rc_context(convops.notebook.plot_style()): ...``.
+    """
+    from cycler import cycler
+
+    return {
+        "figure.facecolor": "none", "axes.facecolor": "none", "savefig.transparent": True,
+        "text.color": _GREY, "axes.labelcolor": _GREY, "axes.edgecolor": _GREY,
+        "xtick.color": _GREY, "ytick.color": _GREY, "axes.titlecolor": _GREY,
+        "grid.color": _GREY, "grid.alpha": 0.3, "axes.grid": True,
+        "legend.frameon": False, "legend.labelcolor": _GREY,
+        "axes.spines.top": False, "axes.spines.right": False,
+        "axes.prop_cycle": cycler(color=COLORS), "lines.linewidth": 2, "lines.markersize": 6,
+        "svg.hashsalt": "convops", "figure.dpi": 100,
+    }
+
+
+def style_axes(ax) -> None:
+    """Apply the grey, transparent look of :func:`plot_style` to an existing ``Axes``."""
+    ax.set_facecolor("none")
+    ax.figure.set_facecolor("none")
+    for spine in ax.spines.values():
+        spine.set_color(_GREY)
+    ax.tick_params(colors=_GREY)
+    ax.xaxis.label.set_color(_GREY)
+    ax.yaxis.label.set_color(_GREY)
+    ax.title.set_color(_GREY)
