@@ -1,0 +1,97 @@
+"""The notebook helpers: their tables agree with the package, and they refuse what they cannot show."""
+
+import pytest
+import torch
+
+import convops
+from convops import notebook
+
+LAYERS = [
+    (torch.nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2), (2, 4, 11)),
+    (torch.nn.Conv1d(2, 3, 4, padding="same", bias=False, padding_mode="circular"), (2, 9)),
+    (torch.nn.Conv2d(2, 4, (3, 2), padding=1, padding_mode="reflect"), (1, 2, 5, 6)),
+    (torch.nn.Conv3d(2, 2, 2, stride=(1, 2, 1), groups=2), (1, 2, 3, 4, 3)),
+    (torch.nn.ConvTranspose1d(2, 4, 3, stride=2, padding=1, output_padding=1), (1, 2, 5)),
+]
+
+
+@pytest.mark.parametrize("module, shape", LAYERS)
+def test_comparison_agrees_with_the_package(module, shape):
+    table = notebook.comparison(module, shape)
+    assert table.all_equal
+    b = convops.breakdown(module, shape)
+    values = {row[0]: row[1] for row in table.rows}
+    assert values["total"] == f"{b.total:,}"
+    assert values["ψ (filters)"] == f"{b.psi:,}"
+
+
+@pytest.mark.parametrize("module, shape", LAYERS)
+def test_measure_is_what_torch_and_the_reference_show(module, shape):
+    m = notebook.measure(module, shape)
+    assert m.matches_torch
+    with torch.no_grad():
+        assert m.output_shape == tuple(module(torch.zeros(shape)).shape)
+    assert m.flop_counter == 2 * m.multiplications
+    b = convops.breakdown(module, shape)
+    assert (m.filters, m.per_filter, m.aggregation) == (b.psi, b.lam, b.gamma)
+
+
+def test_measure_is_deterministic():
+    module, shape = LAYERS[0]
+    assert notebook.measure(module, shape) == notebook.measure(module, shape)
+
+
+def test_comparison_rows_are_selectable_and_checked():
+    module, shape = LAYERS[0]
+    table = notebook.comparison(module, shape, rows=("psi", "lam"))
+    assert [row[0] for row in table.rows] == ["ψ (filters)", "λ (operations per filter)"]
+    with pytest.raises(ValueError, match="rows=.*'nope'"):
+        notebook.comparison(module, shape, rows=("nope",))
+
+
+def test_table_renders_in_every_form():
+    table = notebook.Table(("a", "b"), (("1", "<2>"),), caption="c")
+    assert "<td>&lt;2&gt;</td>" in table._repr_html_() and "<caption>c</caption>" in table._repr_html_()
+    assert table._repr_markdown_().splitlines()[2:] == ["| a | b |", "| --- | --- |", "| 1 | <2> |"]
+    assert repr(table).splitlines() == ["c", "a  b", "1  <2>"]
+
+
+def test_table_marks_differences():
+    assert not notebook.Table(("x", ""), (("1", "✓"), ("2", "✗"))).all_equal
+
+
+def test_equation_is_the_derivations_latex():
+    pytest.importorskip("IPython")
+    math = notebook.equation("Conv2d", "gamma")
+    assert math.data == convops.derive("Conv2d").latex("gamma")
+    with pytest.raises(ValueError, match="quantity"):
+        notebook.equation("Conv2d", "nope")
+
+
+def test_parameters_lists_every_symbol_with_torchs_values():
+    module = torch.nn.Conv1d(2, 3, 4, padding="same")
+    table = notebook.parameters(module, (5, 2, 9))
+    values = {row[1]: row[2] for row in table.rows}
+    assert values["batch size (1 for unbatched input)"] == "5"
+    assert values["output size along L (y.shape[-1])"] == "9"
+    assert values["padding[0]"] == "1+2"  # 'same' with an even kernel pads one more after
+    transposed = notebook.parameters(torch.nn.ConvTranspose2d(2, 2, 3, output_padding=0), (2, 4, 4))
+    assert any(row[1] == "output_padding[1]" for row in transposed.rows)
+
+
+def test_sweep_counts_each_module():
+    counts = notebook.sweep(lambda k: torch.nn.Conv1d(2, 2, k), [1, 3], (1, 2, 8))
+    assert counts == [convops.count_ops(torch.nn.Conv1d(2, 2, k), (1, 2, 8)) for k in (1, 3)]
+
+
+def test_plot_style_is_transparent_and_applies():
+    matplotlib = pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    style = notebook.plot_style()
+    assert style["figure.facecolor"] == "none" and style["savefig.transparent"]
+    with matplotlib.rc_context(style):
+        fig = Figure()
+        ax = fig.subplots()
+        notebook.style_axes(ax)
+        assert fig.get_facecolor()[3] == 0 and ax.get_facecolor()[3] == 0
