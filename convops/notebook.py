@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
+import sympy as sp
 import torch
 
 from .count import Breakdown, breakdown
@@ -23,7 +24,7 @@ from .reference import flop_counter_flops, run
 from .symbols import latex
 
 __all__ = ["Measurement", "Table", "comparison", "describe_layer", "equation", "measure", "parameters",
-           "plot_style", "style_axes", "sweep", "ROWS"]
+           "plot_style", "plot_sweeps", "step", "style_axes", "sweep", "symbol_values", "ROWS", "STEP_ROWS"]
 
 
 # -- equations -----------------------------------------------------------------------------------
@@ -206,32 +207,73 @@ def comparison(module: torch.nn.Module, input_shape: Sequence[int],
                  tuple(body), caption=describe_layer(module, input_shape))
 
 
-def parameters(module: torch.nn.Module, input_shape: Sequence[int]) -> Table:
-    """The value of every symbol of the derivation for ``module`` on ``input_shape``.
+#: The rows :func:`step` shows after each equation of the derivation.
+STEP_ROWS = {
+    "psi": ("psi",),
+    "lam": ("lam",),
+    "gamma": ("gamma",),
+    "total": ("total", "multiplications", "additions"),
+    "total_bias": ("total", "flop_counter"),
+    "total_no_bias": ("total", "flop_counter"),
+}
 
-    Sizes are the ones torch produces; padding is per side (``'same'`` with an even kernel pads
-    one more after than before, shown as ``before+after``).
+
+def step(module: torch.nn.Module, input_shape: Sequence[int], quantity: str,
+         rows: Sequence[str] | None = None, seed: int = 0) -> None:
+    """Display one step of the derivation: the equation, then formula against measurement.
+
+    Shows :func:`equation` of ``quantity`` for ``module``'s kind, then :func:`comparison` with the
+    rows :data:`STEP_ROWS` gives for it (``output_shape`` for ``output_size_*``, all rows for any
+    other quantity) unless ``rows`` is given.
+    """
+    from IPython.display import display
+
+    if rows is None:
+        rows = ("output_shape",) if quantity.startswith("output_size") else STEP_ROWS.get(quantity, tuple(ROWS))
+    display(equation(module, quantity), comparison(module, input_shape, rows=rows, seed=seed))
+
+
+def symbol_values(module: torch.nn.Module, input_shape: Sequence[int]) -> dict:
+    """The value of every symbol of the derivation for ``module`` on ``input_shape``, for ``subs``.
+
+    Sizes are the ones torch produces.  Padding is per side; where torch pads unevenly
+    (``'same'`` with an even kernel) ``p`` is half the total padding, a sympy ``Rational``, so
+    that the output-size formula, written with ``2p``, still holds.
     """
     layer = Layer.from_module(module)
-    d = derive(layer.kind.name)
-    S = d.symbols
+    S = derive(layer.kind.name).symbols
     b = breakdown(module, tuple(input_shape))
-    size_in = tuple(input_shape)[-layer.kind.ndim:]
-    size_out = b.output_shape[-layer.kind.ndim:]
+    ndim = layer.kind.ndim
+    size_in = tuple(input_shape)[-ndim:]
     if layer.kind.transposed:
-        padding = tuple(map(str, layer.padding))
+        padding = layer.padding
     else:
-        padding = tuple(str(a) if a == c else f"{a}+{c}" for a, c in layer.padding_per_side(size_in))
+        padding = tuple(sp.Rational(a + c, 2) for a, c in layer.padding_per_side(size_in))
     values = {S.N: b.batch, S.C_in: layer.in_channels, S.C_out: layer.out_channels,
               S.g: layer.groups, S.b: int(layer.bias)}
-    per_dim = [(S.size_in, size_in), (S.size_out, size_out), (S.k, layer.kernel_size),
+    per_dim = [(S.size_in, size_in), (S.size_out, b.output_shape[-ndim:]), (S.k, layer.kernel_size),
                (S.s, layer.stride), (S.d, layer.dilation), (S.p, padding)]
     if layer.kind.transposed:
         per_dim.append((S.q, layer.output_padding))
     for symbols, numbers in per_dim:
-        values.update(zip(symbols, numbers))
+        values.update(zip(symbols, map(sp.sympify, numbers)))
+    return values
+
+
+def parameters(module: torch.nn.Module, input_shape: Sequence[int]) -> Table:
+    """The value of every symbol of the derivation for ``module`` on ``input_shape``, as a table.
+
+    Uneven padding (``'same'`` with an even kernel) is shown per side, ``before+after``.
+    """
+    layer = Layer.from_module(module)
+    S = derive(layer.kind.name).symbols
+    values = {sym: str(value) for sym, value in symbol_values(module, input_shape).items()}
+    if not layer.kind.transposed:
+        size_in = tuple(input_shape)[-layer.kind.ndim:]
+        for sym, (a, c) in zip(S.p, layer.padding_per_side(size_in)):
+            values[sym] = str(a) if a == c else f"{a}+{c}"
     meaning = S.describe()
-    rows = tuple((f"${latex(sym)}$", meaning[sym], str(value)) for sym, value in values.items())
+    rows = tuple((f"${latex(sym)}$", meaning[sym], value) for sym, value in values.items())
     return Table(("symbol", "meaning", "value"), rows, caption=describe_layer(module, input_shape))
 
 
@@ -239,6 +281,37 @@ def parameters(module: torch.nn.Module, input_shape: Sequence[int]) -> Table:
 def sweep(make_module, values: Sequence, input_shape: Sequence[int]) -> list[int]:
     """``count_ops`` of ``make_module(v)`` on ``input_shape`` for each ``v`` in ``values``."""
     return [breakdown(make_module(v), tuple(input_shape)).total for v in values]
+
+
+def plot_sweeps(make_module, input_shape: Sequence[int], sweeps: dict[str, Sequence]):
+    """A row of panels, one per parameter of ``sweeps``: operations against that parameter.
+
+    ``make_module(**{name: value})`` builds the layer for each value (the other parameters at the
+    defaults of ``make_module``).  Each panel plots convops' total and its multiplications, with
+    ``FlopCounterMode`` FLOPs / 2 as markers on the multiplications.  Returns the pyplot figure
+    (drawn with :func:`plot_style`), which the inline backend shows at the end of the cell.
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context(plot_style()):
+        fig, axes = plt.subplots(1, len(sweeps), figsize=(3.2 * len(sweeps), 3.0),
+                                 layout="constrained", squeeze=False)
+        for ax, (name, values) in zip(axes[0], sweeps.items()):
+            modules = [make_module(**{name: value}) for value in values]
+            counts = [breakdown(m, tuple(input_shape)) for m in modules]
+            flops = [flop_counter_flops(m, tuple(input_shape)) / 2 for m in modules]
+            ax.plot(values, [c.total for c in counts], marker="o", label="convops total")
+            ax.plot(values, [c.multiplications for c in counts], marker="s",
+                    label="convops multiplications")
+            ax.plot(values, flops, linestyle="none", marker="x", markersize=9, color=COLORS[2],
+                    label="FlopCounterMode / 2")
+            ax.set_xlabel(name)
+            ax.set_xticks(list(values))
+            ax.set_yscale("log")
+        axes[0][0].set_ylabel("operations")
+        axes[0][-1].legend(loc="upper right", fontsize="small")
+    return fig
 
 
 #: Mid-tone colours that read on white and on near-black backgrounds.

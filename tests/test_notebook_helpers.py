@@ -1,6 +1,7 @@
 """The notebook helpers: their tables agree with the package, and they refuse what they cannot show."""
 
 import pytest
+import sympy
 import torch
 
 import convops
@@ -95,3 +96,37 @@ def test_plot_style_is_transparent_and_applies():
         ax = fig.subplots()
         notebook.style_axes(ax)
         assert fig.get_facecolor()[3] == 0 and ax.get_facecolor()[3] == 0
+
+
+def test_symbol_values_make_the_formulas_give_the_counts():
+    module, shape = torch.nn.Conv1d(2, 3, 4, padding="same", dilation=1), (2, 9)
+    values = notebook.symbol_values(module, shape)
+    d = convops.derive("Conv1d")
+    assert values[d.symbols.p[0]] == sympy.Rational(3, 2)  # torch pads 1 before, 2 after
+    assert d.output_size[0].subs(values) == 9
+    assert d.total.subs(values) == d.simplified(True).subs(values) == convops.count_ops(module, shape)
+
+
+def test_step_displays_the_equation_then_the_table(monkeypatch):
+    display = pytest.importorskip("IPython.display")
+    shown = []
+    monkeypatch.setattr(display, "display", lambda *objs: shown.extend(objs))
+    module, shape = LAYERS[2]
+    notebook.step(module, shape, "output_size_1")
+    math, table = shown
+    assert math.data == convops.derive("Conv2d").latex("output_size_1")
+    assert [row[0] for row in table.rows] == ["output shape"] and table.all_equal
+
+
+def test_plot_sweeps_draws_one_panel_per_parameter():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    fig = notebook.plot_sweeps(lambda kernel_size=3, stride=1: torch.nn.Conv1d(2, 2, kernel_size, stride),
+                               (1, 2, 12), {"kernel_size": [1, 3], "stride": [1, 2]})
+    try:
+        assert len(fig.axes) == 2
+        total, multiplications, flops = fig.axes[0].lines
+        assert list(flops.get_ydata()) == list(multiplications.get_ydata())
+    finally:
+        plt.close(fig)
