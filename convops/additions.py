@@ -121,7 +121,7 @@ def products_inside(L, k, s, d, p, q) -> sp.Expr:
 
 
 def positions_reached(P, L, k, s, d, p, q) -> sp.Expr:
-    """:math:`Z`: output positions reached by at least one product, given :math:`P`.
+    r""":math:`Z`: output positions reached by at least one product, given :math:`P`.
 
     Of the pairs landing inside, those with a predecessor :math:`(i - d', j + s')` in the box
     land where another pair already did; they are the shifted box
@@ -139,5 +139,5 @@ def positions_reached(P, L, k, s, d, p, q) -> sp.Expr:
 
 
 def closed_form(P, Z) -> sp.Expr:
-    """:math:`A = \prod_d P_d - \prod_d Z_d` from the per-dimension counts."""
+    r""":math:`A = \prod_d P_d - \prod_d Z_d` from the per-dimension counts."""
     return sp.Mul(*P) - sp.Mul(*Z)

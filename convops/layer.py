@@ -127,11 +127,14 @@ def check(layer: Layer) -> None:
     _check_ints("kernel_size", layer.kernel_size, n, 1)
     _check_ints("stride", layer.stride, n, 1)
     _check_ints("dilation", layer.dilation, n, 1)
-    if isinstance(layer.padding, str):
-        if kind.transposed or layer.padding not in ("same", "valid"):
+    padding = layer.padding
+    if isinstance(padding, tuple) and padding and all(isinstance(c, str) for c in padding):
+        padding = "".join(padding)  # torch's transposed modules store 'same' split into letters
+    if isinstance(padding, str):
+        if kind.transposed or padding not in ("same", "valid"):
             allowed = "non-negative ints" if kind.transposed else "'same', 'valid' or non-negative ints"
-            raise ValueError(f"padding={layer.padding!r}: {kind.name} accepts {allowed}")
-        if layer.padding == "same" and any(s != 1 for s in layer.stride):
+            raise ValueError(f"padding={padding!r}: {kind.name} accepts {allowed}")
+        if padding == "same" and any(s != 1 for s in layer.stride):
             raise ValueError(f"padding='same' needs stride 1, got stride={layer.stride}")
     else:
         _check_ints("padding", layer.padding, n, 0)

@@ -23,7 +23,7 @@ from .layer import Layer
 from .reference import flop_counter_flops, run
 from .symbols import latex
 
-__all__ = ["Measurement", "Table", "comparison", "describe_layer", "equation", "measure", "parameters",
+__all__ = ["Measurement", "Table", "comparison", "describe_layer", "layers_table", "equation", "measure", "parameters",
            "plot_style", "plot_sweeps", "step", "style_axes", "sweep", "symbol_values", "ROWS", "STEP_ROWS"]
 
 
@@ -205,6 +205,27 @@ def comparison(module: torch.nn.Module, input_shape: Sequence[int],
         body.append((label, _format(a), _format(b), how, "✓" if a == b else "✗"))
     return Table(("quantity", "convops formula", "torch, measured", "measured by", ""),
                  tuple(body), caption=describe_layer(module, input_shape))
+
+
+def layers_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]],
+                 rows: Sequence[str] = ("multiplications", "flop_counter", "total")) -> Table:
+    """One line per ``(module, input_shape)`` of ``cases``, one column per quantity of ``rows``.
+
+    Each cell is the convops value followed by ✓ where the measurement (:func:`measure`) agrees,
+    or by ``≠`` and the measured value where it does not; keys are those of :data:`ROWS`.
+    """
+    unknown = [row for row in rows if row not in ROWS]
+    if unknown:
+        raise ValueError(f"rows={list(rows)!r}: unknown {unknown}; choose from {', '.join(ROWS)}")
+    body = []
+    for module, shape in cases:
+        formula, measured = breakdown(module, tuple(shape)), measure(module, shape)
+        cells = [repr(module), _format(tuple(shape))]
+        for key in rows:
+            a, b = ROWS[key][2](formula), ROWS[key][3](measured)
+            cells.append(f"{_format(a)} ✓" if a == b else f"{_format(a)} ≠ {_format(b)}")
+        body.append(tuple(cells))
+    return Table(("layer", "input", *(ROWS[key][0] for key in rows)), tuple(body))
 
 
 #: The rows :func:`step` shows after each equation of the derivation.

@@ -130,3 +130,11 @@ def test_plot_sweeps_draws_one_panel_per_parameter():
         assert list(flops.get_ydata()) == list(multiplications.get_ydata())
     finally:
         plt.close(fig)
+
+
+def test_layers_table_has_one_checked_line_per_layer():
+    table = notebook.layers_table(LAYERS[:2], rows=("psi", "flop_counter"))
+    assert table.header == ("layer", "input", "ψ (filters)", "multiplications = FlopCounterMode / 2")
+    assert len(table.rows) == 2 and all(cell.endswith("✓") for row in table.rows for cell in row[2:])
+    with pytest.raises(ValueError, match="unknown"):
+        notebook.layers_table(LAYERS[:1], rows=("x",))

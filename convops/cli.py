@@ -1,0 +1,241 @@
+"""Command line: ``convops count`` counts one layer, ``convops formula`` prints the formula to cite.
+
+The layer is written the way it is built in Python, ``"Conv2d(3, 64, kernel_size=7, stride=2)"``,
+and read as data with :mod:`ast`: only literal arguments (ints, strings, booleans, tuples and lists
+of them) are accepted, and nothing in the text is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import json
+import sys
+
+import sympy as sp
+
+from .count import breakdown
+from .derivation import KINDS, derive
+from .layer import Layer
+
+_EXAMPLE = 'convops count "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)" --input 1,3,224,224'
+_MODULE_PREFIXES = ((), ("nn",), ("torch", "nn"))
+_IGNORED = ("device", "dtype")  # torch constructor arguments that do not change the count
+
+
+class UsageError(Exception):
+    """A command line convops refuses; its message is printed, the exit code is 2."""
+
+
+def _dotted(node: ast.expr) -> tuple[str, ...] | None:
+    if isinstance(node, ast.Name):
+        return (node.id,)
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return None if head is None else (*head, node.attr)
+    return None
+
+
+def _literal(node: ast.expr, where: str):
+    """The value of a literal argument: an int, str, bool, or a tuple/list of those."""
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        raise UsageError(f"{where} must be a literal (an int, string, True/False, or a tuple of "
+                         f"ints), got {ast.unparse(node)!r}") from None
+
+    def allowed(v) -> bool:
+        if isinstance(v, (tuple, list)):
+            return all(isinstance(item, (int, str)) for item in v)  # bool is an int
+        return isinstance(v, (int, str))
+
+    if not allowed(value):
+        raise UsageError(f"{where} must be an int, string, True/False, or a tuple of ints, "
+                         f"got {ast.unparse(node)!r}")
+    return value
+
+
+def parse_module(spec: str) -> Layer:
+    """The :class:`Layer` of a module written as ``Conv2d(3, 64, kernel_size=7)``, parsed as data.
+
+    ``nn.`` and ``torch.nn.`` prefixes are accepted; arguments bind as torch's constructor binds
+    them (the positional order of ``ConvTranspose*d`` differs from ``Conv*d``).  Raises
+    :class:`UsageError` for anything that is not such a call, ``ValueError`` for a layer torch
+    would refuse.
+    """
+    try:
+        tree = ast.parse(spec.strip(), mode="eval")
+    except SyntaxError as error:
+        raise UsageError(f"cannot parse the module {spec!r}: {error.msg}") from None
+    call = tree.body
+    path = _dotted(call.func) if isinstance(call, ast.Call) else None
+    if path is None or path[-1] not in KINDS or path[:-1] not in _MODULE_PREFIXES:
+        raise UsageError(f"the module must be a call of one of {', '.join(KINDS)} (optionally "
+                         f"nn.… or torch.nn.…) with literal arguments, got {spec!r}")
+    kind = KINDS[path[-1]]
+    args = [_literal(arg, f"argument {i + 1}") for i, arg in enumerate(call.args)
+            if not isinstance(arg, ast.Starred) or _refuse_unpacking(arg)]
+    kwargs = {}
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            _refuse_unpacking(keyword)
+        kwargs[keyword.arg] = _literal(keyword.value, keyword.arg)
+    try:
+        bound = inspect.signature(kind.module).bind(*args, **kwargs)
+    except TypeError as error:
+        raise UsageError(f"{kind.name}: {error}") from None
+    parameters = {name: value for name, value in bound.arguments.items() if name not in _IGNORED}
+    return Layer.create(kind, **parameters)
+
+
+def _refuse_unpacking(node) -> bool:
+    raise UsageError("argument unpacking (* or **) is not accepted: write the arguments out")
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,3,224,224"`` (brackets and spaces allowed) as a tuple of ints."""
+    parts = text.strip().strip("()[]").replace(" ", "").rstrip(",").split(",")
+    try:
+        return tuple(int(part) for part in parts)
+    except ValueError:
+        raise UsageError(f"--input must be comma-separated ints such as 1,3,224,224, "
+                         f"got {text!r}") from None
+
+
+def _describe(layer: Layer) -> str:
+    k = layer.kind
+    parts = [str(layer.in_channels), str(layer.out_channels), f"kernel_size={layer.kernel_size}"]
+    defaults = Layer.create(k, 1, 1, 1)
+    for name in ("stride", "padding", "dilation", "output_padding", "groups", "bias",
+                 "padding_mode"):
+        value = getattr(layer, name)
+        if value != getattr(defaults, name):
+            parts.append(f"{name}={value!r}")
+    return f"{k.name}({', '.join(parts)})"
+
+
+def count_report(layer: Layer, input_shape) -> dict:
+    """Every figure ``convops count`` prints, as plain ints and strings."""
+    b = breakdown(layer, input_shape)
+    return {"module": _describe(layer), "input_shape": list(b.input_shape),
+            "output_shape": list(b.output_shape), "batch": b.batch, "psi": b.psi, "lam": b.lam,
+            "gamma": b.gamma, "A": b.A, "multiplications": b.multiplications,
+            "additions": b.additions, "total": b.total, "macs": b.macs, "flops": 2 * b.macs}
+
+
+def _print_count(report: dict) -> None:
+    rows = [("ψ  filters (C_in·C_out/g)", report["psi"]),
+            ("λ  operations per filter", report["lam"]),
+            ("γ  aggregation + bias additions per sample", report["gamma"])]
+    if report["A"] is not None:
+        rows.append(("A  additions per filter (overlapping products)", report["A"]))
+    rows += [("N  batch", report["batch"]),
+             ("multiplications  N·ψ·(products per filter)", report["multiplications"]),
+             ("additions        N·(ψ·(additions per filter) + γ)", report["additions"]),
+             ("total            N·(ψ·λ + γ)", report["total"]),
+             ("MACs   = multiplications (ptflops/thop/fvcore style)", report["macs"]),
+             ("FLOPs  = 2·MACs (FlopCounterMode style, bias ignored)", report["flops"])]
+    width = max(len(label) for label, _ in rows)
+    print(f"{report['module']} on input {tuple(report['input_shape'])} "
+          f"-> output {tuple(report['output_shape'])}")
+    print(f"total operations: {report['total']:,}")
+    for label, value in rows:
+        print(f"  {label.ljust(width)}  {value:>20,}")
+
+
+def formula_equations(kind: str, bias: bool | None) -> dict[str, sp.Eq]:
+    """The equations ``convops formula`` prints: the total(s), then what they are written in."""
+    d = derive(kind)
+    eqs = d.equations()
+    names = {None: ["total_bias", "total_no_bias"], True: ["total_bias"],
+             False: ["total_no_bias"]}[bias]
+    names += [name for name in eqs if name.startswith("output_size_")]
+    if d.kind.transposed:
+        names += ["A"] + [name for name in eqs if name[:2] in ("P_", "Z_")]
+    return {name: eqs[name] for name in names}
+
+
+def _plain(name: str, eq: sp.Eq, kind: str) -> str:
+    lhs = eq.lhs
+    if name.startswith("total"):
+        lhs = sp.Symbol(f"{kind}_ops")
+    return sp.pretty(sp.Eq(lhs, eq.rhs, evaluate=False), use_unicode=True)
+
+
+def _print_formula(kind: str, bias: bool | None, as_latex: bool) -> None:
+    d = derive(kind)
+    eqs = formula_equations(kind, bias)
+    titles = {"total_bias": "total, bias=True", "total_no_bias": "total, bias=False", "A":
+              "additions per filter A (P: products landing inside, Z: positions reached)"}
+    for name, eq in eqs.items():
+        title = titles.get(name, name.replace("_", " "))
+        print(f"# {title}")
+        print(d.latex(name) if as_latex else _plain(name, eq, d.name))
+        print()
+    used = set().union(*(eq.rhs.free_symbols for eq in eqs.values()))
+    print("# where")
+    for symbol, meaning in d.symbols.describe().items():
+        if symbol in used:
+            print(f"  {symbol}: {meaning}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convops",
+        description="Exact operation counts (scalar multiplications + additions) of torch's "
+                    "Conv1d/2d/3d and ConvTranspose1d/2d/3d.",
+        epilog=f"example:\n  {_EXAMPLE}\n  convops formula ConvTranspose2d --no-bias --latex",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{count,formula}")
+    count = commands.add_parser(
+        "count", help="count the operations of one layer on one input shape",
+        description="Count one layer's operations: the total, its ψ/λ/γ terms, multiplications "
+                    "and additions, and the MAC and FLOP conventions other tools report.",
+        epilog=f"example:\n  {_EXAMPLE}\n\nThe module is read as data, never run: only literal "
+               "arguments are accepted.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    count.add_argument("module", help='the module as written in Python, in quotes, e.g. '
+                                      '"ConvTranspose2d(16, 8, 4, stride=2, padding=1)"')
+    count.add_argument("--input", "-i", required=True, metavar="SHAPE",
+                       help="input shape, comma-separated: N,C_in,*spatial or C_in,*spatial "
+                            "(unbatched), e.g. 1,3,224,224")
+    count.add_argument("--json", action="store_true", help="print the figures as JSON")
+    formula = commands.add_parser(
+        "formula", help="print the symbolic formula of a module kind, to cite",
+        description="Print the simplified total of a module kind and the output-size (and, for "
+                    "transposed kinds, additions) formulas it is written in, from convops.derive.",
+        epilog="example:\n  convops formula Conv2d --bias\n  convops formula ConvTranspose2d --latex",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    formula.add_argument("kind", choices=list(KINDS), metavar="KIND",
+                         help=f"one of {', '.join(KINDS)}")
+    bias = formula.add_mutually_exclusive_group()
+    bias.add_argument("--bias", dest="bias", action="store_const", const=True,
+                      help="only the total of a layer with bias")
+    bias.add_argument("--no-bias", dest="bias", action="store_const", const=False,
+                      help="only the total of a layer without bias")
+    formula.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0, or 2 for a refused command)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "count":
+            report = count_report(parse_module(args.module), parse_shape(args.input))
+            if args.json:
+                print(json.dumps(report, indent=2))
+            else:
+                _print_count(report)
+        else:
+            _print_formula(args.kind, args.bias, args.latex)
+    except (UsageError, ValueError) as error:
+        print(f"convops {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

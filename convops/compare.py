@@ -1,0 +1,442 @@
+"""convops side by side with the counters people use, every difference converted or explained.
+
+Each peer is described by three things, kept apart on purpose:
+
+* ``expected``: convops' exact count converted to the peer's *convention* (e.g. FlopCounterMode
+  reports 2 FLOPs per multiplication and ignores the bias) — where the peer is right, its number
+  equals this one exactly;
+* ``emulate``: the formula the peer actually evaluates, read from its source — it reproduces the
+  peer's number exactly, including where the peer is wrong;
+* ``bugs``: named conditions on the layer under which the two differ.
+
+A disagreement is *explained* when the peer's number equals ``emulate`` and at least one named bug
+applies to the layer.  The peers are optional: a peer that is not installed is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import html
+import importlib.util
+import io
+import itertools
+import math
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable
+
+import torch
+
+from .cli import parse_module
+from .count import Breakdown, breakdown
+from .layer import Layer
+from .reference import additions_by_ones, flop_counter_flops
+
+
+def to_module(layer: Layer) -> torch.nn.Module:
+    """The torch module of ``layer`` (weights are irrelevant to every count)."""
+    kwargs = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
+                  groups=layer.groups, bias=layer.bias, padding_mode=layer.padding_mode)
+    if layer.kind.transposed:
+        kwargs["output_padding"] = layer.output_padding
+    return layer.kind.module(layer.in_channels, layer.out_channels, layer.kernel_size, **kwargs)
+
+
+# -- the peers ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bug:
+    """A named way a peer goes wrong, and the layers it applies to."""
+
+    name: str
+    applies: Callable[[Layer, tuple, Breakdown], bool] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    package: str  #: the module to import; the peer is skipped when it is missing
+    convention: str
+    run: Callable[[torch.nn.Module, tuple], object] = field(repr=False)
+    expected: Callable[[Layer, tuple, Breakdown], Fraction] = field(repr=False)
+    emulate: Callable[[Layer, tuple, Breakdown], Fraction | None] = field(repr=False)
+    bugs: tuple[Bug, ...] = ()
+
+    @property
+    def available(self) -> bool:
+        return importlib.util.find_spec(self.package) is not None
+
+    def count(self, module: torch.nn.Module, input_shape) -> Fraction | None:
+        """The peer's number for ``module`` on ``input_shape`` (``None``: the peer has none)."""
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            value = self.run(module, tuple(input_shape))
+        return None if value is None else Fraction(value)
+
+
+def _zeros(shape):
+    return torch.zeros(shape)
+
+
+def _fvcore(module, shape):
+    from fvcore.nn import FlopCountAnalysis
+
+    analysis = FlopCountAnalysis(module, _zeros(shape))
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    return analysis.total()
+
+
+def _ptflops(module, shape):
+    from ptflops import get_model_complexity_info
+
+    macs, _ = get_model_complexity_info(copy.deepcopy(module), shape, as_strings=False,
+                                        print_per_layer_stat=False, backend="pytorch",
+                                        input_constructor=_zeros)
+    return macs
+
+
+def _thop(module, shape):
+    from thop import profile
+
+    ops, _ = profile(copy.deepcopy(module), (_zeros(shape),), verbose=False)
+    return float(ops)
+
+
+def _moduleprofiler(module, shape):
+    from moduleprofiler import ModuleProfiler
+
+    return ModuleProfiler().estimate_ops(module, _zeros(shape))["__root__"]["ops"]
+
+
+def _spatial(shape, layer: Layer) -> tuple[int, ...]:
+    return tuple(shape[-layer.kind.ndim:])
+
+
+def _unbatched(layer: Layer, shape) -> bool:
+    return len(shape) == layer.kind.ndim + 1
+
+
+def _bias_additions(layer: Layer, shape, b: Breakdown) -> int:
+    return int(layer.bias) * b.batch * math.prod(b.output_shape[-layer.kind.ndim - 1:])
+
+
+def _thop_emulate(layer, shape, b):
+    # calculate_conv2d_flops: prod(y.shape) * (x.shape[1] // groups) * prod(kernel)
+    return Fraction(math.prod(b.output_shape) * (shape[1] // layer.groups)
+                    * math.prod(layer.kernel_size))
+
+
+def _ptflops_emulate(layer, shape, b):
+    # conv_flops_counter_hook, then divided by the batch counter len(x) = x.shape[0]
+    batch = shape[0]
+    positions = (shape if layer.kind.transposed else b.output_shape)[2:]
+    macs = (math.prod(layer.kernel_size) * layer.in_channels * (layer.out_channels // layer.groups)
+            * batch * math.prod(positions))
+    macs += int(layer.bias) * batch * math.prod(b.output_shape[1:])
+    return Fraction(macs, batch)
+
+
+# moduleprofiler's batch size: 1 if x.ndim == this, else x.shape[0] (kinds it has a formula for)
+_MP_UNBATCHED_NDIM = {"Conv1d": 2, "Conv2d": 2, "ConvTranspose1d": 1, "ConvTranspose2d": 2}
+
+
+def _mp_batch(layer, shape):
+    return 1 if len(shape) == _MP_UNBATCHED_NDIM[layer.kind.name] else shape[0]
+
+
+def _mp_additions_per_filter(layer, shape) -> int:
+    # its all-ones transposed convolution: no output_padding, and sum(n_o - 1) without clipping
+    return additions_by_ones(_spatial(shape, layer), layer.kernel_size, layer.stride,
+                             layer.dilation, layer.padding, 0, clip=False)
+
+
+def _moduleprofiler_emulate(layer, shape, b):
+    if layer.kind.name not in _MP_UNBATCHED_NDIM:
+        return None
+    batch, g, k = _mp_batch(layer, shape), layer.groups, math.prod(layer.kernel_size)
+    out = math.prod(_spatial(b.output_shape, layer))
+    cin, cout, no_bias = layer.in_channels, layer.out_channels, int(not layer.bias)
+    if not layer.kind.transposed:
+        return Fraction(batch * cout * out * (2 * cin * k - g * no_bias), g)
+    psi = Fraction(cin * cout, g)
+    return (batch * psi * (out * (k + 1) + _mp_additions_per_filter(layer, shape))
+            - no_bias * batch * cout * out)
+
+
+def _transposed_on_output(layer, shape, b):
+    return layer.kind.transposed and math.prod(_spatial(b.output_shape, layer)) != math.prod(
+        _spatial(shape, layer))
+
+
+def _gaps(layer, shape, b):
+    """Some output position receives no product (a stride larger than the dilated kernel)."""
+    if not layer.kind.transposed:
+        return False
+    args = (_spatial(shape, layer), layer.kernel_size, layer.stride, layer.dilation, layer.padding, 0)
+    return additions_by_ones(*args, clip=False) != additions_by_ones(*args, clip=True)
+
+
+def _output_padding_dropped(layer, shape, b):
+    if not layer.kind.transposed or not any(layer.output_padding):
+        return False
+    args = (_spatial(shape, layer), layer.kernel_size, layer.stride, layer.dilation, layer.padding)
+    return additions_by_ones(*args, 0) != additions_by_ones(*args, layer.output_padding)
+
+
+PEERS: dict[str, Peer] = {peer.name: peer for peer in (
+    Peer("FlopCounterMode", "torch",
+         "FLOPs = 2 per multiply-accumulate; the bias is ignored; expected = 2·multiplications",
+         flop_counter_flops, lambda layer, shape, b: Fraction(2 * b.multiplications),
+         lambda layer, shape, b: Fraction(2 * b.multiplications)),
+    Peer("fvcore", "fvcore",
+         "'flops' = 1 per multiply-accumulate; the bias is ignored; expected = multiplications",
+         _fvcore, lambda layer, shape, b: Fraction(b.multiplications),
+         # a string padding traces to aten::_convolution_mode, which fvcore has no handle for
+         lambda layer, shape, b: Fraction(0 if isinstance(layer.padding, str) else b.multiplications),
+         (Bug("padding='same' or 'valid': aten::_convolution_mode is not handled, counted as 0",
+              lambda layer, shape, b: isinstance(layer.padding, str)),)),
+    Peer("ptflops", "ptflops",
+         "MACs per sample (divided by the batch size) = multiplications + bias additions, over N;"
+         " expected = (multiplications + b·N·C_out·prod(output size)) / N",
+         _ptflops, lambda layer, shape, b: Fraction(b.multiplications
+                                                    + _bias_additions(layer, shape, b), b.batch),
+         _ptflops_emulate,
+         (Bug("unbatched input: C_in read as the batch size, first spatial dimension dropped",
+              lambda layer, shape, b: _unbatched(layer, shape)),)),
+    Peer("thop", "thop",
+         "ops = 1 per multiply-accumulate; the bias is ignored; expected = multiplications",
+         _thop, lambda layer, shape, b: Fraction(b.multiplications), _thop_emulate,
+         (Bug("transposed: counted at every output position (C_out·out·C_in/g·k) instead of "
+              "every input element", _transposed_on_output),
+          Bug("unbatched input: the first spatial size read as C_in",
+              lambda layer, shape, b: _unbatched(layer, shape)
+              and shape[1] // layer.groups != layer.in_channels // layer.groups))),
+    Peer("moduleprofiler", "moduleprofiler",
+         "ops = multiplications + additions, bias included: the same model as convops; "
+         "expected = total",
+         _moduleprofiler, lambda layer, shape, b: Fraction(b.total), _moduleprofiler_emulate,
+         (Bug("Conv3d/ConvTranspose3d: no formula (reports None)",
+              lambda layer, shape, b: layer.kind.name not in _MP_UNBATCHED_NDIM),
+          Bug("unbatched input: C_in read as the batch size",
+              lambda layer, shape, b: layer.kind.name in _MP_UNBATCHED_NDIM
+              and _mp_batch(layer, shape) != b.batch),
+          Bug("transposed: multiplications counted at every output position instead of every "
+              "input element", _transposed_on_output),
+          Bug("transposed: output positions that no product reaches count -1 addition", _gaps),
+          Bug("transposed: output_padding left out of the additions", _output_padding_dropped))),
+)}
+
+
+def available_peers() -> list[Peer]:
+    return [peer for peer in PEERS.values() if peer.available]
+
+
+# -- comparing ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeerResult:
+    peer: str
+    value: Fraction | None  #: what the peer reports
+    expected: Fraction  #: convops' count in the peer's convention
+    emulated: Fraction | None  #: the peer's own formula, evaluated exactly
+    bugs: tuple[str, ...]  #: named bugs that apply to the layer
+
+    @property
+    def agrees(self) -> bool:
+        return self.value == self.expected
+
+    @property
+    def explained(self) -> bool:
+        return self.agrees or (self.value == self.emulated and bool(self.bugs))
+
+    @property
+    def verdict(self) -> str:
+        if self.agrees:
+            return "agrees"
+        if self.explained:
+            return "; ".join(self.bugs)
+        return "UNEXPLAINED"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One layer on one input: convops' counts and every available peer's."""
+
+    spec: str
+    input_shape: tuple[int, ...]
+    breakdown: Breakdown
+    results: tuple[PeerResult, ...]
+
+
+def compare(spec: str, input_shape, peers=None) -> Comparison:
+    """convops and each peer on the layer written as ``spec`` (e.g. ``"Conv2d(3, 8, 3)"``)."""
+    layer, shape = parse_module(spec), tuple(input_shape)
+    b = breakdown(layer, shape)
+    module = to_module(layer)
+    results = []
+    for peer in (available_peers() if peers is None else peers):
+        bugs = tuple(bug.name for bug in peer.bugs if bug.applies(layer, shape, b))
+        results.append(PeerResult(peer.name, peer.count(module, shape),
+                                  peer.expected(layer, shape, b), peer.emulate(layer, shape, b),
+                                  bugs))
+    return Comparison(spec, shape, b, tuple(results))
+
+
+#: Layers covering the six modules and the parameters where counters go wrong.
+CASES: tuple[tuple[str, tuple[int, ...]], ...] = (
+    ("Conv1d(4, 6, 3)", (2, 4, 10)),
+    ("Conv1d(4, 6, 3, bias=False)", (2, 4, 10)),
+    ("Conv2d(4, 6, 3, stride=2, padding=1, dilation=2, groups=2)", (2, 4, 9, 9)),
+    ("Conv2d(4, 8, 3, padding='same', groups=4, bias=False)", (1, 4, 8, 8)),
+    ("Conv2d(4, 6, 3)", (4, 9, 9)),
+    ("Conv3d(2, 4, 3, padding=1, bias=False)", (1, 2, 5, 5, 5)),
+    ("ConvTranspose1d(4, 6, 3, stride=2)", (2, 4, 10)),
+    ("ConvTranspose1d(2, 2, 2, stride=3)", (1, 2, 4)),
+    ("ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)", (2, 4, 5, 5)),
+    ("ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)", (4, 5, 5)),
+    ("ConvTranspose2d(4, 4, 4, stride=2, padding=1, groups=2, bias=False)", (1, 4, 6, 6)),
+    ("ConvTranspose3d(2, 4, 3, groups=2, bias=False)", (1, 2, 5, 5, 5)),
+)
+
+
+class Table(list):
+    """Rows (dicts) that render as a text or an HTML table."""
+
+    def __str__(self) -> str:
+        columns = list(self[0])
+        cells = [[_text(row[c]) for c in columns] for row in self]
+        widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+        return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+                         for r in [columns, ["-" * w for w in widths], *cells])
+
+    def _repr_html_(self) -> str:
+        columns = list(self[0])
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(
+            f'<td style="text-align:{"right" if isinstance(row[c], (int, Fraction)) else "left"}">'
+            f"{html.escape(_text(row[c]))}</td>" for c in columns) + "</tr>" for row in self)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _text(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, Fraction):
+        return f"{value.numerator:,}" if value.denominator == 1 else str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def counts_table(comparisons) -> Table:
+    """Side by side: convops' total, multiplications, additions, and what each peer reports."""
+    rows = Table()
+    for c in comparisons:
+        row = {"layer": c.spec, "input": str(c.input_shape), "convops total": c.breakdown.total,
+               "multiplications": c.breakdown.multiplications, "additions": c.breakdown.additions}
+        row.update({r.peer: r.value for r in c.results})
+        rows.append(row)
+    return rows
+
+
+def verdict_table(comparisons) -> Table:
+    """For each layer and peer: agreement after converting the convention, or the named bug."""
+    rows = Table()
+    for c in comparisons:
+        for r in c.results:
+            rows.append({"layer": c.spec, "input": str(c.input_shape), "peer": r.peer,
+                         "reports": r.value, "convention applied to convops": r.expected,
+                         "peer's formula": r.emulated, "verdict": r.verdict})
+    return rows
+
+
+def conventions_table(peers=None) -> Table:
+    return Table({"peer": p.name, "convention": p.convention,
+                  "bugs found": len(p.bugs)} for p in (peers or available_peers()))
+
+
+# -- smallest layers that show each bug --------------------------------------------------------
+def _candidates(kinds):
+    """Small layers, smallest first: one spatial size for all dimensions, no dilation, no groups
+    (and padding='same' where a string padding is what matters)."""
+    grid = itertools.product(kinds, (1, 2), (1, 2), (1, 2, 3), (1, 2, 3), (1, 2, 3), (0, 1, "same"),
+                             (0, 1), (True, False))
+    keyed = []
+    for kind, cin, cout, size, k, s, p, q, batched in grid:
+        n = int(kind[-2])
+        if q and "Transpose" not in kind:
+            continue
+        shape = ((1,) if batched else ()) + (cin,) + (size,) * n
+        key = (n, cin * cout * size ** n * k ** n, s, str(p), q, not batched, kind)
+        spec = (f"{kind}({cin}, {cout}, {k}" + (f", stride={s}" if s > 1 else "")
+                + (f", padding={p!r}" if p else "") + (f", output_padding={q}" if q else "") + ")")
+        keyed.append((key, spec, shape))
+    return [(spec, shape) for _, spec, shape in sorted(keyed)]
+
+
+_KINDS = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+
+
+def smallest_layer(peer: Peer, bug: Bug, kinds=_KINDS) -> Comparison | None:
+    """The smallest candidate layer on which ``peer`` disagrees with convops (converted) exactly as
+    its formula predicts, with ``bug`` the only bug that applies — or, where ``bug`` never comes
+    alone, among others."""
+    for alone in (True, False):
+        for spec, shape in _candidates(kinds):
+            try:
+                layer = parse_module(spec)
+                b = breakdown(layer, shape)
+                applying = [other for other in peer.bugs if other.applies(layer, shape, b)]
+                if applying != [bug] if alone else bug not in applying:
+                    continue
+                result = compare(spec, shape, [peer])
+            except (ValueError, RuntimeError):  # refused by convops, or a peer fails on it
+                continue
+            if not result.results[0].agrees and result.results[0].explained:
+                return result
+    return None
+
+
+#: What :func:`smallest_layer` finds for each bug (a test re-runs the search), so that the table
+#: of bugs costs one comparison per bug.
+SMALLEST: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {
+    ("fvcore", "padding='same'"): ("Conv1d(1, 1, 1, padding='same')", (1, 1, 1)),
+    ("ptflops", "unbatched"): ("Conv1d(1, 1, 1, padding=1)", (1, 1)),
+    ("thop", "transposed"): ("ConvTranspose1d(1, 1, 1, stride=2, output_padding=1)", (1, 1, 1)),
+    ("thop", "unbatched"): ("Conv1d(1, 1, 1)", (1, 2)),
+    ("moduleprofiler", "Conv3d"): ("Conv3d(1, 1, 1)", (1, 1, 1, 1, 1)),
+    ("moduleprofiler", "unbatched"): ("ConvTranspose1d(2, 1, 1)", (2, 1)),
+    ("moduleprofiler", "transposed: multiplications"):
+        ("ConvTranspose1d(1, 1, 1, stride=2, output_padding=1)", (1, 1, 1)),
+    ("moduleprofiler", "transposed: output positions"):
+        ("ConvTranspose1d(1, 1, 1, stride=2, padding=1, output_padding=1)", (1, 1, 2)),
+    ("moduleprofiler", "transposed: output_padding"):
+        ("ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1)", (1, 1, 2, 2)),
+}
+
+
+def smallest_known(peer: Peer, bug: Bug) -> tuple[str, tuple[int, ...]] | None:
+    """The entry of :data:`SMALLEST` for ``bug`` (matched by the start of its name)."""
+    for (name, prefix), found in SMALLEST.items():
+        if name == peer.name and bug.name.startswith(prefix):
+            return found
+    raise KeyError(f"no entry in SMALLEST for {peer.name}: {bug.name}")
+
+
+def bugs_table(peers=None) -> Table:
+    """Every named bug with the smallest layer that shows it and the numbers there."""
+    rows = Table()
+    for peer in peers or available_peers():
+        for bug in peer.bugs:
+            known = smallest_known(peer, bug)
+            r = compare(*known, [peer]).results[0] if known else None
+            rows.append({"peer": peer.name, "bug": bug.name,
+                         "smallest layer": known[0] if known else None,
+                         "input": str(known[1]) if known else None,
+                         "reports": r.value if r else None,
+                         "convention applied to convops": r.expected if r else None,
+                         "other bugs there": "; ".join(b for b in r.bugs if b != bug.name)
+                         if r else None})
+    return rows
