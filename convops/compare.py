@@ -311,6 +311,9 @@ class Table(list):
         return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
                          for r in [columns, ["-" * w for w in widths], *cells])
 
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
+
     def _repr_html_(self) -> str:
         columns = list(self[0])
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)

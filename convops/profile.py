@@ -131,6 +131,9 @@ class Profile:
         return "\n".join([line(header), rule, *map(line, cells), rule, line(totals), "",
                           self.summary()])
 
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
+
     def _repr_html_(self) -> str:
         numeric = ("multiplications", "additions", "total")
         head = "".join(f"<th>{c}</th>" for c in (*_COLUMNS, "note"))
