@@ -38,9 +38,15 @@ class _IntegerPrinter(PythonCodePrinter):
         return f"max({', '.join(self._print(arg) for arg in expr.args)})"
 
 
-def compile_int(args, expr):
-    """A Python function of ``args`` (symbols) that evaluates ``expr`` in exact integer arithmetic."""
+def compile_int(args, expr, intermediates=()):
+    """A Python function of ``args`` (symbols) that evaluates ``expr`` in exact integer arithmetic.
+
+    ``intermediates`` are ``(symbol, definition)`` pairs, in order, that ``expr`` (and later
+    definitions) may use: each is computed once, as a local variable.  (sympy's automatic common
+    subexpressions are not used: they could split an exact quotient into a ``1 // g`` factor.)
+    """
     namespace = dict(NUMERIC_FUNCTIONS, max=max)
-    return sp.lambdify(args, expr, modules=[namespace], printer=_IntegerPrinter(
-        {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True}),
-        docstring_limit=0)
+    printer = _IntegerPrinter(
+        {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
+    return sp.lambdify(args, expr, modules=[namespace], printer=printer, docstring_limit=0,
+                       cse=lambda exprs: (list(intermediates), exprs))

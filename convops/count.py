@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import sympy as sp
 
+from . import additions
 from ._compile import compile_int
 from .derivation import derive
 from .layer import Layer, check_input, check_output, check_padding_mode
@@ -37,16 +38,15 @@ class _Compiled:
         for quantity in _QUANTITIES:
             setattr(self, quantity, compile_int(args, getattr(d, quantity)))
         if self.transposed:
-            # P and Z have the same form in every dimension: compile the first one's.
-            dim0 = [S.size_in[0], S.k[0], S.s[0], S.d[0], S.p[0], S.q[0]]
-            self.P = compile_int(dim0, d.A_terms[S.P[0]])
-            self.Z = compile_int([S.P[0], *dim0], d.A_terms[S.Z[0]])
-            self.A_from_counts = compile_int([*S.P, *S.Z], d.A)
-
-    def A(self, size_in, k, s, d, p, q) -> int:
-        P = [self.P(*dim) for dim in zip(size_in, k, s, d, p, q)]
-        Z = [self.Z(Pd, *dim) for Pd, dim in zip(P, zip(size_in, k, s, d, p, q))]
-        return self.A_from_counts(*P, *Z)
+            # A from the per-dimension counts P_d, Z_d, each computed once.
+            args = [*S.size_in, *S.k, *S.s, *S.d, *S.p, *S.q]
+            counts = []
+            for i, (P, Z) in enumerate(zip(S.P, S.Z)):
+                gcd = additions.Gcd(S.s[i], S.d[i])
+                gcd_value = sp.Symbol(f"gcd{i}", integer=True, positive=True)
+                counts += [(gcd_value, gcd), (P, d.A_terms[P]),
+                           (Z, d.A_terms[Z].xreplace({gcd: gcd_value}))]
+            self.A = compile_int(args, d.A, counts)
 
 
 @lru_cache(maxsize=None)
@@ -62,7 +62,7 @@ def _arguments(layer: Layer, input_shape):
     if compiled.transposed:
         size_out = compiled.output_size(*size_in, *k, *s, *d, *layer.padding, *q)
         check_output(layer, input_shape, size_out)
-        A = compiled.A(size_in, k, s, d, layer.padding, q)
+        A = compiled.A(*size_in, *k, *s, *d, *layer.padding, *q)
     else:
         pads = layer.padding_per_side(size_in)
         size_out = compiled.output_size(*size_in, *k, *s, *d, *(a + b for a, b in pads), *q)
