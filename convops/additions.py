@@ -120,16 +120,21 @@ def products_inside(L, k, s, d, p, q) -> sp.Expr:
     return L * k - LatticeCount(L, k, s, d, p) - LatticeCount(L, k, s, d, p - q)
 
 
-def positions_reached(P, L, k, s, d, p, q) -> sp.Expr:
+def reduced(s, d) -> tuple[sp.Expr, sp.Expr]:
+    """:math:`s' = s / \gcd(s, d)` and :math:`d' = d / \gcd(s, d)`."""
+    gcd = Gcd(s, d)
+    return s / gcd, d / gcd
+
+
+def positions_reached(P, L, k, s, d, p, q, s_reduced, d_reduced) -> sp.Expr:
     r""":math:`Z`: output positions reached by at least one product, given :math:`P`.
 
-    Of the pairs landing inside, those with a predecessor :math:`(i - d', j + s')` in the box
-    land where another pair already did; they are the shifted box
-    :math:`[0, L - d') \times [0, k - s')` offset by :math:`s d' = \operatorname{lcm}(s, d)`,
+    Two pairs land on the same position exactly when they differ by a multiple of
+    :math:`(d', -s')`.  Of the pairs landing inside, those with a predecessor
+    :math:`(i - d', j + s')` in the box land where another pair already did; they form the box
+    :math:`[0, L - d') \times [0, k - s')` shifted by :math:`s d' = \operatorname{lcm}(s, d)`,
     less the ones that padding crops.
     """
-    gcd = Gcd(s, d)
-    s_reduced, d_reduced = s / gcd, d / gcd
     lcm = s * d_reduced
 
     def repeated(T):

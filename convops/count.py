@@ -11,42 +11,39 @@ from functools import lru_cache
 
 import sympy as sp
 
-from . import additions
 from ._compile import compile_int
 from .derivation import derive
-from .layer import Layer, check_input, check_output, check_padding_mode
+from .layer import Layer, check, check_input, check_output, check_padding_mode
 
-_QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total")
+_QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
 
 
 class _Compiled:
-    """The compiled formulas of one kind."""
+    """The formulas of one kind compiled into two functions of the layer and the input sizes.
+
+    Both take ``(N, *size_in, C_in, C_out, g, b, *k, *s, *d, *padding, *q)`` — for a convolution
+    ``padding`` is each dimension's total padding ``2p`` (torch may pad unevenly) — and compute
+    the output sizes and, for a transposed kind, ``A`` as intermediate values.
+    ``total`` returns ``(total, *size_out)``; ``quantities`` returns the :data:`_QUANTITIES`
+    followed by the output sizes.
+    """
 
     def __init__(self, name: str):
         d = derive(name)
         S = d.symbols
         self.transposed = d.kind.transposed
-        # A convolution's output size is written with 2p; torch's padding may be uneven
-        # ('same' with an even kernel), so it is compiled for the total padding P = 2p.
         sizes, padding = d.output_size, S.p
         if not self.transposed:
-            # Total padding of each dimension, P = 2p.
             padding = sp.symbols(f"padding_total:{S.ndim}", integer=True, nonnegative=True)
             sizes = [size.subs(p, total / 2) for size, p, total in zip(sizes, S.p, padding)]
-        self.output_size = compile_int([*S.size_in, *S.k, *S.s, *S.d, *padding, *S.q], tuple(sizes))
-        args = [S.N, S.C_in, S.C_out, S.g, S.b, *S.size_in, *S.size_out, *S.k, S.A]
-        for quantity in _QUANTITIES:
-            setattr(self, quantity, compile_int(args, getattr(d, quantity)))
+        params = [S.N, *S.size_in, S.C_in, S.C_out, S.g, S.b, *S.k, *S.s, *S.d, *padding, *S.q]
+        steps = list(zip(S.size_out, sizes))
         if self.transposed:
-            # A from the per-dimension counts P_d, Z_d, each computed once.
-            args = [*S.size_in, *S.k, *S.s, *S.d, *S.p, *S.q]
-            counts = []
-            for i, (P, Z) in enumerate(zip(S.P, S.Z)):
-                gcd = additions.Gcd(S.s[i], S.d[i])
-                gcd_value = sp.Symbol(f"gcd{i}", integer=True, positive=True)
-                counts += [(gcd_value, gcd), (P, d.A_terms[P]),
-                           (Z, d.A_terms[Z].xreplace({gcd: gcd_value}))]
-            self.A = compile_int(args, d.A, counts)
+            steps += [*d.A_terms.items(), (S.A, d.A)]
+        self.total = compile_int(params, (d.total, *S.size_out), steps)
+        values = [getattr(d, q) if q != "A" else (S.A if self.transposed else sp.S.Zero)
+                  for q in _QUANTITIES]
+        self.quantities = compile_int(params, (*values, *S.size_out), steps)
 
 
 @lru_cache(maxsize=None)
@@ -54,29 +51,39 @@ def _compiled(name: str) -> _Compiled:
     return _Compiled(name)
 
 
-def _arguments(layer: Layer, input_shape):
-    """The values of the derivation's symbols for ``layer`` on ``input_shape``, and its output shape."""
+_PLANS: dict[Layer, tuple] = {}
+
+
+def _plan(layer: Layer) -> tuple[_Compiled, tuple[int, ...]]:
+    """The compiled formulas of ``layer`` and its arguments after the input sizes, checked once."""
+    try:
+        return _PLANS[layer]
+    except (KeyError, TypeError):  # new, or holding an unhashable value that check() refuses
+        pass
+    check(layer)
+    if layer.kind.transposed:
+        padding = layer.padding
+    else:  # padding_per_side does not depend on the input size for torch's padding options
+        padding = [before + after for before, after in layer.padding_per_side(layer.kernel_size)]
+    plan = _compiled(layer.kind.name), (
+        layer.in_channels, layer.out_channels, layer.groups, int(layer.bias), *layer.kernel_size,
+        *layer.stride, *layer.dilation, *padding, *layer.output_padding)
+    if len(_PLANS) > 4096:
+        _PLANS.clear()
+    _PLANS[layer] = plan
+    return plan
+
+
+def _evaluate(module, input_shape, function: str):
+    layer = module if isinstance(module, Layer) else Layer.from_module(module, validate=False)
+    compiled, layer_args = _plan(layer)
     batch, size_in = check_input(layer, input_shape)
-    compiled = _compiled(layer.kind.name)
-    k, s, d, q = layer.kernel_size, layer.stride, layer.dilation, layer.output_padding
-    if compiled.transposed:
-        size_out = compiled.output_size(*size_in, *k, *s, *d, *layer.padding, *q)
-        check_output(layer, input_shape, size_out)
-        A = compiled.A(*size_in, *k, *s, *d, *layer.padding, *q)
-    else:
-        pads = layer.padding_per_side(size_in)
-        size_out = compiled.output_size(*size_in, *k, *s, *d, *(a + b for a, b in pads), *q)
-        check_output(layer, input_shape, size_out)
-        check_padding_mode(layer, size_in, pads)
-        A = 0
-    args = (batch, layer.in_channels, layer.out_channels, layer.groups, int(layer.bias),
-            *size_in, *size_out, *k, A)
-    out_shape = tuple(input_shape)[:-layer.kind.ndim - 1] + (layer.out_channels, *size_out)
-    return compiled, args, out_shape
-
-
-def _layer(module) -> Layer:
-    return module if isinstance(module, Layer) else Layer.from_module(module)
+    *values, = getattr(compiled, function)(batch, *size_in, *layer_args)
+    size_out = values[-layer.kind.ndim:]
+    check_output(layer, input_shape, size_out)
+    if layer.padding_mode != "zeros":
+        check_padding_mode(layer, size_in, layer.padding_per_side(size_in))
+    return layer, values, batch, size_out
 
 
 def count_ops(module, input_shape) -> int:
@@ -86,8 +93,7 @@ def count_ops(module, input_shape) -> int:
     ``input_shape`` is batched ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``.
     Raises ``ValueError`` for any layer or input torch would refuse.
     """
-    compiled, args, _ = _arguments(_layer(module), input_shape)
-    return compiled.total(*args)
+    return _evaluate(module, input_shape, "total")[1][0]
 
 
 @dataclass(frozen=True)
@@ -114,8 +120,11 @@ class Breakdown:
 
 def breakdown(module, input_shape) -> Breakdown:
     """ψ, λ, γ, multiplications, additions and the total of ``module`` on ``input_shape``."""
-    layer = _layer(module)
-    compiled, args, out_shape = _arguments(layer, input_shape)
-    values = {quantity: getattr(compiled, quantity)(*args) for quantity in _QUANTITIES}
-    return Breakdown(kind=layer.kind.name, input_shape=tuple(input_shape), output_shape=out_shape,
-                     batch=args[0], A=args[-1] if compiled.transposed else None, **values)
+    layer, values, batch, size_out = _evaluate(module, input_shape, "quantities")
+    named = dict(zip(_QUANTITIES, values))
+    if not layer.kind.transposed:
+        named["A"] = None
+    shape = tuple(input_shape)
+    out_shape = shape[:-layer.kind.ndim - 1] + (layer.out_channels, *size_out)
+    return Breakdown(kind=layer.kind.name, input_shape=shape, output_shape=out_shape, batch=batch,
+                     **named)

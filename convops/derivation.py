@@ -152,11 +152,14 @@ class Derivation:
 
     @cached_property
     def A_terms(self) -> dict[sp.Symbol, sp.Expr]:
-        """Each ``P_d`` in the parameters, and each ``Z_d`` in the parameters and ``P_d``."""
+        """The definitions ``A`` is written in, in order: per dimension ``s'``, ``d'`` (the
+        stride and dilation divided by their gcd), ``P`` and ``Z`` (which uses ``P``)."""
         S, terms = self.symbols, {}
-        for P, Z, *dim in zip(S.P, S.Z, S.size_in, S.k, S.s, S.d, S.p, S.q):
-            terms[P] = additions.products_inside(*dim)
-            terms[Z] = additions.positions_reached(P, *dim)
+        for i, dim in enumerate(zip(S.size_in, S.k, S.s, S.d, S.p, S.q)):
+            L, k, s, d, p, q = dim
+            terms[S.s_reduced[i]], terms[S.d_reduced[i]] = additions.reduced(s, d)
+            terms[S.P[i]] = additions.products_inside(*dim)
+            terms[S.Z[i]] = additions.positions_reached(S.P[i], *dim, S.s_reduced[i], S.d_reduced[i])
         return terms
 
     @cached_property
@@ -164,8 +167,10 @@ class Derivation:
         """``A`` as one expression in the layer's parameters."""
         if not self.kind.transposed:
             return None
-        S = self.symbols
-        return self.A.subs({Z: self.A_terms[Z] for Z in S.Z}).subs({P: self.A_terms[P] for P in S.P})
+        expr = self.A
+        for symbol, definition in reversed(self.A_terms.items()):
+            expr = expr.subs(symbol, definition)
+        return expr
 
     # -- printing ----------------------------------------------------------------------------
     def equations(self) -> dict[str, sp.Eq]:
@@ -186,9 +191,10 @@ class Derivation:
         )
         if self.kind.transposed:
             eqs["A"] = sp.Eq(S.A, self.A, evaluate=False)
-            for i, (P, Z) in enumerate(zip(S.P, S.Z)):
-                eqs[f"P_{i}"] = sp.Eq(P, self.A_terms[P], evaluate=False)
-                eqs[f"Z_{i}"] = sp.Eq(Z, self.A_terms[Z], evaluate=False)
+            for i in range(S.ndim):
+                for name, symbol in (("s_reduced", S.s_reduced[i]), ("d_reduced", S.d_reduced[i]),
+                                     ("P", S.P[i]), ("Z", S.Z[i])):
+                    eqs[f"{name}_{i}"] = sp.Eq(symbol, self.A_terms[symbol], evaluate=False)
         return eqs
 
     def latex(self, quantity: str) -> str:

@@ -44,11 +44,15 @@ class Layer(NamedTuple):
                     padding if isinstance(padding, str) else _tuple("padding", padding, n),
                     _tuple("dilation", dilation, n), groups, bias, padding_mode,
                     _tuple("output_padding", output_padding, n))
-        return checked(layer)
+        check(layer)
+        return layer
 
     @classmethod
-    def from_module(cls, module) -> Layer:
-        """The layer of a torch convolution module (any of the six, or a subclass)."""
+    def from_module(cls, module, validate: bool = True) -> Layer:
+        """The layer of a torch convolution module (any of the six, or a subclass).
+
+        ``validate=False`` leaves :func:`check` to the caller.
+        """
         kind = _KIND_OF_TYPE.get(type(module))
         if kind is None:  # a subclass, or not a convolution at all
             kind = kind_of(type(module))
@@ -60,10 +64,14 @@ class Layer(NamedTuple):
                     attrs["stride"], attrs["padding"], attrs["dilation"], attrs["groups"],
                     module._parameters.get("bias") is not None, attrs["padding_mode"],
                     attrs["output_padding"])
-        return checked(layer)
+        if validate:
+            check(layer)
+        return layer
 
     def padding_per_side(self, size_in: Sequence[int]) -> tuple[tuple[int, int], ...]:
-        """``(before, after)`` padding of each spatial dimension, as torch pads the input."""
+        """``(before, after)`` padding of each spatial dimension, as torch pads the input.
+
+        (torch's options do not depend on ``size_in``; it is taken for the dimension count.)"""
         if self.padding == "valid":
             return ((0, 0),) * len(size_in)
         if self.padding == "same":
@@ -78,23 +86,6 @@ _KIND_OF_TYPE = {kind.module: kind for kind in KINDS.values()}
 
 def _is_int(value) -> bool:
     return type(value) is int  # not bool, not float
-
-
-_CHECKED: dict[Layer, None] = {}
-
-
-def checked(layer: Layer) -> Layer:
-    """``layer`` once :func:`check` has passed it; layers already checked are remembered."""
-    try:
-        if layer in _CHECKED:
-            return layer
-    except TypeError:  # an unhashable parameter value, which check() refuses
-        pass
-    check(layer)
-    if len(_CHECKED) > 4096:
-        _CHECKED.clear()
-    _CHECKED[layer] = None
-    return layer
 
 
 def _tuple(name: str, value, ndim: int) -> tuple[int, ...]:

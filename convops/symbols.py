@@ -52,6 +52,8 @@ class Symbols:
     d: tuple[sp.Symbol, ...]  #: dilation
     p: tuple[sp.Symbol, ...]  #: padding (per side, as torch's int padding)
     q: tuple[sp.Symbol, ...]  #: output_padding (transposed only)
+    s_reduced: tuple[sp.Symbol, ...]  #: s' = s / gcd(s, d) (transposed only)
+    d_reduced: tuple[sp.Symbol, ...]  #: d' = d / gcd(s, d) (transposed only)
     P: tuple[sp.Symbol, ...]  #: products landing inside the output (transposed only)
     Z: tuple[sp.Symbol, ...]  #: output positions reached by a product (transposed only)
 
@@ -73,6 +75,8 @@ class Symbols:
             for i, sym in enumerate(getattr(self, attr)):
                 meaning[sym] = f"{torch_name}[{i}]"
         for i, name in enumerate(SPATIAL_NAMES[self.ndim]):
+            meaning[self.s_reduced[i]] = f"stride[{i}] / gcd(stride[{i}], dilation[{i}])"
+            meaning[self.d_reduced[i]] = f"dilation[{i}] / gcd(stride[{i}], dilation[{i}])"
             meaning[self.P[i]] = f"products landing inside the output along {name}"
             meaning[self.Z[i]] = f"output positions along {name} that receive a product"
         return meaning
@@ -85,10 +89,11 @@ def symbols(ndim: int) -> Symbols:
         raise ValueError(f"ndim must be 1, 2 or 3, got {ndim!r}")
     names = SPATIAL_NAMES[ndim]
 
-    def per_dim(letter: str, **assumptions) -> tuple[sp.Symbol, ...]:
+    def per_dim(letter: str, latex: str | None = None, **assumptions) -> tuple[sp.Symbol, ...]:
+        latex = latex or letter
         if ndim == 1:
-            return (_symbol(letter, letter, **assumptions),)
-        return tuple(_symbol(f"{letter}{i}", f"{letter}_{i}", **assumptions) for i in range(ndim))
+            return (_symbol(letter, latex, **assumptions),)
+        return tuple(_symbol(f"{letter}{i}", f"{latex}_{i}", **assumptions) for i in range(ndim))
 
     return Symbols(
         ndim=ndim,
@@ -105,6 +110,8 @@ def symbols(ndim: int) -> Symbols:
         d=per_dim("d", positive=True),
         p=per_dim("p", nonnegative=True),
         q=per_dim("q", nonnegative=True),
+        s_reduced=per_dim("s_r", "s'", positive=True),
+        d_reduced=per_dim("d_r", "d'", positive=True),
         P=per_dim("P", nonnegative=True),
         Z=per_dim("Z", nonnegative=True),
     )
