@@ -121,7 +121,7 @@ def products_inside(L, k, s, d, p, q) -> sp.Expr:
 
 
 def reduced(s, d) -> tuple[sp.Expr, sp.Expr]:
-    """:math:`s' = s / \gcd(s, d)` and :math:`d' = d / \gcd(s, d)`."""
+    r""":math:`s' = s / \gcd(s, d)` and :math:`d' = d / \gcd(s, d)`."""
     gcd = Gcd(s, d)
     return s / gcd, d / gcd
 
