@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup browser demo test bench lab clean
+.PHONY: setup browser demo test bench lab clean docs serve
 
 # torch first, pinned: 2.13.0 is the CPU build this machine ships; an unpinned torch would
 # pull the CUDA build from the registry.
@@ -13,7 +13,19 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: $(BIN)/.installed
+# KaTeX, which the site serves itself (no CDN), from npm at package-lock.json's version.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+setup: $(BIN)/.installed node_modules/.package-lock.json
+
+# The site, built strictly into site/; `make serve` serves it on http://127.0.0.1:8000.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python docs/build.py build --strict
+
+serve: docs
+	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
 
 # Debian's chromium for the browser tests of the site (Playwright's own download cannot work here).
 browser:

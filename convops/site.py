@@ -11,7 +11,6 @@ blocks, ``pymdownx.arithmatex``); ``docs/hooks.py`` puts them at the top of each
 from __future__ import annotations
 
 from .derivation import KINDS, derive, kind_of
-from .symbols import SPATIAL_NAMES
 
 #: The tabs a summary opens with, and the total each one shows.
 BIAS_TABS = {"bias=True": "total_bias", "bias=False": "total_no_bias"}
@@ -31,25 +30,25 @@ def page_name(kind) -> str:
     return kind_of(kind).name.lower()
 
 
+#: Labels of the quantities whose left-hand side is not one of the derivation's symbols.
+LABELS = {
+    "psi": "Filters",
+    "lam": "Operations per filter",
+    "gamma": "Additions aggregating the filters, bias included",
+    "total": "Total",
+    "total_bias": "Total with bias",
+    "total_no_bias": "Total without bias",
+}
+
+
 def label(kind, quantity: str) -> str:
     """What ``quantity`` is, in words, as the summary titles it."""
+    if quantity in LABELS:
+        return LABELS[quantity]
     d = derive(kind)
-    dims = SPATIAL_NAMES[d.kind.ndim]
-    quantity_name, _, index = quantity.partition("_")
-    if quantity.startswith("output_size_"):
-        return f"Output size along {dims[int(quantity.rsplit('_', 1)[1])]}"
-    if quantity_name in ("P", "Z") and index:
-        symbol = getattr(d.symbols, quantity_name)[int(index)]
-        return d.symbols.describe()[symbol].capitalize()
-    return {
-        "psi": "Filters",
-        "lam": "Operations per filter",
-        "gamma": "Additions aggregating the filters, bias included",
-        "total": "Total",
-        "total_bias": "Total with bias",
-        "total_no_bias": "Total without bias",
-        "A": "Additions per filter",
-    }[quantity]
+    lhs = d.equations()[quantity].lhs
+    meaning = d.symbols.describe().get(lhs, quantity.replace("_", " "))
+    return meaning[0].upper() + meaning[1:]
 
 
 def formula_markdown(kind, quantity: str) -> str:

@@ -1,0 +1,113 @@
+"""MkDocs hooks of the convops site.
+
+- Serve KaTeX from the site itself: its files, installed from npm into ``node_modules`` by
+  ``make setup``, become files of the site under ``assets/katex/``.
+- Open each module page (the notebook ``notebooks/<kind>.ipynb``) with the formula summary that
+  :mod:`convops.site` generates from the derivation, right under the notebook's title.
+- Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
+  Markdown pages with that formula and with the table of every formula's anchor.
+- Point a notebook's links to other notebooks or pages (``conv2d.ipynb#psi``, ``../README.md``
+  work in Jupyter) to those pages on the site.
+- Drop what nbconvert's templates load from CDNs (MathJax 2 and its configuration, Mermaid):
+  the site renders all math with the KaTeX above, and has no network to reach a CDN.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import markdown
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+from mkdocs.structure.toc import AnchorLink
+
+from convops import KINDS
+from convops.site import anchors_markdown, formula_markdown, page_name, summary_markdown
+
+#: KaTeX's files the pages load, relative to ``node_modules/katex/dist``; the fonts load from CSS.
+KATEX_FILES = ("katex.min.css", "katex.min.js", "contrib/auto-render.min.js",
+               "contrib/copy-tex.min.js")
+KATEX_SITE_DIR = "assets/katex"
+
+MODULE_PAGES = {f"notebooks/{page_name(kind)}.ipynb": kind for kind in KINDS}
+
+SUMMARY_ID = "formula-summary"
+
+_CDN_SCRIPTS = (
+    re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL),
+    re.compile(r"<script type=\"module\">(?:(?!</script>).)*?mermaid.*?</script>", re.DOTALL),
+    re.compile(r"<script src=\"https?://[^\"]*\">\s*</script>"),
+)
+_FIRST_H1_END = re.compile(r"</h1>")
+_HREF = re.compile(r'href="([^"#]+\.(?:ipynb|md))(#[^"]*)?"')
+_FORMULA = re.compile(r"<!-- convops:formula (\w+) (\w+) -->")
+_ANCHORS = "<!-- convops:anchors -->"
+
+
+def katex_dist(config) -> Path:
+    dist = Path(config.config_file_path).parent / "node_modules" / "katex" / "dist"
+    if not (dist / "katex.min.js").is_file():
+        raise PluginError(f"KaTeX is missing from {dist}: run `make setup` (it runs `npm ci`)")
+    return dist
+
+
+def on_files(files, config):
+    dist = katex_dist(config)
+    fonts = sorted(p.relative_to(dist).as_posix() for p in (dist / "fonts").iterdir())
+    for name in (*KATEX_FILES, *fonts):
+        files.append(File.generated(config, f"{KATEX_SITE_DIR}/{name}", abs_src_path=str(dist / name)))
+    return files
+
+
+def on_page_markdown(markdown_text, page, config, files):
+    markdown_text = _FORMULA.sub(lambda m: formula_markdown(m[1], m[2]), markdown_text)
+    return markdown_text.replace(_ANCHORS, anchors_markdown())
+
+
+def strip_cdn_scripts(html: str) -> str:
+    """``html`` without the scripts nbconvert's templates load from CDNs."""
+    for pattern in _CDN_SCRIPTS:
+        html = pattern.sub("", html)
+    return html
+
+
+def site_links(html: str, page, files) -> str:
+    """``html`` with its relative links to notebooks and Markdown pages pointing to their pages."""
+    def to_page(link: re.Match) -> str:
+        path, fragment = link[1], link[2] or ""
+        if urlsplit(path).scheme or path.startswith("/"):
+            return link[0]
+        target = files.get_file_from_path(
+            posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), path)))
+        if target is None:
+            return link[0]
+        return f'href="{target.url_relative_to(page.file)}{fragment}"'
+    return _HREF.sub(to_page, html)
+
+
+def on_page_content(html, page, config, files):
+    src = page.file.src_uri
+    if not src.endswith(".ipynb"):
+        return html
+    html = site_links(strip_cdn_scripts(html), page, files)
+    if src not in MODULE_PAGES:
+        return html
+    md = markdown.Markdown(extensions=config.markdown_extensions,
+                           extension_configs=config.mdx_configs)
+    summary = md.convert(summary_markdown(MODULE_PAGES[src]))
+    _add_summary_to_toc(page)
+    title_end = _FIRST_H1_END.search(html)
+    at = title_end.end() if title_end else 0
+    return html[:at] + summary + html[at:]
+
+
+def _add_summary_to_toc(page) -> None:
+    entry = AnchorLink("Formula summary", SUMMARY_ID, 2)
+    toc = page.toc.items
+    if toc and toc[0].level == 1:
+        toc[0].children.insert(0, entry)
+    else:
+        toc.insert(0, entry)

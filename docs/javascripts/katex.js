@@ -1,0 +1,12 @@
+// Render every formula with the site's own KaTeX, on the first load and after each instant
+// navigation: \( \) and \[ \] from Markdown pages (pymdownx.arithmatex), $ and $$ from notebooks.
+document$.subscribe(({ body }) => {
+  renderMathInElement(body, {
+    delimiters: [
+      { left: "$$", right: "$$", display: true },
+      { left: "$", right: "$", display: false },
+      { left: "\\(", right: "\\)", display: false },
+      { left: "\\[", right: "\\]", display: true },
+    ],
+  });
+});

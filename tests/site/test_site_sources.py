@@ -1,0 +1,81 @@
+"""What the site is built from: convops.site's summaries and anchors, the docstring
+conversion, and the examples the Markdown pages show (run as doctests)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+import convops
+from convops.site import BIAS_TABS, anchor, anchors_markdown, label, summary_markdown
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_anchors_are_stable_and_unique():
+    assert anchor("Conv2d", "total_bias") == "conv2d-total-bias"
+    assert anchor("ConvTranspose3d", "P_2") == "convtranspose3d-p-2"
+    assert anchor("ConvTranspose1d", "output_size_0") == "convtranspose1d-output-size-0"
+    every = [anchor(k, q) for k in convops.KINDS for q in convops.derive(k).equations()]
+    assert len(every) == len(set(every))
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", a) for a in every)
+
+
+def test_anchor_names_the_quantities_it_knows():
+    with pytest.raises(ValueError, match="quantity must be one of .*got 'A'"):
+        anchor("Conv2d", "A")
+
+
+@pytest.mark.parametrize("kind", list(convops.KINDS))
+def test_summary_shows_every_formula_of_convops(kind):
+    summary = summary_markdown(kind)
+    d = convops.derive(kind)
+    for quantity in d.equations():
+        assert f"div#{anchor(kind, quantity)}" in summary
+        assert f"$$\n{d.latex(quantity)}\n$$" in summary
+        assert label(kind, quantity)
+    for title, total in BIAS_TABS.items():
+        assert f'tab | {title}\n\n/// html | div#{anchor(kind, total)}' in summary
+    assert summary.index("tab | bias=True") < summary.index("tab | bias=False") < summary.index("where")
+
+
+def test_anchor_table_links_every_formula():
+    table = anchors_markdown()
+    for kind in convops.KINDS:
+        for quantity in convops.derive(kind).equations():
+            assert f"#{anchor(kind, quantity)})" in table
+
+
+def test_sphinx_roles_become_markdown():
+    markdown_of = _load("sphinx_roles").markdown_of
+    assert markdown_of(r"a :math:`\psi` of :class:`Layer`") == r"a $\psi$ of `Layer`"
+    assert markdown_of("x\n\n.. math:: N (a + b).\n") == "x\n\n$$\nN (a + b).\n$$\n"
+
+
+def test_cdn_scripts_are_dropped():
+    strip = _load("hooks").strip_cdn_scripts
+    html = ('<p>a</p><!-- Load mathjax -->\n<script src="https://cdn/x.js"> </script>\n'
+            '<script type="text/x-mathjax-config">init()</script>\n<!-- End of mathjax configuration -->'
+            '<script type="module">\n const m = await import("https://cdn/mermaid.esm.min.mjs");\n</script><p>b</p>')
+    assert strip(html) == "<p>a</p><p>b</p>"
+
+
+@pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
+def test_examples_of_the_pages_run(page):
+    """Every ``pycon`` block of a page is a doctest: the site shows what the code prints."""
+    blocks = re.findall(r"```pycon\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for i, block in enumerate(blocks):
+        runner.run(parser.get_doctest(block, {}, f"{page.name}[{i}]", str(page), 0))
+    assert runner.summarize(verbose=False).failed == 0
