@@ -182,7 +182,7 @@ class Derivation:
                for i, (out, expr) in enumerate(zip(S.size_out, self.output_size))}
         eqs.update(
             psi=sp.Eq(psi, self.psi, evaluate=False),
-            lam=sp.Eq(lam, self.lam, evaluate=False),
+            lam=sp.Eq(lam, sp.factor(self.lam), evaluate=False),
             gamma=sp.Eq(gamma, self.gamma, evaluate=False),
             total=sp.Eq(ops, sp.Mul(S.N, sp.Add(sp.Mul(psi, lam, evaluate=False), gamma,
                                                 evaluate=False), evaluate=False), evaluate=False),
