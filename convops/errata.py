@@ -156,3 +156,35 @@ def versus(page: sp.Expr, module, input_shape, quantity: str = "total"):
                  tuple((name, f"{value:,}", "✓" if value == measured else "✗")
                        for name, value in values),
                  caption=describe_layer(module, input_shape))
+
+
+def equations() -> dict[str, sp.Eq]:
+    """Every formula of the pages transcribed here, as a sympy equation named the way the pages
+    name it, with a "page" subscript (the correct definitions of the note have none)."""
+    def named(name: str, subscript: bool = True) -> sp.Symbol:
+        return sp.Symbol(rf"\text{{{name}}}_{{\text{{page}}}}" if subscript else rf"\text{{{name}}}")
+
+    eqs = {
+        "conv2d_total_bias": sp.Eq(named("Conv2d"), conv2d_totals()[True], evaluate=False),
+        "conv2d_total_no_bias": sp.Eq(named("Conv2d"), conv2d_totals()[False], evaluate=False),
+        "convtranspose1d_lam": sp.Eq(sp.Symbol(r"\lambda_{\text{page}}"), convtranspose1d_lam(),
+                                     evaluate=False),
+        "ones_trick_additions": sp.Eq(sp.Symbol(r"A_{\text{page}}"), ones_trick_additions(1),
+                                      evaluate=False),
+    }
+    for name, (page, right) in correlation_note().items():
+        eqs[f"{name}_page"] = sp.Eq(named(name), page, evaluate=False)
+        eqs[name] = sp.Eq(named(name, subscript=False), right, evaluate=False)
+    return eqs
+
+
+def equation(key: str):
+    """One of :func:`equations` as ``IPython.display.Math``, printed with convops' symbol names."""
+    from IPython.display import Math
+
+    from .symbols import latex
+
+    eqs = equations()
+    if key not in eqs:
+        raise ValueError(f"key must be one of {', '.join(eqs)}, got {key!r}")
+    return Math(latex(eqs[key]))

@@ -210,27 +210,26 @@ def verify_reference(count: int, seed: int = 0, ndims=(1, 2, 3)) -> ReferenceChe
 
 def draw_counts(ax, counts: np.ndarray, title: str = "") -> None:
     """Draw a 2-D map of :math:`n_o` on ``ax``: reached positions shaded by :math:`n_o` and labelled,
-    unreached ones (:math:`n_o = 0`) left empty with a grey outline, on a transparent background
-    that reads in light and dark themes."""
+    unreached ones (:math:`n_o = 0`) left empty with a dotted grey outline, on a transparent
+    background that reads in light and dark themes."""
     from matplotlib import colormaps
+    from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
     from .notebook import style_axes
 
-    cmap, top = colormaps["viridis"], max(int(counts.max()), 1)
+    top = max(int(counts.max()), 2)
+    rgba = colormaps["viridis"](0.15 + 0.85 * (counts - 1) / (top - 1))
+    rgba[counts == 0] = 0  # transparent
+    ax.imshow(rgba, interpolation="nearest")
+    luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
     for (row, col), n in np.ndenumerate(counts):
-        if n == 0:
-            ax.add_patch(Rectangle((col - 0.45, row - 0.45), 0.9, 0.9, fill=False,
-                                   edgecolor="#8a8a8a", linestyle=":", linewidth=0.8))
-            continue
-        rgba = cmap((n - 1) / max(top - 1, 1) * 0.85 + 0.15)
-        ax.add_patch(Rectangle((col - 0.45, row - 0.45), 0.9, 0.9, color=rgba))
-        luminance = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
-        ax.text(col, row, str(n), ha="center", va="center", fontsize=7,
-                color="black" if luminance > 0.5 else "white")
-    ax.set_xlim(-0.6, counts.shape[1] - 0.4)
-    ax.set_ylim(counts.shape[0] - 0.4, -0.6)
-    ax.set_aspect("equal")
+        if n:
+            ax.text(col, row, str(n), ha="center", va="center", fontsize=7,
+                    color="black" if luminance[row, col] > 0.5 else "white")
+    gaps = [Rectangle((col - 0.4, row - 0.4), 0.8, 0.8) for row, col in np.argwhere(counts == 0)]
+    ax.add_collection(PatchCollection(gaps, facecolor="none", edgecolor="#8a8a8a",
+                                      linestyle=":", linewidth=0.8))
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)

@@ -109,3 +109,14 @@ def test_versus_marks_the_page_wrong_and_convops_right():
     table = errata.versus(errata.conv2d_totals()[True], module, (1, 4, 5, 5))
     assert [row[-1] for row in table.rows] == ["✗", "✓", "✓"]
     assert table.rows[1][1] == f"{convops.count_ops(module, (1, 4, 5, 5)):,}"
+
+
+def test_equations_render_with_convops_names():
+    eqs = errata.equations()
+    assert set(eqs) >= {"conv2d_total_bias", "conv2d_total_no_bias", "convtranspose1d_lam",
+                        "ones_trick_additions", "convolution", "convolution_page",
+                        "cross-correlation", "cross-correlation_page"}
+    latex = errata.equation("convtranspose1d_lam")._repr_latex_()
+    assert r"L_{\text{out}}" in latex and r"\lambda_{\text{page}}" in latex
+    with pytest.raises(ValueError, match="conv2d_total_bias"):
+        errata.equation("nope")
