@@ -1,10 +1,10 @@
 import itertools
+import random
 
 import numpy as np
 import pytest
 import torch
 
-import convops
 from convops import overlap
 from convops.additions import lattice_count
 from convops.reference import additions_by_ones
@@ -32,7 +32,7 @@ def test_products_total_is_every_product_that_lands_inside():
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])
 def test_enumeration_equals_torch_ones_trick(ndim):
-    rng = __import__("random").Random(ndim)
+    rng = random.Random(ndim)
     for _ in range(40):
         config = overlap.random_config(rng, ndim, max_size=4, max_kernel=3)
         counts = overlap.products_per_position(*config.arguments())
@@ -41,7 +41,7 @@ def test_enumeration_equals_torch_ones_trick(ndim):
 
 
 def test_random_configs_are_accepted_by_torch_and_cover_the_cases():
-    rng = __import__("random").Random(0)
+    rng = random.Random(0)
     configs = [overlap.random_config(rng, 1) for _ in range(300)]
     for config in configs[:30]:
         config.module()(torch.ones((1, 1, *config.size_in)))
