@@ -10,18 +10,25 @@ blocks, ``pymdownx.arithmatex``); ``docs/hooks.py`` puts them at the top of each
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .derivation import KINDS, derive, kind_of
 
 #: The tabs a summary opens with, and the total each one shows.
 BIAS_TABS = {"bias=True": "total_bias", "bias=False": "total_no_bias"}
 
 
+@lru_cache(maxsize=None)
+def quantities(name: str) -> tuple[str, ...]:
+    """The quantities of ``name``'s derivation, in its order."""
+    return tuple(derive(name).equations())
+
+
 def anchor(kind, quantity: str) -> str:
     """The id of ``quantity``'s formula on the site, e.g. ``conv2d-total-bias``."""
     name = kind_of(kind).name
-    if quantity not in derive(name).equations():
-        raise ValueError(f"quantity must be one of {', '.join(derive(name).equations())}, "
-                         f"got {quantity!r}")
+    if quantity not in quantities(name):
+        raise ValueError(f"quantity must be one of {', '.join(quantities(name))}, got {quantity!r}")
     return f"{name}-{quantity}".lower().replace("_", "-")
 
 
@@ -65,7 +72,7 @@ def latex_markdown(kind, quantity: str) -> str:
 def summary_markdown(kind) -> str:
     """The summary a module page opens with: the total in a tab per bias case, then its pieces
     and, folded, the LaTeX of each piece."""
-    pieces = [q for q in derive(kind).equations() if q not in BIAS_TABS.values()]
+    pieces = [q for q in quantities(kind_of(kind).name) if q not in BIAS_TABS.values()]
     tabs = "\n".join(f"//// tab | {title}\n\n{formula_markdown(kind, total)}\n"
                      f"{latex_markdown(kind, total)}\n////\n"
                      for title, total in BIAS_TABS.items())
@@ -82,6 +89,6 @@ def anchors_markdown() -> str:
     for name in KINDS:
         page = f"notebooks/{page_name(name)}.ipynb"
         links = ", ".join(f"[`{anchor(name, q)}`]({page}#{anchor(name, q)})"
-                          for q in derive(name).equations())
+                          for q in quantities(name))
         rows.append(f"| [{name}]({page}) | {links} |")
     return "| module | formulas |\n| --- | --- |\n" + "\n".join(rows) + "\n"

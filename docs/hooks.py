@@ -8,6 +8,8 @@
   Markdown pages with that formula and with the table of every formula's anchor.
 - Point a notebook's links to other notebooks or pages (``conv2d.ipynb#psi``, ``../README.md``
   work in Jupyter) to those pages on the site.
+- Give each notebook page the table of contents of its rendered headings: mkdocs-jupyter's own
+  drops code and math from the titles, so its links miss nbconvert's heading ids.
 - Drop what nbconvert's templates load from CDNs (MathJax 2 and its configuration, Mermaid):
   the site renders all math with the KaTeX above, and has no network to reach a CDN.
 """
@@ -22,7 +24,7 @@ from urllib.parse import urlsplit
 import markdown
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
-from mkdocs.structure.toc import AnchorLink
+from mkdocs.structure.toc import TableOfContents, get_toc
 
 from convops import KINDS
 from convops.site import anchors_markdown, formula_markdown, page_name, summary_markdown
@@ -34,14 +36,15 @@ KATEX_SITE_DIR = "assets/katex"
 
 MODULE_PAGES = {f"notebooks/{page_name(kind)}.ipynb": kind for kind in KINDS}
 
-SUMMARY_ID = "formula-summary"
-
 _CDN_SCRIPTS = (
     re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL),
     re.compile(r"<script type=\"module\">(?:(?!</script>).)*?mermaid.*?</script>", re.DOTALL),
     re.compile(r"<script src=\"https?://[^\"]*\">\s*</script>"),
 )
 _FIRST_H1_END = re.compile(r"</h1>")
+_HEADING = re.compile(r'<h([1-6])\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</h\1>', re.DOTALL)
+_PERMALINK = re.compile(r'<a class="(?:anchor-link|headerlink)"[^>]*>.*?</a>', re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
 _HREF = re.compile(r'href="([^"#]+\.(?:ipynb|md))(#[^"]*)?"')
 _FORMULA = re.compile(r"<!-- convops:formula (\w+) (\w+) -->")
 _ANCHORS = "<!-- convops:anchors -->"
@@ -64,7 +67,9 @@ def on_files(files, config):
 
 def on_page_markdown(markdown_text, page, config, files):
     markdown_text = _FORMULA.sub(lambda m: formula_markdown(m[1], m[2]), markdown_text)
-    return markdown_text.replace(_ANCHORS, anchors_markdown())
+    if _ANCHORS in markdown_text:
+        markdown_text = markdown_text.replace(_ANCHORS, anchors_markdown())
+    return markdown_text
 
 
 def strip_cdn_scripts(html: str) -> str:
@@ -93,21 +98,25 @@ def on_page_content(html, page, config, files):
     if not src.endswith(".ipynb"):
         return html
     html = site_links(strip_cdn_scripts(html), page, files)
-    if src not in MODULE_PAGES:
-        return html
-    md = markdown.Markdown(extensions=config.markdown_extensions,
-                           extension_configs=config.mdx_configs)
-    summary = md.convert(summary_markdown(MODULE_PAGES[src]))
-    _add_summary_to_toc(page)
-    title_end = _FIRST_H1_END.search(html)
-    at = title_end.end() if title_end else 0
-    return html[:at] + summary + html[at:]
+    if src in MODULE_PAGES:
+        md = markdown.Markdown(extensions=config.markdown_extensions,
+                               extension_configs=config.mdx_configs)
+        summary = md.convert(summary_markdown(MODULE_PAGES[src]))
+        title_end = _FIRST_H1_END.search(html)
+        at = title_end.end() if title_end else 0
+        html = html[:at] + summary + html[at:]
+    page.toc = toc_of(html)
+    return html
 
 
-def _add_summary_to_toc(page) -> None:
-    entry = AnchorLink("Formula summary", SUMMARY_ID, 2)
-    toc = page.toc.items
-    if toc and toc[0].level == 1:
-        toc[0].children.insert(0, entry)
-    else:
-        toc.insert(0, entry)
+def toc_of(html: str) -> TableOfContents:
+    """The table of contents of the headings of ``html``, nested by level."""
+    tokens, open_tokens = [], []
+    for level, ident, inner in _HEADING.findall(html):
+        token = {"level": int(level), "id": ident, "children": [],
+                 "name": _TAG.sub("", _PERMALINK.sub("", inner)).strip()}
+        while open_tokens and open_tokens[-1]["level"] >= token["level"]:
+            open_tokens.pop()
+        (open_tokens[-1]["children"] if open_tokens else tokens).append(token)
+        open_tokens.append(token)
+    return get_toc(tokens)

@@ -9,12 +9,14 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from convops.site import anchor
 
-#: TeX that only appears in visible text when KaTeX did not render it.
+#: TeX that only appears in visible text when KaTeX did not render it (code, and the hidden
+#: copy of each notebook cell's source that its copy button copies, are not math).
 RAW_TEX = ("$$", "\\frac", "\\text{", "\\(", "\\[", "\\left")
 
 _VISIBLE_TEXT = """(() => {
   const body = document.body.cloneNode(true);
-  body.querySelectorAll("pre, code, script, style, textarea, .katex").forEach(e => e.remove());
+  body.querySelectorAll("pre, code, script, style, textarea, .katex, .clipboard-copy-txt")
+    .forEach(e => e.remove());
   return body.textContent;
 })()"""
 _NO_RAW_TEX = f"!{json.dumps(RAW_TEX)}.some(tex => {_VISIBLE_TEXT}.includes(tex))"

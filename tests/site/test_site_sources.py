@@ -79,3 +79,14 @@ def test_examples_of_the_pages_run(page):
     for i, block in enumerate(blocks):
         runner.run(parser.get_doctest(block, {}, f"{page.name}[{i}]", str(page), 0))
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_notebook_toc_follows_the_rendered_headings():
+    toc = _load("hooks").toc_of(
+        '<h1 id="Conv2d:-counting-$x$">Conv2d: counting <code>x</code><a class="anchor-link" '
+        'href="#Conv2d:-counting-$x$">¶</a></h1><h2 id="formula-summary">Formula summary</h2>'
+        '<h3 id="a">A</h3><h2 id="b">B</h2>')
+    [title] = toc.items
+    assert (title.id, title.title) == ("Conv2d:-counting-$x$", "Conv2d: counting x")
+    assert [(c.id, [g.id for g in c.children]) for c in title.children] == [
+        ("formula-summary", ["a"]), ("b", [])]
