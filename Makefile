@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup browser demo test bench lab clean docs serve
+.PHONY: setup browser demo test bench lab clean docs serve notebooks
 
 # torch first, pinned: 2.13.0 is the CPU build this machine ships; an unpinned torch would
 # pull the CUDA build from the registry.
@@ -44,5 +44,9 @@ bench: setup
 lab: setup
 	$(BIN)/jupyter lab notebooks/
 
+# Re-execute the notebooks after a change to convops, storing outputs without timestamps.
+notebooks: setup
+	$(BIN)/python tools/execute_notebooks.py
+
 clean:
-	rm -rf $(VENV) site .hypothesis
+	rm -rf $(VENV) site .hypothesis node_modules .cache
