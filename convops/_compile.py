@@ -34,6 +34,11 @@ class _IntegerPrinter(PythonCodePrinter):
     def _print_floor(self, expr):
         return self._quotient(*sp.fraction(sp.together(expr.args[0])))
 
+    def _print_LatticeCount(self, expr):
+        # F(T) = 0 for T <= 0, the usual case at the far end: skip the call there.
+        args = [self._print(arg) for arg in expr.args]
+        return f"(LatticeCount({', '.join(args)}) if {args[-1]} > 0 else 0)"
+
     def _print_Max(self, expr):
         return f"max({', '.join(self._print(arg) for arg in expr.args)})"
 

@@ -75,15 +75,16 @@ def _plan(layer: Layer) -> tuple[_Compiled, tuple[int, ...]]:
 
 
 def _evaluate(module, input_shape, function: str):
+    """The layer, the values ``function`` of its compiled formulas returns, and the batch size."""
     layer = module if isinstance(module, Layer) else Layer.from_module(module, validate=False)
     compiled, layer_args = _plan(layer)
     batch, size_in = check_input(layer, input_shape)
-    *values, = getattr(compiled, function)(batch, *size_in, *layer_args)
+    values = getattr(compiled, function)(batch, *size_in, *layer_args)
     size_out = values[-layer.kind.ndim:]
-    check_output(layer, input_shape, size_out)
-    if layer.padding_mode != "zeros":
+    if min(size_out) < 1 or layer.padding_mode != "zeros":  # torch's checks on sizes
+        check_output(layer, input_shape, size_out)
         check_padding_mode(layer, size_in, layer.padding_per_side(size_in))
-    return layer, values, batch, size_out
+    return layer, values, batch
 
 
 def count_ops(module, input_shape) -> int:
@@ -120,7 +121,8 @@ class Breakdown:
 
 def breakdown(module, input_shape) -> Breakdown:
     """ψ, λ, γ, multiplications, additions and the total of ``module`` on ``input_shape``."""
-    layer, values, batch, size_out = _evaluate(module, input_shape, "quantities")
+    layer, values, batch = _evaluate(module, input_shape, "quantities")
+    size_out = values[-layer.kind.ndim:]
     named = dict(zip(_QUANTITIES, values))
     if not layer.kind.transposed:
         named["A"] = None

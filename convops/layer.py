@@ -146,11 +146,16 @@ def check_input(layer: Layer, input_shape) -> tuple[int, tuple[int, ...]]:
     """``(batch, spatial sizes)`` of an input shape, batched or not; ``ValueError`` if torch would refuse it."""
     n = layer.kind.ndim
     shape = tuple(input_shape)
-    if len(shape) not in (n + 1, n + 2) or {*map(type, shape)} != {int}:
+    rank = len(shape)
+    if rank == n + 2:
+        batch, channels, *size_in = shape
+    elif rank == n + 1:
+        batch, (channels, *size_in) = 1, shape
+    else:
+        batch = channels = size_in = None
+    if size_in is None or {*map(type, shape)} != {int}:
         raise ValueError(f"input_shape={input_shape!r}: {layer.kind.name} takes {n + 1} ints "
                          f"(C_in, *spatial) or {n + 2} (N, C_in, *spatial)")
-    batch = shape[0] if len(shape) == n + 2 else 1
-    channels, size_in = shape[-n - 1], shape[-n:]
     if batch < 0:
         raise ValueError(f"input_shape={input_shape!r}: batch size {batch} must not be negative")
     if channels != layer.in_channels:
@@ -173,6 +178,7 @@ def check_padding_mode(layer: Layer, size_in, pads) -> None:
 
 
 def check_output(layer: Layer, input_shape, size_out) -> None:
+    """Every output size at least 1, as torch requires."""
     if min(size_out) < 1:
         raise ValueError(f"{layer.kind.name} with kernel_size={layer.kernel_size}, stride={layer.stride}, "
                          f"padding={layer.padding}, dilation={layer.dilation}"
