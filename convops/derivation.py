@@ -84,7 +84,11 @@ class Derivation:
     # -- output size -------------------------------------------------------------------------
     @cached_property
     def output_size(self) -> tuple[sp.Expr, ...]:
-        """Each output size as torch computes it from the input size and the parameters."""
+        """Each output size as torch computes it from the input size and the parameters.
+
+        ``p`` is torch's padding on each side.  ``padding='same'`` pads ``d (k - 1)`` in all, one
+        element more after than before when that is odd; counts then put that total for ``2p``.
+        """
         S = self.symbols
         dims = zip(S.size_in, S.k, S.s, S.d, S.p, S.q)
         if self.kind.transposed:

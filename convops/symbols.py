@@ -75,8 +75,9 @@ class Symbols:
             for i, sym in enumerate(getattr(self, attr)):
                 meaning[sym] = f"{torch_name}[{i}]"
         for i, name in enumerate(SPATIAL_NAMES[self.ndim]):
-            meaning[self.s_reduced[i]] = f"stride[{i}] / gcd(stride[{i}], dilation[{i}])"
-            meaning[self.d_reduced[i]] = f"dilation[{i}] / gcd(stride[{i}], dilation[{i}])"
+            meaning[self.s_reduced[i]] = f"reduced stride, stride[{i}] / gcd(stride[{i}], dilation[{i}])"
+            meaning[self.d_reduced[i]] = (f"reduced dilation, dilation[{i}] / "
+                                          f"gcd(stride[{i}], dilation[{i}])")
             meaning[self.P[i]] = f"products landing inside the output along {name}"
             meaning[self.Z[i]] = f"output positions along {name} that receive a product"
         return meaning
