@@ -110,7 +110,7 @@ def correlation_note() -> dict[str, tuple[sp.Expr, sp.Expr]]:
 def evaluate_note(expr: sp.Expr, signal, kernel, n: int) -> sp.Expr:
     """One of :func:`correlation_note`'s sums at output index ``n`` for concrete sequences
     (indices outside a sequence read as zero)."""
-    f, g = sp.IndexedBase("f"), sp.IndexedBase("g")
+    f = sp.IndexedBase("f")
     index_n = next(s for s in expr.free_symbols if s.name == "n")
     index_K = next(s for s in expr.free_symbols if s.name == "K")
     summed = expr.subs({index_n: n, index_K: len(kernel)}).doit()

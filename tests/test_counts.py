@@ -35,10 +35,6 @@ def test_multiplications_equal_half_of_flop_counter(case):
     assert 2 * convops.breakdown(module, shape).multiplications == flop_counter_flops(module, shape)
 
 
-def _transposed(name):
-    return [k for k in ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d") if k.endswith(name)]
-
-
 @given(layers(kinds=["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"], max_kernel=5))
 def test_closed_form_additions_equal_ones_trick(case):
     module, shape = case

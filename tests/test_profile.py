@@ -1,6 +1,5 @@
 """Whole models: every convolution counted on its own input shape, nothing silently dropped."""
 
-import pytest
 import torch
 from torch import nn
 
