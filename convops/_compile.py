@@ -3,9 +3,15 @@
 The compiled code divides with ``//`` wherever the expression divides, so every count stays an
 exact Python ``int``; the derivation guarantees each such division is exact (``g`` divides both
 channel counts), and ``floor`` becomes floor division.
+
+:func:`stage` splits a computation in two: what depends on the layer only, done once per layer,
+and what depends on the input size too, done in every call.
 """
 
 from __future__ import annotations
+
+import linecache
+from dataclasses import dataclass, field
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
@@ -43,6 +49,14 @@ class _IntegerPrinter(PythonCodePrinter):
         return f"max({', '.join(self._print(arg) for arg in expr.args)})"
 
 
+_PRINTER = _IntegerPrinter(
+    {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
+
+
+def _namespace() -> dict:
+    return dict(NUMERIC_FUNCTIONS, max=max)
+
+
 def compile_int(args, expr, intermediates=()):
     """A Python function of ``args`` (symbols) that evaluates ``expr`` in exact integer arithmetic.
 
@@ -50,8 +64,92 @@ def compile_int(args, expr, intermediates=()):
     definitions) may use: each is computed once, as a local variable.  (sympy's automatic common
     subexpressions are not used: they could split an exact quotient into a ``1 // g`` factor.)
     """
-    namespace = dict(NUMERIC_FUNCTIONS, max=max)
-    printer = _IntegerPrinter(
-        {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
-    return sp.lambdify(args, expr, modules=[namespace], printer=printer, docstring_limit=0,
+    return sp.lambdify(args, expr, modules=[_namespace()], printer=_PRINTER, docstring_limit=0,
                        cse=lambda exprs: (list(intermediates), exprs))
+
+
+def code(expr) -> str:
+    """``expr`` as a Python expression in exact integer arithmetic."""
+    return _PRINTER.doprint(expr)
+
+
+def assignments(pairs, indent: str) -> list[str]:
+    """``symbol = definition`` lines of Python for ``(symbol, definition)`` pairs."""
+    return [f"{indent}{symbol} = {code(definition)}" for symbol, definition in pairs]
+
+
+def define(source: str, name: str):
+    """The function ``name`` that ``source`` defines, with the numeric functions in scope."""
+    filename = f"<convops {name} {len(linecache.cache)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # tracebacks
+    namespace = _namespace()
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name]
+
+
+@dataclass
+class Staged:
+    """A computation split by :func:`stage`: ``once`` depends on the constants only."""
+
+    once: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
+    each: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
+    outputs: list[sp.Expr] = field(default_factory=list)
+
+
+def stage(constants, outputs, intermediates=()) -> Staged:
+    """Split ``outputs`` (with their ``intermediates``, as in :func:`compile_int`) in two.
+
+    ``once`` defines every intermediate and every largest subexpression that depends on
+    ``constants`` only (a layer's parameters); ``each`` and ``outputs`` are what is left, written
+    in those definitions.  A sum or product keeps its order of evaluation except that its
+    constant terms are grouped, and a quotient keeps its whole numerator, so every division
+    stays as exact as in the expression.
+    """
+    return _Stager(constants).run(outputs, intermediates)
+
+
+class _Stager:
+    def __init__(self, constants):
+        self.known = set(constants)
+        self.result = Staged()
+        self.names: dict[sp.Expr, sp.Symbol] = {}
+
+    def run(self, outputs, intermediates) -> Staged:
+        for symbol, definition in intermediates:
+            if self.is_known(definition):
+                self.result.once.append((symbol, definition))
+                self.known.add(symbol)
+            else:
+                self.result.each.append((symbol, self.stage(definition)))
+        self.result.outputs = [self.stage(output) for output in outputs]
+        return self.result
+
+    def is_known(self, expr) -> bool:
+        return expr.free_symbols <= self.known
+
+    def hoist(self, expr):
+        """A name for ``expr``, computed once (atoms need none)."""
+        if expr.is_Atom:
+            return expr
+        if expr not in self.names:
+            self.names[expr] = sp.Symbol(f"_c{len(self.names)}", integer=True)
+            self.result.once.append((self.names[expr], expr))
+        return self.names[expr]
+
+    def stage(self, expr):
+        if self.is_known(expr):
+            return self.hoist(expr)
+        if expr.is_Atom:
+            return expr
+        if isinstance(expr, sp.floor):
+            numerator, denominator = sp.fraction(sp.together(expr.args[0]))
+            return sp.floor(self.stage(numerator) / self.stage(denominator), evaluate=False)
+        if isinstance(expr, sp.Mul):
+            numerator, denominator = sp.fraction(expr)
+            if denominator != 1:
+                return sp.Mul(self.stage(numerator), sp.Pow(self.stage(denominator), -1))
+        if isinstance(expr, (sp.Add, sp.Mul)):
+            known = [arg for arg in expr.args if self.is_known(arg)]
+            rest = [self.stage(arg) for arg in expr.args if not self.is_known(arg)]
+            return expr.func(*rest, self.hoist(expr.func(*known)))
+        return expr.func(*map(self.stage, expr.args))

@@ -68,6 +68,18 @@ def lattice_count(L: int, k: int, s: int, d: int, T: int) -> int:
     return full_taps * L + floor_sum(partial, s, d, T + s - 1 - (taps - 1) * d)
 
 
+def saturation(k: int, s: int, d: int, T: int) -> int:
+    """An input size ``L*`` from which ``lattice_count(L, k, s, d, T)`` no longer grows with ``L``.
+
+    A pair with ``i*s + j*d < T`` has ``i < ceil(T / s)``, so every ``L >= ceil(T / s)`` counts
+    the same pairs.  When no pair can count (``k`` or ``T`` not positive) the count is 0 for
+    every ``L`` and so is ``L*``.
+    """
+    if k <= 0 or T <= 0:
+        return 0
+    return -(-T // s)
+
+
 class LatticeCount(sp.Function):
     r""":math:`F_{L,k,s,d}(T)`: pairs ``(i, j)`` in ``[0, L) x [0, k)`` with :math:`i s + j d < T`."""
 
@@ -84,6 +96,19 @@ class LatticeCount(sp.Function):
     def _latex(self, printer):
         L, k, s, d, T = (printer._print(arg) for arg in self.args)
         return rf"F_{{{L},\,{k}}}^{{{s},\,{d}}}\left({T}\right)"
+
+
+class Saturation(sp.Function):
+    """:func:`saturation` as a sympy function."""
+
+    nargs = 4
+    is_integer = True
+
+    @classmethod
+    def eval(cls, k, s, d, T):
+        if all(arg.is_Integer for arg in (k, s, d, T)):
+            return sp.Integer(saturation(*map(int, (k, s, d, T))))
+        return None
 
 
 class Gcd(sp.Function):
@@ -107,7 +132,7 @@ class Gcd(sp.Function):
 
 
 #: Python implementations of the functions above, for compiling expressions to integer code.
-NUMERIC_FUNCTIONS = {"LatticeCount": lattice_count, "Gcd": math.gcd}
+NUMERIC_FUNCTIONS = {"LatticeCount": lattice_count, "Saturation": saturation, "Gcd": math.gcd}
 
 
 def products_inside(L, k, s, d, p, q) -> sp.Expr:
@@ -146,3 +171,38 @@ def positions_reached(P, L, k, s, d, p, q, s_reduced, d_reduced) -> sp.Expr:
 def closed_form(P, Z) -> sp.Expr:
     r""":math:`A = \prod_d P_d - \prod_d Z_d` from the per-dimension counts."""
     return sp.Mul(*P) - sp.Mul(*Z)
+
+
+def beyond_saturation(expr: sp.Expr, L: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
+    r"""``(threshold, form)``: for every input size ``L >= threshold``, ``expr`` equals ``form``.
+
+    ``expr`` is a per-dimension count such as :math:`P` or :math:`Z`, in which ``L`` appears
+    linearly, inside lattice counts :math:`F_{L+c,\dots}` and inside :math:`\max(a, L + c)`.
+    From :math:`L + c` = :func:`saturation` on, a lattice count is the constant it tends to, and
+    from :math:`L + c = a` on, the maximum is :math:`L + c`, so ``form`` is affine in ``L`` with
+    coefficients that depend on the layer only.
+    """
+    bounds = []
+
+    def offset(size):  # c in size = L + c
+        c = sp.expand(size - L)
+        return c if L not in c.free_symbols else None
+
+    def saturated_count(size, *rest):
+        c = offset(size)
+        if c is None or any(L in arg.free_symbols for arg in rest):
+            return LatticeCount(size, *rest)
+        bound = Saturation(*rest)
+        bounds.append(bound - c)
+        return LatticeCount(bound, *rest)
+
+    def saturated_max(*args):
+        growing = [arg for arg in args if L in arg.free_symbols]
+        if len(args) != 2 or len(growing) != 1 or offset(growing[0]) is None:
+            return sp.Max(*args)
+        (constant,) = set(args) - set(growing)
+        bounds.append(constant - offset(growing[0]))
+        return growing[0]
+
+    form = expr.replace(LatticeCount, saturated_count).replace(sp.Max, saturated_max)
+    return sp.Max(*bounds) if bounds else sp.S.NegativeInfinity, form

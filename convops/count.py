@@ -2,89 +2,180 @@
 
 The sympy expressions of :mod:`convops.derivation` are compiled once per kind into integer code
 (:mod:`convops._compile`), so a count is the formula itself, evaluated without floats.
+
+:func:`count_ops` keeps, for every layer it has seen, a *counter*: the total with everything
+that depends on the layer alone already computed, so that a call costs a few arithmetic
+operations on the input sizes (the layer is still read anew in every call).  :func:`breakdown`
+evaluates every quantity from the full expressions, and is what reports every refusal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 import sympy as sp
 
-from ._compile import compile_int
+from ._compile import assignments, code, compile_int, define, stage
+from .additions import beyond_saturation
 from .derivation import derive
-from .layer import Layer, check, check_input, check_output, check_padding_mode
+from .layer import Layer, check, check_input, check_output, check_padding_mode, smallest_input
 
 _QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
 
 
-class _Compiled:
-    """The formulas of one kind compiled into two functions of the layer and the input sizes.
+@lru_cache(maxsize=None)
+def _formulas(name: str):
+    """The derivation of kind ``name`` in the arguments its compiled functions take.
 
-    Both take ``(N, *size_in, C_in, C_out, g, b, *k, *s, *d, *padding, *q)`` — for a convolution
-    ``padding`` is each dimension's total padding ``2p`` (torch may pad unevenly) — and compute
-    the output sizes and, for a transposed kind, ``A`` as intermediate values.
-    ``total`` returns ``(total, *size_out)``; ``quantities`` returns the :data:`_QUANTITIES`
-    followed by the output sizes.
+    Returns ``(derivation, variables, parameters, steps)``: the variables are ``(N, *size_in)``;
+    the parameters ``(C_in, C_out, g, b, *k, *s, *d, *padding, *q)``, where for a convolution
+    ``padding`` is each dimension's total padding ``2p`` (torch may pad unevenly); the steps are
+    ``(symbol, definition)`` pairs of the output sizes and, for a transposed kind, of ``A``.
     """
-
-    def __init__(self, name: str):
-        d = derive(name)
-        S = d.symbols
-        self.transposed = d.kind.transposed
-        sizes, padding = d.output_size, S.p
-        if not self.transposed:
-            padding = sp.symbols(f"padding_total:{S.ndim}", integer=True, nonnegative=True)
-            sizes = [size.subs(p, total / 2) for size, p, total in zip(sizes, S.p, padding)]
-        params = [S.N, *S.size_in, S.C_in, S.C_out, S.g, S.b, *S.k, *S.s, *S.d, *padding, *S.q]
-        steps = list(zip(S.size_out, sizes))
-        if self.transposed:
-            steps += [*d.A_terms.items(), (S.A, d.A)]
-        self.total = compile_int(params, (d.total, *S.size_out), steps)
-        values = [getattr(d, q) if q != "A" else (S.A if self.transposed else sp.S.Zero)
-                  for q in _QUANTITIES]
-        self.quantities = compile_int(params, (*values, *S.size_out), steps)
+    d = derive(name)
+    S = d.symbols
+    sizes, padding = d.output_size, S.p
+    if not d.kind.transposed:
+        padding = sp.symbols(f"padding_total:{S.ndim}", integer=True, nonnegative=True)
+        sizes = [size.subs(p, total / 2) for size, p, total in zip(sizes, S.p, padding)]
+    parameters = (S.C_in, S.C_out, S.g, S.b, *S.k, *S.s, *S.d, *padding, *S.q)
+    steps = list(zip(S.size_out, sizes))
+    if d.kind.transposed:
+        steps += [*d.A_terms.items(), (S.A, d.A)]
+    return d, (S.N, *S.size_in), parameters, steps
 
 
 @lru_cache(maxsize=None)
-def _compiled(name: str) -> _Compiled:
-    return _Compiled(name)
+def _quantities(name: str):
+    """``quantities(N, *size_in, *parameters)`` (see :func:`_formulas`): the
+    :data:`_QUANTITIES` of kind ``name``, followed by the output sizes."""
+    d, variables, parameters, steps = _formulas(name)
+    values = [getattr(d, q) if q != "A" else (d.symbols.A if d.kind.transposed else sp.S.Zero)
+              for q in _QUANTITIES]
+    return compile_int((*variables, *parameters), (*values, *d.symbols.size_out), steps)
+
+
+@lru_cache(maxsize=None)
+def _counter_factory(name: str):
+    """``make(*parameters, *smallest)``: a layer's counter, a function of the input shape alone.
+
+    Everything that depends on the layer only is computed in ``make``, once; the counter parses
+    the shape, computes the rest of the total and returns it, or returns ``None`` wherever torch
+    might refuse the shape (the caller then lets :mod:`convops.layer` say why).
+    """
+    d, (N, *size_in), parameters, steps = _formulas(name)
+    S, n = d.symbols, d.symbols.ndim
+    staged = stage(parameters, [d.total], [(symbol, _affine_lane(definition, size_in))
+                                           for symbol, definition in steps])
+    sizes_out = [pair for pair in staged.each if pair[0] in S.size_out]
+    rest = [pair for pair in staged.each if pair[0] not in S.size_out]
+    smallest = [f"smallest{i}" for i in range(n)]
+    sizes = ", ".join(map(str, size_in))
+    every_int = " is ".join(f"type({v})" for v in (N, "channels", *size_in))
+    lines = [
+        f"def make({', '.join(map(str, parameters))}, {', '.join(smallest)}):",
+        *assignments(staged.once, "    "),
+        "    def count(shape):",
+        f"        if len(shape) == {n + 2}:",
+        f"            {N}, channels, {sizes} = shape",
+        f"        elif len(shape) == {n + 1}:",
+        f"            channels, {sizes} = shape",
+        f"            {N} = 1",
+        "        else:",
+        "            return None",
+        f"        if not ({every_int} is int) or channels != {S.C_in} or {N} < 0 or "
+        + " or ".join(f"{v} < {m}" for v, m in zip(size_in, smallest)) + ":",
+        "            return None",
+        *assignments(sizes_out, "        "),
+        f"        if {' or '.join(f'{v} < 1' for v in S.size_out)}:",
+        "            return None",
+        *assignments(rest, "        "),
+        f"        return {code(staged.outputs[0])}",
+        "    return count",
+    ]
+    return define("\n".join(lines) + "\n", "make")
+
+
+def _affine_lane(definition, size_in):
+    """``definition`` with a lane for input sizes where it is affine in its one input size, if any:
+    the per-dimension counts of ``A`` beyond :func:`~convops.additions.beyond_saturation`."""
+    (L, *others) = definition.free_symbols & set(size_in) or (None,)
+    threshold, form = beyond_saturation(definition, L) if L and not others else (None, definition)
+    if form == definition:
+        return definition
+    return sp.Piecewise((form, L >= threshold), (definition, True))
+
+
+def _parameters(layer: Layer) -> tuple[int, ...]:
+    """The layer's values of the parameters of :func:`_formulas`."""
+    if layer.kind.transposed:
+        padding = layer.padding
+    else:  # padding_per_side does not depend on the input size for torch's padding options
+        padding = [before + after for before, after in layer.padding_per_side(layer.kernel_size)]
+    return (layer.in_channels, layer.out_channels, layer.groups, int(layer.bias),
+            *layer.kernel_size, *layer.stride, *layer.dilation, *padding, *layer.output_padding)
+
+
+def _remember(cache: dict, key, value):
+    if len(cache) > 4096:
+        cache.clear()
+    try:
+        cache[key] = value
+    except TypeError:  # unhashable: not remembered
+        pass
+    return value
 
 
 _PLANS: dict[Layer, tuple] = {}
 
 
-def _plan(layer: Layer) -> tuple[_Compiled, tuple[int, ...]]:
-    """The compiled formulas of ``layer`` and its arguments after the input sizes, checked once."""
+def _plan(layer: Layer) -> tuple:
+    """The compiled quantities of ``layer``'s kind and its parameters, checked once."""
     try:
         return _PLANS[layer]
     except (KeyError, TypeError):  # new, or holding an unhashable value that check() refuses
         pass
     check(layer)
-    if layer.kind.transposed:
-        padding = layer.padding
-    else:  # padding_per_side does not depend on the input size for torch's padding options
-        padding = [before + after for before, after in layer.padding_per_side(layer.kernel_size)]
-    plan = _compiled(layer.kind.name), (
-        layer.in_channels, layer.out_channels, layer.groups, int(layer.bias), *layer.kernel_size,
-        *layer.stride, *layer.dilation, *padding, *layer.output_padding)
-    if len(_PLANS) > 4096:
-        _PLANS.clear()
-    _PLANS[layer] = plan
-    return plan
+    return _remember(_PLANS, layer, (_quantities(layer.kind.name), _parameters(layer)))
 
 
-def _evaluate(module, input_shape, function: str):
-    """The layer, the values ``function`` of its compiled formulas returns, and the batch size."""
+def _evaluate(module, input_shape):
+    """The layer, the values of its compiled quantities, and the batch size."""
     layer = module if isinstance(module, Layer) else Layer.from_module(module, validate=False)
-    compiled, layer_args = _plan(layer)
+    quantities, parameters = _plan(layer)
     batch, size_in = check_input(layer, input_shape)
-    values = getattr(compiled, function)(batch, *size_in, *layer_args)
+    values = quantities(batch, *size_in, *parameters)
     size_out = values[-layer.kind.ndim:]
     if min(size_out) < 1 or layer.padding_mode != "zeros":  # torch's checks on sizes
         check_output(layer, input_shape, size_out)
-        check_padding_mode(layer, size_in, layer.padding_per_side(size_in))
+        check_padding_mode(layer, size_in)
     return layer, values, batch
+
+
+# The attributes of a torch module that define its layer, read straight from its __dict__
+# (torch's Module.__getattr__ is slow); with its type and whether it has a bias they key its counter.
+_ATTRIBUTES = itemgetter("in_channels", "out_channels", "kernel_size", "stride", "padding",
+                         "dilation", "groups", "padding_mode", "output_padding")
+_COUNTERS: dict[tuple, object] = {}
+
+
+def _counter(module, key):
+    """The counter of a module or :class:`Layer` (see :func:`_counter_factory`), remembered by ``key``."""
+    if isinstance(module, Layer):
+        layer = module
+        check(layer)
+    else:
+        layer = Layer.from_module(module)
+    count = _counter_factory(layer.kind.name)(*_parameters(layer), *smallest_input(layer))
+    return _remember(_COUNTERS, key, count)
+
+
+def _forget() -> None:
+    """Forget every layer seen so far (for benchmarks of a first count)."""
+    _PLANS.clear()
+    _COUNTERS.clear()
 
 
 def count_ops(module, input_shape) -> int:
@@ -93,8 +184,28 @@ def count_ops(module, input_shape) -> int:
     ``module`` is a torch ``Conv1d/2d/3d`` or ``ConvTranspose1d/2d/3d`` (or a :class:`Layer`);
     ``input_shape`` is batched ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``.
     Raises ``ValueError`` for any layer or input torch would refuse.
+
+    The first count of a layer checks its parameters and computes every term that depends on
+    them alone; a later count reads the module anew and, if it is unchanged, only evaluates
+    what depends on the input shape.
     """
-    return _evaluate(module, input_shape, "total")[1][0]
+    try:
+        attributes = module.__dict__
+        key = _ATTRIBUTES(attributes) + (type(module), attributes["_parameters"]["bias"] is not None)
+    except (AttributeError, KeyError, TypeError):  # a Layer, or not a convolution module
+        key = module
+    try:
+        count = _COUNTERS[key]
+    except (KeyError, TypeError):  # not seen yet (or unhashable)
+        count = _counter(module, key)
+    try:
+        total = count(input_shape)
+    except TypeError:  # not a sequence
+        total = None
+    if total is None:  # a shape torch may refuse, or an empty output: the checks decide
+        layer, values, batch = _evaluate(module, input_shape)
+        total = values[_QUANTITIES.index("total")]
+    return total
 
 
 @dataclass(frozen=True)
@@ -121,7 +232,7 @@ class Breakdown:
 
 def breakdown(module, input_shape) -> Breakdown:
     """ψ, λ, γ, multiplications, additions and the total of ``module`` on ``input_shape``."""
-    layer, values, batch = _evaluate(module, input_shape, "quantities")
+    layer, values, batch = _evaluate(module, input_shape)
     size_out = values[-layer.kind.ndim:]
     named = dict(zip(_QUANTITIES, values))
     if not layer.kind.transposed:

@@ -145,7 +145,10 @@ def check(layer: Layer) -> None:
 def check_input(layer: Layer, input_shape) -> tuple[int, tuple[int, ...]]:
     """``(batch, spatial sizes)`` of an input shape, batched or not; ``ValueError`` if torch would refuse it."""
     n = layer.kind.ndim
-    shape = tuple(input_shape)
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = ()
     rank = len(shape)
     if rank == n + 2:
         batch, channels, *size_in = shape
@@ -166,15 +169,26 @@ def check_input(layer: Layer, input_shape) -> tuple[int, tuple[int, ...]]:
     return batch, size_in
 
 
-def check_padding_mode(layer: Layer, size_in, pads) -> None:
+def smallest_input(layer: Layer) -> tuple[int, ...]:
+    """The smallest input size torch accepts in each dimension: 1, or more where ``reflect``
+    padding must stay inside the input (and ``circular`` may reach just to its end)."""
+    pads = (max(pair) for pair in layer.padding_per_side(layer.kernel_size))
+    if layer.padding_mode == "reflect":
+        return tuple(pad + 1 for pad in pads)
+    if layer.padding_mode == "circular":
+        return tuple(max(pad, 1) for pad in pads)
+    return (1,) * layer.kind.ndim
+
+
+def check_padding_mode(layer: Layer, size_in) -> None:
     """torch's limits on how far ``reflect`` and ``circular`` padding may reach into the input."""
     mode = layer.padding_mode
-    if mode in ("reflect", "circular"):
-        for size, pair in zip(size_in, pads):
-            if max(pair) > size or (mode == "reflect" and max(pair) == size):
-                limit = "smaller than" if mode == "reflect" else "at most"
-                raise ValueError(f"padding {pair} with padding_mode={mode!r} must be {limit} "
-                                 f"the input size {size} of its dimension")
+    pads = layer.padding_per_side(size_in)
+    for size, least, pair in zip(size_in, smallest_input(layer), pads):
+        if size < least:
+            limit = "smaller than" if mode == "reflect" else "at most"
+            raise ValueError(f"padding {pair} with padding_mode={mode!r} must be {limit} "
+                             f"the input size {size} of its dimension")
 
 
 def check_output(layer: Layer, input_shape, size_out) -> None:

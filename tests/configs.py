@@ -11,8 +11,12 @@ KIND_NAMES = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"
 
 
 @st.composite
-def layers(draw, kinds=KIND_NAMES, max_channels_per_group=3, max_kernel=None):
-    """``(module, input_shape)`` for a random layer and an input it accepts (most of the time)."""
+def layers(draw, kinds=KIND_NAMES, max_channels_per_group=3, max_kernel=None, cropped=False):
+    """``(module, input_shape)`` for a random layer and an input it accepts (most of the time).
+
+    ``cropped=True`` gives transposed layers inputs of 1 to 3 elements under as much padding as
+    the output allows: most products then fall outside the output.
+    """
     name = draw(st.sampled_from(kinds))
     ndim = int(name[-2])
     transposed = name.startswith("ConvTranspose")
@@ -30,8 +34,13 @@ def layers(draw, kinds=KIND_NAMES, max_channels_per_group=3, max_kernel=None):
     if transposed:
         # Strides beyond the kernel leave gaps between the products.
         stride = draw(per_dim(st.integers(1, 5), min_size=ndim, max_size=ndim))
-        padding = draw(per_dim(st.integers(0, 4), min_size=ndim, max_size=ndim))
         output_padding = [draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation)]
+        if cropped:  # the output keeps at least one element: 2p <= (L-1)s + d(k-1) + q
+            size = [draw(st.integers(1, 3)) for _ in range(ndim)]
+            padding = [draw(st.integers(0, ((L - 1) * s + d * (k - 1) + q) // 2))
+                       for L, s, d, k, q in zip(size, stride, dilation, kernel, output_padding)]
+        else:
+            padding = draw(per_dim(st.integers(0, 4), min_size=ndim, max_size=ndim))
         kwargs.update(stride=tuple(stride), padding=tuple(padding),
                       output_padding=tuple(output_padding))
     else:
@@ -46,7 +55,8 @@ def layers(draw, kinds=KIND_NAMES, max_channels_per_group=3, max_kernel=None):
                       padding_mode=draw(st.sampled_from(PADDING_MODES)))
     module = getattr(torch.nn, name)(in_channels, out_channels, tuple(kernel), **kwargs)
     reach = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    size = [draw(st.integers(max(1, r - 3) if not transposed else 1, r + 4)) for r in reach]
+    if not (transposed and cropped):
+        size = [draw(st.integers(max(1, r - 3) if not transposed else 1, r + 4)) for r in reach]
     batch = draw(st.sampled_from([None, 1, 2]))
     shape = ((batch,) if batch else ()) + (in_channels, *size)
     return module, shape

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from hypothesis import assume, given
+from hypothesis import assume, given, strategies as st
 
 import convops
 from convops.reference import additions_by_ones, flop_counter_flops, run
@@ -10,9 +10,21 @@ from convops.reference import additions_by_ones, flop_counter_flops, run
 from configs import layers, torch_output
 
 
+TRANSPOSED = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+
+
 @given(layers())
 def test_count_equals_instrumented_execution(case):
-    module, shape = case
+    check_count_against_instrumented_execution(*case)
+
+
+@given(layers(kinds=TRANSPOSED, max_kernel=5, cropped=True))
+def test_count_of_cropped_transposed_layers_equals_instrumented_execution(case):
+    # Inputs shorter than their padding: the lattice counts of A below their saturation.
+    check_count_against_instrumented_execution(*case)
+
+
+def check_count_against_instrumented_execution(module, shape):
     module = module.double()
     torch.manual_seed(0)
     x = torch.randn(shape, dtype=torch.float64)
@@ -35,7 +47,8 @@ def test_multiplications_equal_half_of_flop_counter(case):
     assert 2 * convops.breakdown(module, shape).multiplications == flop_counter_flops(module, shape)
 
 
-@given(layers(kinds=["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"], max_kernel=5))
+@given(st.one_of(layers(kinds=TRANSPOSED, max_kernel=5),
+                 layers(kinds=TRANSPOSED, max_kernel=5, cropped=True)))
 def test_closed_form_additions_equal_ones_trick(case):
     module, shape = case
     assume(torch_output(module, torch.zeros(shape)) is not None)
@@ -59,7 +72,9 @@ def test_closed_form_at_sizes_beyond_the_instrumented_count(size_in, kernel, str
         1, 1, kernel, stride=stride, dilation=dilation, padding=padding,
         output_padding=output_padding)
     expected = additions_by_ones(size_in, kernel, stride, dilation, padding, output_padding)
-    assert convops.breakdown(module, (1, *size_in)).A == expected
+    b = convops.breakdown(module, (1, *size_in))
+    assert b.A == expected
+    assert convops.count_ops(module, (1, *size_in)) == b.total  # the per-call code agrees
 
 
 def test_counts_are_exact_ints_far_beyond_float_precision():
@@ -72,6 +87,7 @@ def test_counts_are_exact_ints_far_beyond_float_precision():
               S.size_out[0]: b.output_shape[-1], S.k[0]: 9, S.A: b.A}
     assert type(b.total) is int and b.total > 2**60  # floats lose exactness past 2**53
     assert b.total == d.total.subs(values)  # the compiled code agrees with sympy's rationals
+    assert convops.count_ops(module, shape) == b.total
 
 
 def test_batch_of_zero_counts_nothing():
@@ -92,3 +108,25 @@ def test_subclasses_and_layers_count_like_their_module():
     layer = convops.Layer.create("Conv2d", 3, 6, 3, stride=2, padding=1, groups=3)
     module = MyConv(3, 6, 3, stride=2, padding=1, groups=3)
     assert convops.count_ops(layer, (2, 3, 9, 9)) == convops.count_ops(module, (2, 3, 9, 9))
+
+
+def test_a_module_changed_after_its_first_count_is_counted_as_it_is_now():
+    module = torch.nn.Conv2d(4, 6, 3).double()
+    x = torch.randn(2, 4, 9, 9, dtype=torch.float64)
+    convops.count_ops(module, tuple(x.shape))
+    changes = [("stride", (2, 1)), ("padding", (1, 2)), ("dilation", (2, 2)), ("bias", None),
+               ("padding_mode", "circular"), ("groups", 2)]
+    for name, value in changes:
+        if name == "groups":  # torch reads the weight's shape: change both together
+            module.weight = torch.nn.Parameter(module.weight[:, :2].contiguous())
+        setattr(module, name, value)
+        counter = run(module, x)[1]
+        assert convops.count_ops(module, tuple(x.shape)) == counter.total, name
+    module.stride = (0, 1)
+    with pytest.raises(ValueError, match="stride"):
+        convops.count_ops(module, tuple(x.shape))
+    module = torch.nn.Conv1d(2, 2, 3, padding=4)
+    assert convops.count_ops(module, (1, 2, 4)) == run(module, torch.ones(1, 2, 4))[1].total
+    module.padding_mode = "reflect"  # reflect padding must stay inside the input
+    with pytest.raises(ValueError, match="reflect"):
+        convops.count_ops(module, (1, 2, 4))

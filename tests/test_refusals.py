@@ -102,6 +102,11 @@ def test_refuses_what_torch_refuses(case):
      (4, 4), "output size"),
     (lambda: torch.nn.Conv2d(4, 6, 3), (1, 4, 8, 8.0), "input_shape"),
     (lambda: torch.nn.Conv2d(4, 6, 3), (1, 4, 0, 8), "spatial"),
+    (lambda: torch.nn.Conv2d(4, 6, 3), (-1, 4, 8, 8), "batch"),
+    (lambda: torch.nn.ConvTranspose2d(4, 6, 3), (-2, 4, 8, 8), "batch"),
+    (lambda: torch.nn.Conv1d(4, 6, 3), (1, 4, True), "input_shape"),
+    (lambda: torch.nn.Conv1d(4, 6, 3), "1, 4, 8", "input_shape"),
+    (lambda: torch.nn.Conv1d(4, 6, 3), 8, "input_shape"),
 ])
 def test_refusals_name_the_parameter(make, shape, parameter):
     with pytest.raises(ValueError, match=parameter):
