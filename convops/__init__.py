@@ -6,11 +6,12 @@
 """
 
 from .count import Breakdown, breakdown, count_ops
+from .errors import ConvopsError
 from .derivation import KINDS, Derivation, derive
 from .layer import Layer
 from .symbols import latex
 from .profile import LayerProfile, Profile, profile
 
-__all__ = ["Breakdown", "Derivation", "KINDS", "Layer", "breakdown", "count_ops", "derive", "latex",
+__all__ = ["Breakdown", "ConvopsError", "Derivation", "KINDS", "Layer", "breakdown", "count_ops", "derive", "latex",
            "LayerProfile", "Profile", "profile"]
 __version__ = "0.1.0"

@@ -20,6 +20,7 @@ import torch
 
 from . import additions
 from .symbols import Symbols, latex, symbols
+from .errors import ConvopsError
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def kind_of(kind) -> Kind:
         for base in getattr(cls, "__mro__", ()):
             if base.__name__ in KINDS and KINDS[base.__name__].module is base:
                 return KINDS[base.__name__]
-    raise ValueError(f"kind must be one of {', '.join(KINDS)} (a name, class or module), got {kind!r}")
+    raise ConvopsError(f"kind must be one of {', '.join(KINDS)} (a name, class or module), got {kind!r}")
 
 
 def _prod(factors) -> sp.Expr:
@@ -206,7 +207,7 @@ class Derivation:
         ``total_no_bias``, ``A`` (transposed) or ``output_size_0`` …"""
         eqs = self.equations()
         if quantity not in eqs:
-            raise ValueError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
+            raise ConvopsError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
         # The total keeps the pages' order, N (psi lambda + gamma); the rest sympy's.
         return latex(eqs[quantity], **({"order": "none"} if quantity == "total" else {}))
 

@@ -1,6 +1,6 @@
 """A convolution layer's parameters, read from a torch module or given directly, and checked.
 
-Every configuration torch refuses is refused here with a :class:`ValueError` that names the
+Every configuration torch refuses is refused here with a :class:`~convops.errors.ConvopsError` (a ``ValueError``) that names the
 parameter, its value and what would be accepted, so that no count is ever made of a layer torch
 would not run.
 """
@@ -12,6 +12,7 @@ from typing import NamedTuple, Sequence
 from torch.nn.modules.lazy import LazyModuleMixin
 
 from .derivation import KINDS, Kind, kind_of
+from .errors import ConvopsError
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -37,7 +38,7 @@ class Layer(NamedTuple):
         """A layer from the arguments torch's constructor takes, e.g. ``Layer.create("Conv2d", 3, 64, 7)``."""
         kind = kind_of(kind)
         if not kind.transposed and output_padding not in (0, (0,) * kind.ndim):
-            raise ValueError(f"output_padding={output_padding!r}: {kind.name} has no output_padding")
+            raise ConvopsError(f"output_padding={output_padding!r}: {kind.name} has no output_padding")
         n = kind.ndim
         layer = cls(kind, in_channels, out_channels, _tuple("kernel_size", kernel_size, n),
                     _tuple("stride", stride, n),
@@ -57,7 +58,7 @@ class Layer(NamedTuple):
         if kind is None:  # a subclass, or not a convolution at all
             kind = kind_of(type(module))
             if isinstance(module, LazyModuleMixin) and module.has_uninitialized_params():
-                raise ValueError(f"{type(module).__name__} is lazy and not initialised yet: "
+                raise ConvopsError(f"{type(module).__name__} is lazy and not initialised yet: "
                              "run it once, or count the module it becomes")
         attrs = vars(module)  # plain attributes; torch's Module.__getattr__ is slow
         layer = cls(kind, attrs["in_channels"], attrs["out_channels"], attrs["kernel_size"],
@@ -94,7 +95,7 @@ def _tuple(name: str, value, ndim: int) -> tuple[int, ...]:
     try:
         values = tuple(value)
     except TypeError:
-        raise ValueError(f"{name}={value!r} must be an int or a sequence of {ndim} ints") from None
+        raise ConvopsError(f"{name}={value!r} must be an int or a sequence of {ndim} ints") from None
     return values
 
 
@@ -102,7 +103,7 @@ def _check_ints(name: str, values, ndim: int, minimum: int) -> None:
     if (not isinstance(values, tuple) or len(values) != ndim
             or not all(_is_int(v) and v >= minimum for v in values)):
         kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{name}={values!r} must be {ndim} {kind} int(s), one per spatial dimension")
+        raise ConvopsError(f"{name}={values!r} must be {ndim} {kind} int(s), one per spatial dimension")
 
 
 def check(layer: Layer) -> None:
@@ -111,10 +112,10 @@ def check(layer: Layer) -> None:
     for name in ("in_channels", "out_channels", "groups"):
         value = getattr(layer, name)
         if not _is_int(value) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive int")
+            raise ConvopsError(f"{name}={value!r} must be a positive int")
     for name in ("in_channels", "out_channels"):
         if getattr(layer, name) % layer.groups:
-            raise ValueError(f"groups={layer.groups} must divide {name}={getattr(layer, name)}")
+            raise ConvopsError(f"groups={layer.groups} must divide {name}={getattr(layer, name)}")
     _check_ints("kernel_size", layer.kernel_size, n, 1)
     _check_ints("stride", layer.stride, n, 1)
     _check_ints("dilation", layer.dilation, n, 1)
@@ -124,21 +125,21 @@ def check(layer: Layer) -> None:
     if isinstance(padding, str):
         if kind.transposed or padding not in ("same", "valid"):
             allowed = "non-negative ints" if kind.transposed else "'same', 'valid' or non-negative ints"
-            raise ValueError(f"padding={padding!r}: {kind.name} accepts {allowed}")
+            raise ConvopsError(f"padding={padding!r}: {kind.name} accepts {allowed}")
         if padding == "same" and any(s != 1 for s in layer.stride):
-            raise ValueError(f"padding='same' needs stride 1, got stride={layer.stride}")
+            raise ConvopsError(f"padding='same' needs stride 1, got stride={layer.stride}")
     else:
         _check_ints("padding", layer.padding, n, 0)
     if not isinstance(layer.bias, bool):
-        raise ValueError(f"bias={layer.bias!r} must be True or False")
+        raise ConvopsError(f"bias={layer.bias!r} must be True or False")
     modes = ("zeros",) if kind.transposed else PADDING_MODES
     if layer.padding_mode not in modes:
-        raise ValueError(f"padding_mode={layer.padding_mode!r}: {kind.name} accepts "
+        raise ConvopsError(f"padding_mode={layer.padding_mode!r}: {kind.name} accepts "
                          + ", ".join(map(repr, modes)))
     _check_ints("output_padding", layer.output_padding, n, 0)
     for q, s, d in zip(layer.output_padding, layer.stride, layer.dilation):
         if q >= max(s, d):
-            raise ValueError(f"output_padding={layer.output_padding} must be smaller than stride="
+            raise ConvopsError(f"output_padding={layer.output_padding} must be smaller than stride="
                              f"{layer.stride} or dilation={layer.dilation} in every dimension")
 
 
@@ -157,15 +158,15 @@ def check_input(layer: Layer, input_shape) -> tuple[int, tuple[int, ...]]:
     else:
         batch = channels = size_in = None
     if size_in is None or {*map(type, shape)} != {int}:
-        raise ValueError(f"input_shape={input_shape!r}: {layer.kind.name} takes {n + 1} ints "
+        raise ConvopsError(f"input_shape={input_shape!r}: {layer.kind.name} takes {n + 1} ints "
                          f"(C_in, *spatial) or {n + 2} (N, C_in, *spatial)")
     if batch < 0:
-        raise ValueError(f"input_shape={input_shape!r}: batch size {batch} must not be negative")
+        raise ConvopsError(f"input_shape={input_shape!r}: batch size {batch} must not be negative")
     if channels != layer.in_channels:
-        raise ValueError(f"input_shape={input_shape!r} has {channels} channels; "
+        raise ConvopsError(f"input_shape={input_shape!r} has {channels} channels; "
                          f"in_channels={layer.in_channels}")
     if min(size_in) < 1:
-        raise ValueError(f"input_shape={input_shape!r}: spatial sizes must be positive")
+        raise ConvopsError(f"input_shape={input_shape!r}: spatial sizes must be positive")
     return batch, size_in
 
 
@@ -187,14 +188,14 @@ def check_padding_mode(layer: Layer, size_in) -> None:
     for size, least, pair in zip(size_in, smallest_input(layer), pads):
         if size < least:
             limit = "smaller than" if mode == "reflect" else "at most"
-            raise ValueError(f"padding {pair} with padding_mode={mode!r} must be {limit} "
+            raise ConvopsError(f"padding {pair} with padding_mode={mode!r} must be {limit} "
                              f"the input size {size} of its dimension")
 
 
 def check_output(layer: Layer, input_shape, size_out) -> None:
     """Every output size at least 1, as torch requires."""
     if min(size_out) < 1:
-        raise ValueError(f"{layer.kind.name} with kernel_size={layer.kernel_size}, stride={layer.stride}, "
+        raise ConvopsError(f"{layer.kind.name} with kernel_size={layer.kernel_size}, stride={layer.stride}, "
                          f"padding={layer.padding}, dilation={layer.dilation}"
                          + (f", output_padding={layer.output_padding}" if layer.kind.transposed else "")
                          + f" gives output size {tuple(size_out)} for input_shape={tuple(input_shape)}; "

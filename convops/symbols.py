@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy as sp
+from .errors import ConvopsError
 
 #: Names of the spatial dimensions, as torch's documentation writes them.
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
@@ -87,7 +88,7 @@ class Symbols:
 def symbols(ndim: int) -> Symbols:
     """The symbols for ``ndim`` (1, 2 or 3) spatial dimensions."""
     if ndim not in SPATIAL_NAMES:
-        raise ValueError(f"ndim must be 1, 2 or 3, got {ndim!r}")
+        raise ConvopsError(f"ndim must be 1, 2 or 3, got {ndim!r}")
     names = SPATIAL_NAMES[ndim]
 
     def per_dim(letter: str, latex: str | None = None, **assumptions) -> tuple[sp.Symbol, ...]:

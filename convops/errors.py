@@ -1,0 +1,20 @@
+"""The one exception convops raises for a layer, input or request it refuses."""
+
+from __future__ import annotations
+
+
+class ConvopsError(ValueError):
+    """A layer, input shape or request that convops refuses, with a message that names the
+    parameter, its value and what would be accepted.
+
+    It is a :class:`ValueError`, so code that catches ``ValueError`` keeps working.
+
+    Examples
+    --------
+    >>> from convops import ConvopsError, Layer
+    >>> try:
+    ...     Layer.create("Conv2d", 3, 64, kernel_size=0)
+    ... except ConvopsError as error:
+    ...     print(error)
+    kernel_size=(0, 0) must be 2 positive int(s), one per spatial dimension
+    """
