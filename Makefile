@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 
 # torch first, pinned: 2.13.0 is the CPU build this machine ships; an unpinned torch would
 # pull the CUDA build from the registry.
-$(BIN)/.installed: pyproject.toml
+# The book (notebooks/convops_book: notebook helpers, site rendering, test models) is installed
+# beside the library, never inside its wheel.
+$(BIN)/.installed: pyproject.toml notebooks/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev]" -e ./notebooks
 	touch $@
 
 # KaTeX, which the site serves itself (no CDN), from npm at package-lock.json's version.

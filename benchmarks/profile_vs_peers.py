@@ -2,7 +2,7 @@
 
 For each model, in the same run: the time each tool takes (median of repeats) and its count of the
 model's convolutions, reconciled with convops to the last operation by converting the tool's
-convention exactly (convops.compare.PEERS[...].expected, summed layer by layer).
+convention exactly (convops.peers.PEERS[...].expected, summed layer by layer).
 
     .venv/bin/python benchmarks/profile_vs_peers.py [--repeats 5]
 """
@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 import convops
-from convops.compare import PEERS
-from convops.models import UNet, resnet50
+from convops.peers import PEERS
+from convops_book.models import UNet, resnet50
 
 CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 

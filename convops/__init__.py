@@ -1,17 +1,49 @@
 """convops: exact, symbolic operation counts for torch's convolution modules.
 
+The symbolic core (:mod:`convops.derivation`, :mod:`convops.symbols`, :mod:`convops.additions`)
+imports no torch; :func:`profile`, :mod:`convops.reference` and :mod:`convops.peers` load it when
+first used.
+
+Examples
+--------
 >>> import torch, convops
 >>> convops.count_ops(torch.nn.Conv1d(2, 4, kernel_size=3), (1, 2, 10))
 384
+>>> convops.derive("Conv1d").simplified(bias=False)
+C_out*L_out*N*(2*C_in*k - g)/g
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .count import Breakdown, breakdown, count_ops
+from .derivation import KINDS, Derivation, Kind, derive
 from .errors import ConvopsError
-from .derivation import KINDS, Derivation, derive
 from .layer import Layer
 from .symbols import latex
-from .profile import LayerProfile, Profile, profile
 
-__all__ = ["Breakdown", "ConvopsError", "Derivation", "KINDS", "Layer", "breakdown", "count_ops", "derive", "latex",
-           "LayerProfile", "Profile", "profile"]
+if TYPE_CHECKING:  # loaded on first use (PEP 562): they import torch
+    from . import peers, reference
+    from .profiling import LayerProfile, Profile, profile
+
+__all__ = ["KINDS", "Breakdown", "ConvopsError", "Derivation", "Kind", "Layer", "LayerProfile",
+           "Profile", "breakdown", "count_ops", "derive", "latex", "peers", "profile", "reference"]
 __version__ = "0.1.0"
+
+_LAZY = {"LayerProfile": "profiling", "Profile": "profiling", "profile": "profiling",
+         "peers": None, "reference": None}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'convops' has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+    value = module if _LAZY[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -32,7 +32,13 @@ def floor_sum(n: int, m: int, a: int, b: int) -> int:
     """``sum(floor((a*t + b) / m) for t in range(n))`` for ``n, a, b >= 0``, ``m >= 1``.
 
     Euclid-like reduction: each step swaps the roles of ``m`` and ``a``, so it takes
-    :math:`O(\\log m)` steps.
+    :math:`O(\\log m)` steps.  The algorithm is ``floor_sum`` of the AtCoder Library
+    (``atcoder/math.hpp``, released under CC0), restricted to non-negative ``a`` and ``b``.
+
+    Examples
+    --------
+    >>> floor_sum(5, 3, 2, 1), sum((2 * t + 1) // 3 for t in range(5))
+    (7, 7)
     """
     total = 0
     while True:
@@ -53,6 +59,11 @@ def lattice_count(L: int, k: int, s: int, d: int, T: int) -> int:
     """Number of pairs ``(i, j)``, ``0 <= i < L``, ``0 <= j < k``, with ``i*s + j*d < T``.
 
     Zero when ``L`` or ``k`` is not positive.
+
+    Examples
+    --------
+    >>> lattice_count(4, 3, 2, 1, 5), sum(i * 2 + j < 5 for i in range(4) for j in range(3))
+    (7, 7)
     """
     if L <= 0 or k <= 0 or T <= 0:
         return 0

@@ -8,98 +8,33 @@ of them) are accepted, and nothing in the text is ever evaluated.
 from __future__ import annotations
 
 import argparse
-import ast
-import inspect
 import json
+import os
 import sys
 
 import sympy as sp
 
 from .count import breakdown
 from .derivation import KINDS, derive
+from .errors import ConvopsError
 from .layer import Layer
 
 _EXAMPLE = 'convops count "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)" --input 1,3,224,224'
-_MODULE_PREFIXES = ((), ("nn",), ("torch", "nn"))
-_IGNORED = ("device", "dtype")  # torch constructor arguments that do not change the count
-
-
-class UsageError(Exception):
-    """A command line convops refuses; its message is printed, the exit code is 2."""
-
-
-def _dotted(node: ast.expr) -> tuple[str, ...] | None:
-    if isinstance(node, ast.Name):
-        return (node.id,)
-    if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
-        return None if head is None else (*head, node.attr)
-    return None
-
-
-def _literal(node: ast.expr, where: str):
-    """The value of a literal argument: an int, str, bool, or a tuple/list of those."""
-    try:
-        value = ast.literal_eval(node)
-    except ValueError:
-        raise UsageError(f"{where} must be a literal (an int, string, True/False, or a tuple of "
-                         f"ints), got {ast.unparse(node)!r}") from None
-
-    def allowed(v) -> bool:
-        if isinstance(v, (tuple, list)):
-            return all(isinstance(item, (int, str)) for item in v)  # bool is an int
-        return isinstance(v, (int, str))
-
-    if not allowed(value):
-        raise UsageError(f"{where} must be an int, string, True/False, or a tuple of ints, "
-                         f"got {ast.unparse(node)!r}")
-    return value
-
-
-def parse_module(spec: str) -> Layer:
-    """The :class:`Layer` of a module written as ``Conv2d(3, 64, kernel_size=7)``, parsed as data.
-
-    ``nn.`` and ``torch.nn.`` prefixes are accepted; arguments bind as torch's constructor binds
-    them (the positional order of ``ConvTranspose*d`` differs from ``Conv*d``).  Raises
-    :class:`UsageError` for anything that is not such a call, ``ValueError`` for a layer torch
-    would refuse.
-    """
-    try:
-        tree = ast.parse(spec.strip(), mode="eval")
-    except SyntaxError as error:
-        raise UsageError(f"cannot parse the module {spec!r}: {error.msg}") from None
-    call = tree.body
-    path = _dotted(call.func) if isinstance(call, ast.Call) else None
-    if path is None or path[-1] not in KINDS or path[:-1] not in _MODULE_PREFIXES:
-        raise UsageError(f"the module must be a call of one of {', '.join(KINDS)} (optionally "
-                         f"nn.… or torch.nn.…) with literal arguments, got {spec!r}")
-    kind = KINDS[path[-1]]
-    args = [_literal(arg, f"argument {i + 1}") for i, arg in enumerate(call.args)
-            if not isinstance(arg, ast.Starred) or _refuse_unpacking(arg)]
-    kwargs = {}
-    for keyword in call.keywords:
-        if keyword.arg is None:
-            _refuse_unpacking(keyword)
-        kwargs[keyword.arg] = _literal(keyword.value, keyword.arg)
-    try:
-        bound = inspect.signature(kind.module).bind(*args, **kwargs)
-    except TypeError as error:
-        raise UsageError(f"{kind.name}: {error}") from None
-    parameters = {name: value for name, value in bound.arguments.items() if name not in _IGNORED}
-    return Layer.create(kind, **parameters)
-
-
-def _refuse_unpacking(node) -> bool:
-    raise UsageError("argument unpacking (* or **) is not accepted: write the arguments out")
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    """``"1,3,224,224"`` (brackets and spaces allowed) as a tuple of ints."""
+    """``"1,3,224,224"`` (brackets and spaces allowed) as a tuple of ints.
+
+    Examples
+    --------
+    >>> parse_shape("(1, 3, 224, 224)")
+    (1, 3, 224, 224)
+    """
     parts = text.strip().strip("()[]").replace(" ", "").rstrip(",").split(",")
     try:
         return tuple(int(part) for part in parts)
     except ValueError:
-        raise UsageError(f"--input must be comma-separated ints such as 1,3,224,224, "
+        raise ConvopsError(f"--input must be comma-separated ints such as 1,3,224,224, "
                          f"got {text!r}") from None
 
 
@@ -115,13 +50,20 @@ def _describe(layer: Layer) -> str:
     return f"{k.name}({', '.join(parts)})"
 
 
-def count_report(layer: Layer, input_shape) -> dict:
-    """Every figure ``convops count`` prints, as plain ints and strings."""
+def count_report(layer: Layer, input_shape: tuple[int, ...]) -> dict[str, object]:
+    """Every figure ``convops count`` prints, as plain ints and strings.
+
+    Examples
+    --------
+    >>> report = count_report(Layer.parse("Conv1d(2, 4, 3)"), (1, 2, 10))
+    >>> report["module"], report["total"], report["flops"]
+    ('Conv1d(2, 4, kernel_size=(3,))', 384, 384)
+    """
     b = breakdown(layer, input_shape)
     return {"module": _describe(layer), "input_shape": list(b.input_shape),
             "output_shape": list(b.output_shape), "batch": b.batch, "psi": b.psi, "lam": b.lam,
             "gamma": b.gamma, "A": b.A, "multiplications": b.multiplications,
-            "additions": b.additions, "total": b.total, "macs": b.macs, "flops": 2 * b.macs}
+            "additions": b.additions, "total": b.total, "macs": b.macs, "flops": b.flops}
 
 
 def _print_count(report: dict) -> None:
@@ -145,7 +87,13 @@ def _print_count(report: dict) -> None:
 
 
 def formula_equations(kind: str, bias: bool | None) -> dict[str, sp.Eq]:
-    """The equations ``convops formula`` prints: the total(s), then what they are written in."""
+    """The equations ``convops formula`` prints: the total(s), then what they are written in.
+
+    Examples
+    --------
+    >>> list(formula_equations("Conv1d", bias=True))
+    ['total_bias', 'output_size_0']
+    """
     d = derive(kind)
     eqs = d.equations()
     names = {None: ["total_bias", "total_no_bias"], True: ["total_bias"],
@@ -219,21 +167,34 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0, or 2 for a refused command)."""
+    """Run the command line; returns the exit code (0, or 2 for a refused command).
+
+    Examples
+    --------
+    >>> main(["count", "Conv1d(2, 4, 3)", "--input", "1,2,10", "--json"])  # doctest: +ELLIPSIS
+    {
+      "module": "Conv1d(2, 4, kernel_size=(3,))",
+    ...
+    0
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "count":
-            report = count_report(parse_module(args.module), parse_shape(args.input))
+            report = count_report(Layer.parse(args.module), parse_shape(args.input))
             if args.json:
                 print(json.dumps(report, indent=2))
             else:
                 _print_count(report)
         else:
             _print_formula(args.kind, args.bias, args.latex)
-    except (UsageError, ValueError) as error:
+        sys.stdout.flush()
+    except ConvopsError as error:
         print(f"convops {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `convops ... | head` closed the pipe: stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
+from typing import Any, Sequence
 
 import sympy as sp
 
@@ -141,7 +142,7 @@ def _plan(layer: Layer) -> tuple:
     return _remember(_PLANS, layer, (_quantities(layer.kind.name), _parameters(layer)))
 
 
-def _evaluate(module, input_shape):
+def _evaluate(module: Any, input_shape: Sequence[int]) -> tuple[Layer, tuple[int, ...], int]:
     """The layer, the values of its compiled quantities, and the batch size."""
     layer = module if isinstance(module, Layer) else Layer.from_module(module, validate=False)
     quantities, parameters = _plan(layer)
@@ -149,13 +150,17 @@ def _evaluate(module, input_shape):
     values = quantities(batch, *size_in, *parameters)
     size_out = values[-layer.kind.ndim:]
     if min(size_out) < 1 or layer.padding_mode != "zeros":  # torch's checks on sizes
-        check_output(layer, input_shape, size_out)
+        # torch gives an empty tensor for an empty batch through a transposed layer whose
+        # output is empty; a convolution's output that small it refuses at any batch size.
+        if not (layer.kind.transposed and batch == 0 and min(size_out) == 0):
+            check_output(layer, input_shape, size_out)
         check_padding_mode(layer, size_in)
     return layer, values, batch
 
 
 # The attributes of a torch module that define its layer, read straight from its __dict__
-# (torch's Module.__getattr__ is slow); with its type and whether it has a bias they key its counter.
+# (torch's Module.__getattr__ is slow); with its type, whether it has a bias and its weight's shape
+# they key its counter.
 _ATTRIBUTES = itemgetter("in_channels", "out_channels", "kernel_size", "stride", "padding",
                          "dilation", "groups", "padding_mode", "output_padding")
 _COUNTERS: dict[tuple, object] = {}
@@ -178,21 +183,31 @@ def _forget() -> None:
     _COUNTERS.clear()
 
 
-def count_ops(module, input_shape) -> int:
+def count_ops(module: Any, input_shape: Sequence[int]) -> int:
     """Exact number of scalar multiplications and additions of ``module`` on an input of ``input_shape``.
 
     ``module`` is a torch ``Conv1d/2d/3d`` or ``ConvTranspose1d/2d/3d`` (or a :class:`Layer`);
     ``input_shape`` is batched ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``.
-    Raises ``ValueError`` for any layer or input torch would refuse.
+    Raises :class:`~convops.errors.ConvopsError` for any layer or input torch would refuse.
 
     The first count of a layer checks its parameters and computes every term that depends on
     them alone; a later count reads the module anew and, if it is unchanged, only evaluates
     what depends on the input shape.
+
+    Examples
+    --------
+    >>> import torch
+    >>> count_ops(torch.nn.Conv2d(3, 64, 7, stride=2, padding=3), (1, 3, 224, 224))
+    236027904
+    >>> count_ops(torch.nn.ConvTranspose1d(1, 1, 3, stride=2), (1, 1, 4))
+    24
     """
     try:
         attributes = module.__dict__
-        key = _ATTRIBUTES(attributes) + (type(module), attributes["_parameters"]["bias"] is not None)
-    except (AttributeError, KeyError, TypeError):  # a Layer, or not a convolution module
+        parameters = attributes["_parameters"]
+        key = _ATTRIBUTES(attributes) + (type(module), parameters["bias"] is not None,
+                                         parameters["weight"].shape)
+    except (AttributeError, KeyError, TypeError, RuntimeError):  # a Layer, a lazy module, not a convolution
         key = module
     try:
         count = _COUNTERS[key]
@@ -229,9 +244,27 @@ class Breakdown:
         """Multiply-accumulates, the convention of many counters: one per multiplication."""
         return self.multiplications
 
+    @property
+    def flops(self) -> int:
+        """FLOPs as ``FlopCounterMode`` counts a convolution: two per multiply-accumulate, the
+        bias left out."""
+        return 2 * self.multiplications
 
-def breakdown(module, input_shape) -> Breakdown:
-    """ψ, λ, γ, multiplications, additions and the total of ``module`` on ``input_shape``."""
+
+def breakdown(module: Any, input_shape: Sequence[int]) -> Breakdown:
+    """ψ, λ, γ, multiplications, additions and the total of ``module`` on ``input_shape``.
+
+    Accepts what :func:`count_ops` accepts and refuses what it refuses.
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = breakdown(torch.nn.ConvTranspose1d(1, 1, 3, stride=2), (1, 1, 4))
+    >>> b.output_shape, b.psi, b.lam, b.gamma, b.A
+    ((1, 1, 9), 1, 15, 9, 3)
+    >>> b.multiplications, b.additions, b.total, b.flops
+    (12, 12, 24, 24)
+    """
     layer, values, batch = _evaluate(module, input_shape)
     size_out = values[-layer.kind.ndim:]
     named = dict(zip(_QUANTITIES, values))

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import sympy as sp
-import torch
 
 from . import additions
 from .symbols import Symbols, latex, symbols
@@ -25,30 +24,51 @@ from .errors import ConvopsError
 
 @dataclass(frozen=True)
 class Kind:
-    """A torch convolution module class as an instance of the derivation."""
+    """A torch convolution module class as an instance of the derivation.
 
-    name: str
-    module: type
-    ndim: int
-    transposed: bool
+    Examples
+    --------
+    >>> from convops import KINDS
+    >>> kind = KINDS["ConvTranspose2d"]
+    >>> kind.ndim, kind.transposed
+    (2, True)
+    """
+
+    name: str  #: the class name in ``torch.nn``, e.g. ``"Conv2d"``
+    ndim: int  #: number of spatial dimensions
+    transposed: bool  #: whether it is a ``ConvTranspose*d``
+
+    @cached_property
+    def module(self) -> type:
+        """The torch module class (``torch.nn.Conv2d`` …); imports torch on first use."""
+        import torch
+
+        return getattr(torch.nn, self.name)
 
 
-#: The six modules convops derives, by name.
+#: The six modules convops derives, by class name (no torch needed to list them).
 KINDS: dict[str, Kind] = {
-    cls.__name__: Kind(cls.__name__, cls, ndim, transposed)
-    for cls, ndim, transposed in (
-        (torch.nn.Conv1d, 1, False),
-        (torch.nn.Conv2d, 2, False),
-        (torch.nn.Conv3d, 3, False),
-        (torch.nn.ConvTranspose1d, 1, True),
-        (torch.nn.ConvTranspose2d, 2, True),
-        (torch.nn.ConvTranspose3d, 3, True),
+    kind.name: kind for kind in (
+        Kind(f"{prefix}{ndim}d", ndim, prefix == "ConvTranspose")
+        for prefix in ("Conv", "ConvTranspose") for ndim in (1, 2, 3)
     )
 }
 
 
-def kind_of(kind) -> Kind:
-    """The :class:`Kind` for a module class, a module instance or a class name such as ``"Conv2d"``."""
+def kind_of(kind: Kind | str | type | object) -> Kind:
+    """The :class:`Kind` for a module class, a module instance or a class name such as ``"Conv2d"``.
+
+    A subclass of a torch convolution module has the kind of the torch class it derives from.
+
+    Examples
+    --------
+    >>> kind_of("Conv3d").ndim
+    3
+    >>> kind_of("Linear")
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: kind must be one of Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d (a name, class or module), got 'Linear'
+    """
     if isinstance(kind, Kind):
         return kind
     if isinstance(kind, str):
@@ -57,9 +77,11 @@ def kind_of(kind) -> Kind:
     else:
         cls = kind if isinstance(kind, type) else type(kind)
         for base in getattr(cls, "__mro__", ()):
-            if base.__name__ in KINDS and KINDS[base.__name__].module is base:
+            if (base.__name__ in KINDS and base.__module__.startswith("torch.nn.modules")
+                    and KINDS[base.__name__].module is base):
                 return KINDS[base.__name__]
-    raise ConvopsError(f"kind must be one of {', '.join(KINDS)} (a name, class or module), got {kind!r}")
+    raise ConvopsError(f"kind must be one of {', '.join(KINDS)} (a name, class or module), "
+                       f"got {kind!r}")
 
 
 def _prod(factors) -> sp.Expr:

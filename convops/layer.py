@@ -7,9 +7,9 @@ would not run.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
-
-from torch.nn.modules.lazy import LazyModuleMixin
+import ast
+import inspect
+from typing import Any, NamedTuple, Sequence
 
 from .derivation import KINDS, Kind, kind_of
 from .errors import ConvopsError
@@ -49,25 +49,89 @@ class Layer(NamedTuple):
         return layer
 
     @classmethod
-    def from_module(cls, module, validate: bool = True) -> Layer:
+    def from_module(cls, module: Any, validate: bool = True) -> Layer:
         """The layer of a torch convolution module (any of the six, or a subclass).
 
-        ``validate=False`` leaves :func:`check` to the caller.
+        The kernel size and channels are checked against the module's weight, and a subclass
+        that overrides ``forward`` is refused unless torch ships it: convops cannot know what
+        such a module computes.  ``validate=False`` leaves :func:`check` to the caller.
+
+        Examples
+        --------
+        >>> import torch
+        >>> Layer.from_module(torch.nn.Conv1d(2, 4, 3, stride=2)).stride
+        (2,)
         """
-        kind = _KIND_OF_TYPE.get(type(module))
-        if kind is None:  # a subclass, or not a convolution at all
+        kind = _KIND_OF_TYPE.get(type(module).__name__)
+        if kind is None or kind.module is not type(module):  # a subclass, or not a convolution
             kind = kind_of(type(module))
-            if isinstance(module, LazyModuleMixin) and module.has_uninitialized_params():
-                raise ConvopsError(f"{type(module).__name__} is lazy and not initialised yet: "
-                             "run it once, or count the module it becomes")
+            _check_subclass(module, kind)
         attrs = vars(module)  # plain attributes; torch's Module.__getattr__ is slow
         layer = cls(kind, attrs["in_channels"], attrs["out_channels"], attrs["kernel_size"],
                     attrs["stride"], attrs["padding"], attrs["dilation"], attrs["groups"],
                     module._parameters.get("bias") is not None, attrs["padding_mode"],
                     attrs["output_padding"])
+        _check_weight(layer, module._parameters.get("weight"))
+        if layer.padding_mode != "zeros":
+            _check_padding_run(layer, attrs.get("_reversed_padding_repeated_twice"))
         if validate:
             check(layer)
         return layer
+
+    @classmethod
+    def parse(cls, spec: str) -> Layer:
+        """The layer of a module written as Python, ``"Conv2d(3, 64, kernel_size=7)"``, read as data.
+
+        Only literal arguments (ints, strings, booleans, tuples and lists of them) are accepted,
+        and nothing in the text is evaluated.  ``nn.`` and ``torch.nn.`` prefixes are accepted;
+        arguments bind as torch's constructor binds them (``ConvTranspose*d`` takes
+        ``output_padding`` before ``groups``).  Raises :class:`ConvopsError` for anything else.
+
+        Examples
+        --------
+        >>> Layer.parse("nn.ConvTranspose1d(4, 2, 3, 2, 1, 1)").output_padding
+        (1,)
+        >>> Layer.parse("Conv2d(3, 8, k)")
+        Traceback (most recent call last):
+        ...
+        convops.errors.ConvopsError: argument 3 must be a literal (an int, string, True/False, or a tuple of ints), got 'k'
+        """
+        try:
+            tree = ast.parse(spec.strip(), mode="eval")
+        except SyntaxError as error:
+            raise ConvopsError(f"cannot parse the module {spec!r}: {error.msg}") from None
+        call = tree.body
+        path = _dotted(call.func) if isinstance(call, ast.Call) else None
+        if path is None or path[-1] not in KINDS or path[:-1] not in _MODULE_PREFIXES:
+            raise ConvopsError(f"the module must be a call of one of {', '.join(KINDS)} "
+                               f"(optionally nn.… or torch.nn.…) with literal arguments, got {spec!r}")
+        if any(isinstance(arg, ast.Starred) for arg in call.args) or any(
+                keyword.arg is None for keyword in call.keywords):
+            raise ConvopsError("argument unpacking (* or **) is not accepted: write the arguments out")
+        kind = KINDS[path[-1]]
+        args = [_literal(arg, f"argument {i + 1}") for i, arg in enumerate(call.args)]
+        kwargs = {keyword.arg: _literal(keyword.value, keyword.arg) for keyword in call.keywords}
+        try:
+            bound = inspect.signature(kind.module).bind(*args, **kwargs)
+        except TypeError as error:
+            raise ConvopsError(f"{kind.name}: {error}") from None
+        return cls.create(kind, **{name: value for name, value in bound.arguments.items()
+                                   if name not in _IGNORED})
+
+    def to_module(self, **factory: Any) -> Any:
+        """The torch module of this layer, built with ``factory`` (``device=``, ``dtype=``).
+
+        Examples
+        --------
+        >>> Layer.create("ConvTranspose2d", 4, 2, 3, stride=2).to_module(device="meta")
+        ConvTranspose2d(4, 2, kernel_size=(3, 3), stride=(2, 2))
+        """
+        kwargs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
+                      groups=self.groups, bias=self.bias, padding_mode=self.padding_mode)
+        if self.kind.transposed:
+            kwargs["output_padding"] = self.output_padding
+        return self.kind.module(self.in_channels, self.out_channels, self.kernel_size, **kwargs,
+                                **factory)
 
     def padding_per_side(self, size_in: Sequence[int]) -> tuple[tuple[int, int], ...]:
         """``(before, after)`` padding of each spatial dimension, as torch pads the input.
@@ -82,7 +146,79 @@ class Layer(NamedTuple):
         return [(p, p) for p in self.padding]
 
 
-_KIND_OF_TYPE = {kind.module: kind for kind in KINDS.values()}
+_KIND_OF_TYPE = dict(KINDS)  # by class name; from_module checks the class is torch's
+_MODULE_PREFIXES = ((), ("nn",), ("torch", "nn"))
+_IGNORED = ("device", "dtype")  # torch constructor arguments that do not change the count
+
+
+def _check_subclass(module: Any, kind: Kind) -> None:
+    """Refuse what convops cannot count from a module's attributes: a lazy module not yet
+    initialised, or a subclass outside torch whose own ``forward`` replaces torch's."""
+    cls = type(module)
+    if getattr(module, "has_uninitialized_params", lambda: False)():
+        raise ConvopsError(f"{cls.__name__} is lazy and not initialised yet: run it once, or "
+                           "count the module it becomes")
+    forward = next(base for base in cls.__mro__ if "forward" in vars(base))
+    if forward is not kind.module and not forward.__module__.startswith("torch."):
+        raise ConvopsError(f"{cls.__qualname__} overrides forward ({forward.__module__}."
+                           f"{forward.__qualname__}.forward), so its attributes need not be what "
+                           f"runs: count it with convops.profile, which counts the convolutions "
+                           f"forward executes, or count a {kind.name} with the same parameters")
+
+
+def _check_weight(layer: Layer, weight: Any) -> None:
+    """The weight's shape must be the one the layer's attributes imply."""
+    if weight is None:
+        return
+    shape = tuple(weight.shape)
+    groups = layer.groups if _is_int(layer.groups) and layer.groups > 0 else 1
+    if layer.kind.transposed:
+        expected = (layer.in_channels, layer.out_channels // groups, *layer.kernel_size)
+    else:
+        expected = (layer.out_channels, layer.in_channels // groups, *layer.kernel_size)
+    if shape != expected:
+        raise ConvopsError(f"{layer.kind.name}.weight has shape {shape}, but in_channels="
+                           f"{layer.in_channels}, out_channels={layer.out_channels}, groups="
+                           f"{layer.groups}, kernel_size={layer.kernel_size} imply {expected}: "
+                           "set the attributes to match the weight, or count a fresh module")
+
+
+def _check_padding_run(layer: Layer, padded: Any) -> None:
+    """With ``padding_mode`` other than zeros torch pads by ``_reversed_padding_repeated_twice``,
+    set from ``padding`` when the module is built: the two must still agree."""
+    try:
+        expected = [side for pair in reversed(layer.padding_per_side(layer.kernel_size))
+                    for side in pair]
+    except (TypeError, ValueError):  # a malformed padding, which check() refuses
+        return
+    if padded is not None and list(padded) != expected:
+        raise ConvopsError(f"{layer.kind.name} with padding_mode={layer.padding_mode!r} pads by "
+                           f"_reversed_padding_repeated_twice={list(padded)}, which padding="
+                           f"{layer.padding!r} no longer matches (changed after the module was "
+                           "built?): torch would run the stale padding; build the module anew")
+
+
+def _dotted(node: ast.expr) -> tuple[str, ...] | None:
+    if isinstance(node, ast.Name):
+        return (node.id,)
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return None if head is None else (*head, node.attr)
+    return None
+
+
+def _literal(node: ast.expr, where: str) -> Any:
+    """The value of a literal argument: an int, str, bool, or a tuple/list of those."""
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        value = None
+    else:
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        if all(isinstance(item, (int, str)) for item in items):  # bool is an int
+            return value
+    raise ConvopsError(f"{where} must be a literal (an int, string, True/False, or a tuple of "
+                       f"ints), got {ast.unparse(node)!r}")
 
 
 def _is_int(value) -> bool:

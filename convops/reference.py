@@ -52,9 +52,10 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, OpCount
     weight = module.weight.detach().to(x.dtype)
     bias = None if module.bias is None else module.bias.detach().to(x.dtype)
     filters = _transposed_filter if layer.kind.transposed else _conv_filter
+    with torch.no_grad():  # the extent of the output is torch's, not a formula under test
+        size_out = tuple(module(x).shape[2:])
     if not layer.kind.transposed:
         x = _pad(layer, x)
-    size_out = _output_size(layer, tuple(x.shape[2:]))
     in_per_group = layer.in_channels // layer.groups
     out_per_group = layer.out_channels // layer.groups
     channels = []
@@ -86,15 +87,6 @@ def _pad(layer: Layer, x: torch.Tensor) -> torch.Tensor:
     flat = [side for pair in reversed(pads) for side in pair]  # F.pad wants the last dim first
     mode = "constant" if layer.padding_mode == "zeros" else layer.padding_mode
     return F.pad(x, flat, mode=mode)
-
-
-def _output_size(layer: Layer, size: tuple[int, ...]) -> tuple[int, ...]:
-    # Counted positions, not a formula under test: the extent the loops below must cover.
-    dims = zip(size, layer.kernel_size, layer.stride, layer.dilation)
-    if not layer.kind.transposed:  # size is already padded
-        return tuple((L - d * (k - 1) - 1) // s + 1 for L, k, s, d in dims)
-    return tuple((L - 1) * s - 2 * p + d * (k - 1) + q + 1
-                 for (L, k, s, d), p, q in zip(dims, layer.padding, layer.output_padding))
 
 
 def _taps(layer: Layer):
@@ -151,9 +143,9 @@ def additions_by_ones(size_in, kernel_size, stride=1, dilation=1, padding=0, out
     :math:`\\max(n_o - 1, 0)`.  Exact in float64 up to :math:`2^{53}`.
     """
     size_in = tuple(size_in)
-    module_class = getattr(torch.nn, f"ConvTranspose{len(size_in)}d")
-    module = module_class(1, 1, kernel_size, stride=stride, padding=padding, dilation=dilation,
-                          output_padding=output_padding, bias=False, dtype=torch.float64)
+    module = Layer.create(f"ConvTranspose{len(size_in)}d", 1, 1, kernel_size, stride=stride,
+                          padding=padding, dilation=dilation, output_padding=output_padding,
+                          bias=False).to_module(dtype=torch.float64)
     torch.nn.init.ones_(module.weight)
     with torch.no_grad():
         per_position = module(torch.ones((1, 1, *size_in), dtype=torch.float64)) - 1

@@ -3,7 +3,7 @@
 - Serve KaTeX from the site itself: its files, installed from npm into ``node_modules`` by
   ``make setup``, become files of the site under ``assets/katex/``.
 - Open each module page (the notebook ``notebooks/<kind>.ipynb``) with the formula summary that
-  :mod:`convops.site` generates from the derivation, right under the notebook's title.
+  :mod:`convops_book.site` generates from the derivation, right under the notebook's title.
 - Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
   Markdown pages with that formula and with the table of every formula's anchor.
 - Point a notebook's links to other notebooks or pages (``conv2d.ipynb#psi``, ``../README.md``
@@ -27,7 +27,7 @@ from mkdocs.structure.files import File
 from mkdocs.structure.toc import TableOfContents, get_toc
 
 from convops import KINDS
-from convops.site import anchors_markdown, formula_markdown, page_name, summary_markdown
+from convops_book.site import anchors_markdown, formula_markdown, page_name, summary_markdown
 
 #: KaTeX's files the pages load, relative to ``node_modules/katex/dist``; the fonts load from CSS.
 KATEX_FILES = ("katex.min.css", "katex.min.js", "contrib/auto-render.min.js",

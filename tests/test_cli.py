@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import convops
-from convops.cli import UsageError, main, parse_module, parse_shape
+from convops import ConvopsError
+from convops.cli import main, parse_shape
 
 SPEC = "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)"
 
@@ -45,9 +46,9 @@ def test_count_json_matches_the_api(capsys):
     "ConvTranspose1d(4, 4, 3, 2, 1, 1, 2, True, 2)",  # torch's positional order differs here
     "Conv2d(3, 8, 3, padding='same', device='cpu')",
 ])
-def test_parse_module_binds_like_torch(spec):
+def test_layer_parse_binds_like_torch(spec):
     torch_module = eval(spec.replace("torch.nn.", "").replace("Conv", "torch.nn.Conv"))
-    assert parse_module(spec) == convops.Layer.from_module(torch_module)
+    assert convops.Layer.parse(spec) == convops.Layer.from_module(torch_module)
 
 
 @pytest.mark.parametrize("spec", [
@@ -56,8 +57,8 @@ def test_parse_module_binds_like_torch(spec):
     "Conv2d(3, 8, {1: 2})", "Conv2d(3, 8, 3, bias=None)",
 ])
 def test_refused_specs(spec, capsys):
-    with pytest.raises(UsageError):
-        parse_module(spec)
+    with pytest.raises(ConvopsError):
+        convops.Layer.parse(spec)
     code, _, err = run(capsys, "count", spec, "--input", "1,3,8,8")
     assert code == 2 and "error" in err and "Traceback" not in err
 
@@ -73,7 +74,7 @@ def test_bad_parameters_give_the_api_message(capsys):
 
 def test_parse_shape():
     assert parse_shape("1,3,224,224") == parse_shape("(1, 3, 224, 224)") == (1, 3, 224, 224)
-    with pytest.raises(UsageError):
+    with pytest.raises(ConvopsError):
         parse_shape("1,3,a")
 
 

@@ -4,7 +4,7 @@ import sympy as sp
 import torch
 
 import convops
-from convops import errata
+from convops_book import errata
 from convops.reference import additions_by_ones, run
 
 

@@ -5,7 +5,7 @@ import sympy
 import torch
 
 import convops
-from convops import notebook
+from convops_book import notebook
 
 LAYERS = [
     (torch.nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2), (2, 4, 11)),

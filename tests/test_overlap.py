@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from convops import overlap
+from convops_book import overlap
 from convops.additions import lattice_count
 from convops.reference import additions_by_ones
 
@@ -60,7 +60,7 @@ def test_verify_additions_agrees_and_is_seeded():
 
 
 def test_verify_additions_reports_a_wrong_closed_form(monkeypatch):
-    import convops.overlap as module
+    import convops_book.overlap as module
 
     real = module.breakdown
     monkeypatch.setattr(module, "breakdown", lambda *a: real(*a).__class__(

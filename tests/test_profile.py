@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import convops
-from convops.models import UNet, resnet50
+from convops_book.models import UNet, resnet50
 from convops.reference import flop_counter_flops
 
 
@@ -47,7 +47,7 @@ def test_resnet50_shape_and_counts():
 
 
 def test_small_resnet_against_real_run():
-    from convops.models import ResNet
+    from convops_book.models import ResNet
     _check_layer_by_layer(ResNet((1, 1, 1, 1), num_classes=10), (1, 3, 32, 32))
 
 

@@ -1,7 +1,10 @@
 """The project's own promises: one dependency list for pip and conda, one test command for CI."""
 
 import re
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -48,3 +51,29 @@ def test_setup_installs_the_cpu_torch_before_the_project():
     makefile = (ROOT / "Makefile").read_text()
     torch_line = makefile.index("pip install --quiet torch==2.13.0")
     assert torch_line < makefile.index('pip install --quiet -e ".[dev]"')
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_the_symbolic_core_imports_no_torch():
+    for module in ("convops.derivation", "convops.symbols", "convops.additions", "convops"):
+        assert "torch" not in _modules_after(f"import {module}"), module
+    assert "torch" in _modules_after("import convops; convops.profile")  # loaded when used
+
+
+def test_the_wheel_holds_the_library_only(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("convops-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    modules = {n for n in names if n.endswith(".py")}
+    assert modules == {f"convops/{p.name}" for p in (ROOT / "convops").glob("*.py")}
+    assert "convops/py.typed" in names and any(n.endswith("licenses/LICENSE") for n in names)
+    metadata = next(n for n in names if n.endswith("METADATA"))
+    requires = [line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+                if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert sorted(r.split()[1].split(">")[0].split("<")[0] for r in requires) == ["sympy", "torch"]

@@ -81,11 +81,13 @@ def test_refuses_what_torch_refuses(case):
         with pytest.raises(ValueError):
             convops.count_ops(module, shape)
         return
-    if out.numel() == 0:  # torch returns an empty output: 0, or a clear refusal
+    if out.numel() == 0:  # torch returns an empty output, so does no arithmetic
         try:
-            assert convops.count_ops(module, shape) == 0
-        except ValueError:
-            pass
+            convops.Layer.from_module(module)
+        except convops.ConvopsError:  # torch runs some invalid layers (dilation 0) on nothing
+            return
+        assert convops.count_ops(module, shape) == 0
+        assert convops.breakdown(module, shape).output_shape == tuple(out.shape)
         return
     count = convops.count_ops(module, shape)
     assert count > 0
@@ -149,3 +151,43 @@ def test_not_a_convolution():
 def test_lazy_module_before_its_first_run():
     with pytest.raises(ValueError, match="lazy"):
         convops.count_ops(torch.nn.LazyConv2d(4, 3), (1, 3, 8, 8))
+
+
+def test_an_empty_batch_through_a_transposed_layer_with_an_empty_output_counts_0():
+    module = torch.nn.ConvTranspose2d(2, 3, 3, padding=(2, 0))
+    out = module(torch.zeros(0, 2, 2, 2))
+    assert out.numel() == 0
+    b = convops.breakdown(module, (0, 2, 2, 2))
+    assert (convops.count_ops(module, (0, 2, 2, 2)), b.total, b.output_shape) == (0, 0, tuple(out.shape))
+    with pytest.raises(convops.ConvopsError, match="output size"):  # torch refuses batch 1
+        convops.count_ops(module, (1, 2, 2, 2))
+
+
+def test_a_weight_of_another_shape_is_refused():
+    module = torch.nn.Conv2d(4, 6, 3)
+    convops.count_ops(module, (1, 4, 8, 8))
+    module.weight = torch.nn.Parameter(torch.zeros(6, 4, 5, 5))  # torch would now run a 5x5 kernel
+    assert module(torch.zeros(1, 4, 8, 8)).shape[-1] == 4  # not the 6 of kernel_size=(3, 3)
+    with pytest.raises(convops.ConvopsError, match=r"weight has shape \(6, 4, 5, 5\)"):
+        convops.count_ops(module, (1, 4, 8, 8))
+    with pytest.raises(convops.ConvopsError, match="weight"):
+        convops.breakdown(module, (1, 4, 8, 8))
+
+
+def test_a_subclass_with_its_own_forward_is_refused_by_name():
+    class PadsInForward(torch.nn.Conv2d):
+        def forward(self, x):
+            return super().forward(torch.nn.functional.pad(x, (1, 1, 1, 1)))
+
+    class Plain(torch.nn.Conv2d):
+        pass
+
+    with pytest.raises(convops.ConvopsError, match="PadsInForward overrides forward"):
+        convops.count_ops(PadsInForward(3, 4, 3), (1, 3, 8, 8))
+    assert convops.count_ops(Plain(3, 4, 3), (1, 3, 8, 8)) == convops.count_ops(
+        torch.nn.Conv2d(3, 4, 3), (1, 3, 8, 8))
+    # Subclasses torch ships (a parametrized module) count as their torch class.
+    parametrized = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv2d(3, 4, 3))
+    assert type(parametrized) is not torch.nn.Conv2d
+    assert convops.count_ops(parametrized, (1, 3, 8, 8)) == convops.count_ops(
+        torch.nn.Conv2d(3, 4, 3), (1, 3, 8, 8))

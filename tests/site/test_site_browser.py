@@ -7,7 +7,7 @@ import json
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from convops.site import anchor
+from convops_book.site import anchor
 
 #: TeX that only appears in visible text when KaTeX did not render it (code, and the hidden
 #: copy of each notebook cell's source that its copy button copies, are not math).

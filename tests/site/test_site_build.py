@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import convops
-from convops.site import anchor, page_name
+from convops_book.site import anchor, page_name
 
 BUILD_SECONDS_LIMIT = 30
 

@@ -1,4 +1,4 @@
-"""What the site is built from: convops.site's summaries and anchors, the docstring
+"""What the site is built from: convops_book.site's summaries and anchors, the docstring
 conversion, and the examples the Markdown pages show (run as doctests)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import convops
-from convops.site import BIAS_TABS, anchor, anchors_markdown, label, summary_markdown
+from convops_book.site import BIAS_TABS, anchor, anchors_markdown, label, summary_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

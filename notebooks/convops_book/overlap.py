@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .count import breakdown
-from .layer import Layer
-from .reference import run
+from convops import ConvopsError, Layer, breakdown
+from convops.reference import additions_by_ones, run
 
 
 def _per_dim(name: str, value, ndim: int) -> tuple[int, ...]:
@@ -40,10 +39,9 @@ def products_per_position(size_in, kernel_size, stride=1, dilation=1, padding=0,
     k, s, d, p, q = (_per_dim(name, value, ndim) for name, value in (
         ("kernel_size", kernel_size), ("stride", stride), ("dilation", dilation),
         ("padding", padding), ("output_padding", output_padding)))
-    size_out = tuple((L - 1) * sd - 2 * pd + dd * (kd - 1) + qd + 1
-                     for L, kd, sd, dd, pd, qd in zip(size_in, k, s, d, p, q))
-    if min(size_out) < 1:
-        raise ValueError(f"output size {size_out} for input size {size_in}: every size must be >= 1")
+    layer = Layer.create(f"ConvTranspose{ndim}d", 1, 1, k, stride=s, padding=p, dilation=d,
+                         output_padding=q, bias=False)
+    size_out = breakdown(layer, (1, 1, *size_in)).output_shape[2:]  # refuses sizes below 1
     # Every (input index, tap) pair of every dimension, and the output coordinate it lands on.
     landing = np.meshgrid(*(np.add.outer(np.arange(L) * sd, np.arange(kd) * dd).ravel() - pd
                             for L, kd, sd, dd, pd in zip(size_in, k, s, d, p)), indexing="ij")
@@ -96,9 +94,7 @@ class Config:
                             output_padding=self.output_padding)
 
     def module(self, in_channels=1, out_channels=1, groups=1, bias=False) -> torch.nn.Module:
-        return getattr(torch.nn, f"ConvTranspose{self.ndim}d")(
-            in_channels, out_channels, self.kernel_size, stride=self.stride, padding=self.padding,
-            dilation=self.dilation, groups=groups, bias=bias, output_padding=self.output_padding)
+        return self.layer(in_channels, out_channels, groups, bias).to_module()
 
     def arguments(self) -> tuple:
         """Positional arguments of :func:`products_per_position` and ``additions_by_ones``."""
@@ -121,9 +117,11 @@ def random_config(rng: random.Random, ndim: int, max_size=6, max_kernel=4, max_s
         q = tuple(rng.randrange(max(sd, dd)) for sd, dd in zip(s, d))
         size_in = tuple(rng.randint(1, max_size) for _ in range(ndim))
         config = Config(size_in, k, s, d, p, q)
-        if all((L - 1) * sd - 2 * pd + dd * (kd - 1) + qd + 1 >= 1
-               for L, kd, sd, dd, pd, qd in zip(size_in, k, s, d, p, q)):
-            return config
+        try:
+            breakdown(config.layer(), (1, *size_in))
+        except ConvopsError:  # an output size below 1
+            continue
+        return config
 
 
 @dataclass
@@ -238,10 +236,9 @@ def draw_counts(ax, counts: np.ndarray, title: str = "") -> None:
 
 
 def additions_table(module, input_shape):
-    """A :class:`convops.notebook.Table` of the additions per filter ``A`` of a transposed
+    """A :class:`convops_book.notebook.Table` of the additions per filter ``A`` of a transposed
     ``module`` on ``input_shape``: convops' closed form beside the counts made without it."""
     from .notebook import Table, describe_layer
-    from .reference import additions_by_ones
 
     layer = module if isinstance(module, Layer) else Layer.from_module(module)
     if not layer.kind.transposed:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .count import breakdown
-from .derivation import derive
-from .symbols import symbols
+from convops.count import breakdown
+from convops.derivation import derive
+from convops.symbols import symbols
 
 
 def _conv_terms(ndim: int) -> dict[str, sp.Expr]:
@@ -135,14 +135,14 @@ def substitutions(module, input_shape) -> dict[sp.Symbol, sp.Expr]:
 
 
 def versus(page: sp.Expr, module, input_shape, quantity: str = "total"):
-    """A :class:`convops.notebook.Table` of one count three ways on a concrete layer: the page's
+    """A :class:`convops_book.notebook.Table` of one count three ways on a concrete layer: the page's
     expression evaluated there, convops' formula, and the instrumented run of
     :func:`convops.reference.run` (``quantity`` is ``"total"``, ``"multiplications"`` or
     ``"additions"``)."""
     import torch
 
     from .notebook import Table, describe_layer
-    from .reference import run
+    from convops.reference import run
 
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(tuple(input_shape), generator=generator, dtype=module.weight.dtype)
@@ -179,12 +179,10 @@ def equations() -> dict[str, sp.Eq]:
 
 
 def equation(key: str):
-    """One of :func:`equations` as ``IPython.display.Math``, printed with convops' symbol names."""
-    from IPython.display import Math
-
-    from .symbols import latex
+    """One of :func:`equations`, shown by :func:`convops_book.notebook.equation`."""
+    from .notebook import equation as show
 
     eqs = equations()
     if key not in eqs:
         raise ValueError(f"key must be one of {', '.join(eqs)}, got {key!r}")
-    return Math(latex(eqs[key]))
+    return show(eqs[key])

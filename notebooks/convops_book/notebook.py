@@ -17,26 +17,29 @@ from typing import Sequence
 import sympy as sp
 import torch
 
-from .count import Breakdown, breakdown
-from .derivation import derive, kind_of
-from .layer import Layer
-from .reference import flop_counter_flops, run
-from .symbols import latex
+from convops.count import Breakdown, breakdown
+from convops.derivation import derive, kind_of
+from convops.layer import Layer
+from convops.reference import flop_counter_flops, run
+from convops.symbols import latex
 
 __all__ = ["Measurement", "Table", "comparison", "describe_layer", "layers_table", "equation", "measure", "parameters",
            "plot_style", "plot_sweeps", "step", "style_axes", "sweep", "symbol_values", "ROWS", "STEP_ROWS"]
 
 
 # -- equations -----------------------------------------------------------------------------------
-def equation(kind, quantity: str):
-    """The equation ``quantity`` of ``kind``'s derivation as ``IPython.display.Math``.
+def equation(source, quantity: str | None = None):
+    """An equation as ``IPython.display.Math``, printed with convops' symbol names.
 
-    ``kind`` is a module, module class or name (``"Conv2d"``); ``quantity`` is one of
+    ``source`` is a sympy equation, or a module kind (a module, class or name such as
+    ``"Conv2d"``) whose derivation's equation ``quantity`` is shown: one of
     :meth:`convops.Derivation.equations`' keys (``"psi"``, ``"lam"``, ``"total_bias"`` …).
     """
     from IPython.display import Math
 
-    return Math(derive(kind).latex(quantity))
+    if isinstance(source, sp.Basic):
+        return Math(latex(source))
+    return Math(derive(source).latex(quantity))
 
 
 # -- measurements --------------------------------------------------------------------------------
@@ -72,13 +75,8 @@ class Measurement:
 
 def _single_filter(module: torch.nn.Module) -> torch.nn.Module:
     """A one-input-channel, one-output-channel copy of ``module`` without bias: one filter."""
-    layer = Layer.from_module(module)
-    kwargs = dict(kernel_size=layer.kernel_size, stride=layer.stride, padding=layer.padding,
-                  dilation=layer.dilation, bias=False, padding_mode=layer.padding_mode,
-                  dtype=module.weight.dtype)
-    if layer.kind.transposed:
-        kwargs["output_padding"] = layer.output_padding
-    return layer.kind.module(1, 1, **kwargs)
+    layer = Layer.from_module(module)._replace(in_channels=1, out_channels=1, groups=1, bias=False)
+    return layer.to_module(dtype=module.weight.dtype)
 
 
 def measure(module: torch.nn.Module, input_shape: Sequence[int], seed: int = 0) -> Measurement:
@@ -344,7 +342,7 @@ def plot_style() -> dict:
     """matplotlib rc settings for figures readable in light and dark themes.
 
     Transparent figure and axes, grey text, ticks and spines, mid-tone colour cycle.  Use as
-    ``with matplotlib.rc_context(convops.notebook.plot_style()): ...``.
+    ``with matplotlib.rc_context(convops_book.notebook.plot_style()): ...``.
     """
     from cycler import cycler
 

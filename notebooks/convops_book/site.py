@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .derivation import KINDS, derive, kind_of
+from convops.derivation import KINDS, derive, kind_of
 
 #: The tabs a summary opens with, and the total each one shows.
 BIAS_TABS = {"bias=True": "total_bias", "bias=False": "total_no_bias"}

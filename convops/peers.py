@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import html
 import importlib.util
 import io
-import itertools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -29,19 +27,9 @@ from typing import Callable
 
 import torch
 
-from .cli import parse_module
 from .count import Breakdown, breakdown
 from .layer import Layer
 from .reference import additions_by_ones, flop_counter_flops
-
-
-def to_module(layer: Layer) -> torch.nn.Module:
-    """The torch module of ``layer`` (weights are irrelevant to every count)."""
-    kwargs = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
-                  groups=layer.groups, bias=layer.bias, padding_mode=layer.padding_mode)
-    if layer.kind.transposed:
-        kwargs["output_padding"] = layer.output_padding
-    return layer.kind.module(layer.in_channels, layer.out_channels, layer.kernel_size, **kwargs)
 
 
 # -- the peers ---------------------------------------------------------------------------------
@@ -272,9 +260,9 @@ class Comparison:
 
 def compare(spec: str, input_shape, peers=None) -> Comparison:
     """convops and each peer on the layer written as ``spec`` (e.g. ``"Conv2d(3, 8, 3)"``)."""
-    layer, shape = parse_module(spec), tuple(input_shape)
+    layer, shape = Layer.parse(spec), tuple(input_shape)
     b = breakdown(layer, shape)
-    module = to_module(layer)
+    module = layer.to_module()
     results = []
     for peer in (available_peers() if peers is None else peers):
         bugs = tuple(bug.name for bug in peer.bugs if bug.applies(layer, shape, b))
@@ -284,162 +272,3 @@ def compare(spec: str, input_shape, peers=None) -> Comparison:
     return Comparison(spec, shape, b, tuple(results))
 
 
-#: Layers covering the six modules and the parameters where counters go wrong.
-CASES: tuple[tuple[str, tuple[int, ...]], ...] = (
-    ("Conv1d(4, 6, 3)", (2, 4, 10)),
-    ("Conv1d(4, 6, 3, bias=False)", (2, 4, 10)),
-    ("Conv2d(4, 6, 3, stride=2, padding=1, dilation=2, groups=2)", (2, 4, 9, 9)),
-    ("Conv2d(4, 8, 3, padding='same', groups=4, bias=False)", (1, 4, 8, 8)),
-    ("Conv2d(4, 6, 3)", (4, 9, 9)),
-    ("Conv3d(2, 4, 3, padding=1, bias=False)", (1, 2, 5, 5, 5)),
-    ("ConvTranspose1d(4, 6, 3, stride=2)", (2, 4, 10)),
-    ("ConvTranspose1d(2, 2, 2, stride=3)", (1, 2, 4)),
-    ("ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)", (2, 4, 5, 5)),
-    ("ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)", (4, 5, 5)),
-    ("ConvTranspose2d(4, 4, 4, stride=2, padding=1, groups=2, bias=False)", (1, 4, 6, 6)),
-    ("ConvTranspose3d(2, 4, 3, groups=2, bias=False)", (1, 2, 5, 5, 5)),
-)
-
-
-class Table(list):
-    """Rows (dicts) that render as a text or an HTML table."""
-
-    def __str__(self) -> str:
-        columns = list(self[0])
-        cells = [[_text(row[c]) for c in columns] for row in self]
-        widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-        return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
-                         for r in [columns, ["-" * w for w in widths], *cells])
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(str(self))
-
-    def _repr_html_(self) -> str:
-        columns = list(self[0])
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "".join("<tr>" + "".join(
-            f'<td style="text-align:{"right" if isinstance(row[c], (int, Fraction)) else "left"}">'
-            f"{html.escape(_text(row[c]))}</td>" for c in columns) + "</tr>" for row in self)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _text(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, Fraction):
-        return f"{value.numerator:,}" if value.denominator == 1 else str(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
-
-
-def counts_table(comparisons) -> Table:
-    """Side by side: convops' total, multiplications, additions, and what each peer reports."""
-    rows = Table()
-    for c in comparisons:
-        row = {"layer": c.spec, "input": str(c.input_shape), "convops total": c.breakdown.total,
-               "multiplications": c.breakdown.multiplications, "additions": c.breakdown.additions}
-        row.update({r.peer: r.value for r in c.results})
-        rows.append(row)
-    return rows
-
-
-def verdict_table(comparisons) -> Table:
-    """For each layer and peer: agreement after converting the convention, or the named bug."""
-    rows = Table()
-    for c in comparisons:
-        for r in c.results:
-            rows.append({"layer": c.spec, "input": str(c.input_shape), "peer": r.peer,
-                         "reports": r.value, "convention applied to convops": r.expected,
-                         "peer's formula": r.emulated, "verdict": r.verdict})
-    return rows
-
-
-def conventions_table(peers=None) -> Table:
-    return Table({"peer": p.name, "convention": p.convention,
-                  "bugs found": len(p.bugs)} for p in (peers or available_peers()))
-
-
-# -- smallest layers that show each bug --------------------------------------------------------
-def _candidates(kinds):
-    """Small layers, smallest first: one spatial size for all dimensions, no dilation, no groups
-    (and padding='same' where a string padding is what matters)."""
-    grid = itertools.product(kinds, (1, 2), (1, 2), (1, 2, 3), (1, 2, 3), (1, 2, 3), (0, 1, "same"),
-                             (0, 1), (True, False))
-    keyed = []
-    for kind, cin, cout, size, k, s, p, q, batched in grid:
-        n = int(kind[-2])
-        if q and "Transpose" not in kind:
-            continue
-        shape = ((1,) if batched else ()) + (cin,) + (size,) * n
-        key = (n, cin * cout * size ** n * k ** n, s, str(p), q, not batched, kind)
-        spec = (f"{kind}({cin}, {cout}, {k}" + (f", stride={s}" if s > 1 else "")
-                + (f", padding={p!r}" if p else "") + (f", output_padding={q}" if q else "") + ")")
-        keyed.append((key, spec, shape))
-    return [(spec, shape) for _, spec, shape in sorted(keyed)]
-
-
-_KINDS = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
-
-
-def smallest_layer(peer: Peer, bug: Bug, kinds=_KINDS) -> Comparison | None:
-    """The smallest candidate layer on which ``peer`` disagrees with convops (converted) exactly as
-    its formula predicts, with ``bug`` the only bug that applies — or, where ``bug`` never comes
-    alone, among others."""
-    for alone in (True, False):
-        for spec, shape in _candidates(kinds):
-            try:
-                layer = parse_module(spec)
-                b = breakdown(layer, shape)
-                applying = [other for other in peer.bugs if other.applies(layer, shape, b)]
-                if applying != [bug] if alone else bug not in applying:
-                    continue
-                result = compare(spec, shape, [peer])
-            except (ValueError, RuntimeError):  # refused by convops, or a peer fails on it
-                continue
-            if not result.results[0].agrees and result.results[0].explained:
-                return result
-    return None
-
-
-#: What :func:`smallest_layer` finds for each bug (a test re-runs the search), so that the table
-#: of bugs costs one comparison per bug.
-SMALLEST: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {
-    ("fvcore", "padding='same'"): ("Conv1d(1, 1, 1, padding='same')", (1, 1, 1)),
-    ("ptflops", "unbatched"): ("Conv1d(1, 1, 1, padding=1)", (1, 1)),
-    ("thop", "transposed"): ("ConvTranspose1d(1, 1, 1, stride=2, output_padding=1)", (1, 1, 1)),
-    ("thop", "unbatched"): ("Conv1d(1, 1, 1)", (1, 2)),
-    ("moduleprofiler", "Conv3d"): ("Conv3d(1, 1, 1)", (1, 1, 1, 1, 1)),
-    ("moduleprofiler", "unbatched"): ("ConvTranspose1d(2, 1, 1)", (2, 1)),
-    ("moduleprofiler", "transposed: multiplications"):
-        ("ConvTranspose1d(1, 1, 1, stride=2, output_padding=1)", (1, 1, 1)),
-    ("moduleprofiler", "transposed: output positions"):
-        ("ConvTranspose1d(1, 1, 1, stride=2, padding=1, output_padding=1)", (1, 1, 2)),
-    ("moduleprofiler", "transposed: output_padding"):
-        ("ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1)", (1, 1, 2, 2)),
-}
-
-
-def smallest_known(peer: Peer, bug: Bug) -> tuple[str, tuple[int, ...]] | None:
-    """The entry of :data:`SMALLEST` for ``bug`` (matched by the start of its name)."""
-    for (name, prefix), found in SMALLEST.items():
-        if name == peer.name and bug.name.startswith(prefix):
-            return found
-    raise KeyError(f"no entry in SMALLEST for {peer.name}: {bug.name}")
-
-
-def bugs_table(peers=None) -> Table:
-    """Every named bug with the smallest layer that shows it and the numbers there."""
-    rows = Table()
-    for peer in peers or available_peers():
-        for bug in peer.bugs:
-            known = smallest_known(peer, bug)
-            r = compare(*known, [peer]).results[0] if known else None
-            rows.append({"peer": peer.name, "bug": bug.name,
-                         "smallest layer": known[0] if known else None,
-                         "input": str(known[1]) if known else None,
-                         "reports": r.value if r else None,
-                         "convention applied to convops": r.expected if r else None,
-                         "other bugs there": "; ".join(b for b in r.bugs if b != bug.name)
-                         if r else None})
-    return rows
