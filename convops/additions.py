@@ -24,8 +24,12 @@ costs nothing that grows with the input or the kernel.
 from __future__ import annotations
 
 import math
+from typing import Sequence, Union
 
 import sympy as sp
+
+#: A size or parameter: an int, or a sympy expression of one.
+Size = Union[int, sp.Expr]
 
 
 def floor_sum(n: int, m: int, a: int, b: int) -> int:
@@ -85,6 +89,11 @@ def saturation(k: int, s: int, d: int, T: int) -> int:
     A pair with ``i*s + j*d < T`` has ``i < ceil(T / s)``, so every ``L >= ceil(T / s)`` counts
     the same pairs.  When no pair can count (``k`` or ``T`` not positive) the count is 0 for
     every ``L`` and so is ``L*``.
+
+    Examples
+    --------
+    >>> saturation(3, 2, 1, 7), [lattice_count(L, 3, 2, 1, 7) for L in (3, 4, 5, 6)]
+    (4, [9, 10, 10, 10])
     """
     if k <= 0 or T <= 0:
         return 0
@@ -97,7 +106,8 @@ class LatticeCount(sp.Function):
     nargs = 5
 
     @classmethod
-    def eval(cls, L, k, s, d, T):
+    def eval(cls, L: sp.Expr, k: sp.Expr, s: sp.Expr, d: sp.Expr, T: sp.Expr) -> sp.Expr | None:
+        """The count for integer arguments, 0 where ``T`` cannot be positive; else unevaluated."""
         if all(arg.is_Integer for arg in (L, k, s, d, T)):
             return sp.Integer(lattice_count(*map(int, (L, k, s, d, T))))
         if T.is_nonpositive:
@@ -116,7 +126,8 @@ class Saturation(sp.Function):
     is_integer = True
 
     @classmethod
-    def eval(cls, k, s, d, T):
+    def eval(cls, k: sp.Expr, s: sp.Expr, d: sp.Expr, T: sp.Expr) -> sp.Expr | None:
+        """:func:`saturation` for integer arguments; else unevaluated."""
         if all(arg.is_Integer for arg in (k, s, d, T)):
             return sp.Integer(saturation(*map(int, (k, s, d, T))))
         return None
@@ -130,7 +141,8 @@ class Gcd(sp.Function):
     is_positive = True
 
     @classmethod
-    def eval(cls, a, b):
+    def eval(cls, a: sp.Expr, b: sp.Expr) -> sp.Expr | None:
+        """The gcd of two integers, or of a value with itself; else unevaluated."""
         if a.is_Integer and b.is_Integer:
             return sp.Integer(math.gcd(int(a), int(b)))
         if a == b:
@@ -146,23 +158,35 @@ class Gcd(sp.Function):
 NUMERIC_FUNCTIONS = {"LatticeCount": lattice_count, "Saturation": saturation, "Gcd": math.gcd}
 
 
-def products_inside(L, k, s, d, p, q) -> sp.Expr:
+def products_inside(L: Size, k: Size, s: Size, d: Size, p: Size, q: Size) -> sp.Expr:
     """:math:`P`: products that land inside the output along one dimension.
 
     Arguments are sympy expressions or ints: input size, kernel size, stride, dilation, padding,
     output_padding.  ``padding`` crops :math:`F(p)` products from the start and
     :math:`F(p - q)` from the end.
+
+    Examples
+    --------
+    >>> products_inside(4, 3, 2, 1, 1, 1)  # 12 products, one cropped at the start
+    11
     """
     return L * k - LatticeCount(L, k, s, d, p) - LatticeCount(L, k, s, d, p - q)
 
 
-def reduced(s, d) -> tuple[sp.Expr, sp.Expr]:
-    r""":math:`s' = s / \gcd(s, d)` and :math:`d' = d / \gcd(s, d)`."""
+def reduced(s: Size, d: Size) -> tuple[sp.Expr, sp.Expr]:
+    r""":math:`s' = s / \gcd(s, d)` and :math:`d' = d / \gcd(s, d)`.
+
+    Examples
+    --------
+    >>> reduced(4, 6)
+    (2, 3)
+    """
     gcd = Gcd(s, d)
     return s / gcd, d / gcd
 
 
-def positions_reached(P, L, k, s, d, p, q, s_reduced, d_reduced) -> sp.Expr:
+def positions_reached(P: Size, L: Size, k: Size, s: Size, d: Size, p: Size, q: Size,
+                      s_reduced: Size, d_reduced: Size) -> sp.Expr:
     r""":math:`Z`: output positions reached by at least one product, given :math:`P`.
 
     Two pairs land on the same position exactly when they differ by a multiple of
@@ -170,6 +194,12 @@ def positions_reached(P, L, k, s, d, p, q, s_reduced, d_reduced) -> sp.Expr:
     :math:`(i - d', j + s')` in the box land where another pair already did; they form the box
     :math:`[0, L - d') \times [0, k - s')` shifted by :math:`s d' = \operatorname{lcm}(s, d)`,
     less the ones that padding crops.
+
+    Examples
+    --------
+    >>> # L=4, k=3, s=2, d=1, no padding: positions 0..8 are all reached
+    >>> positions_reached(products_inside(4, 3, 2, 1, 0, 0), 4, 3, 2, 1, 0, 0, 2, 1)
+    9
     """
     lcm = s * d_reduced
 
@@ -179,8 +209,14 @@ def positions_reached(P, L, k, s, d, p, q, s_reduced, d_reduced) -> sp.Expr:
     return P - sp.Max(L - d_reduced, 0) * sp.Max(k - s_reduced, 0) + repeated(p) + repeated(p - q)
 
 
-def closed_form(P, Z) -> sp.Expr:
-    r""":math:`A = \prod_d P_d - \prod_d Z_d` from the per-dimension counts."""
+def closed_form(P: Sequence[Size], Z: Sequence[Size]) -> sp.Expr:
+    r""":math:`A = \prod_d P_d - \prod_d Z_d` from the per-dimension counts.
+
+    Examples
+    --------
+    >>> closed_form((12, 5), (9, 5))  # 60 products land on 45 positions: 15 additions
+    15
+    """
     return sp.Mul(*P) - sp.Mul(*Z)
 
 
@@ -192,6 +228,15 @@ def beyond_saturation(expr: sp.Expr, L: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
     From :math:`L + c` = :func:`saturation` on, a lattice count is the constant it tends to, and
     from :math:`L + c = a` on, the maximum is :math:`L + c`, so ``form`` is affine in ``L`` with
     coefficients that depend on the layer only.
+
+    Examples
+    --------
+    >>> L = sp.Symbol("L", integer=True, positive=True)
+    >>> threshold, form = beyond_saturation(products_inside(L, 3, 2, 1, 1, 0), L)
+    >>> threshold, form
+    (1, 3*L - 2)
+    >>> [products_inside(n, 3, 2, 1, 1, 0) for n in (1, 2, 3)], [form.subs(L, n) for n in (1, 2, 3)]
+    ([1, 4, 7], [1, 4, 7])
     """
     bounds = []
 

@@ -102,6 +102,7 @@ class Derivation:
 
     @property
     def name(self) -> str:
+        """The module's class name, e.g. ``"Conv2d"``."""
         return self.kind.name
 
     # -- output size -------------------------------------------------------------------------
@@ -127,6 +128,8 @@ class Derivation:
 
     @cached_property
     def multiplications_per_filter(self) -> sp.Expr:
+        """Products one filter computes: every tap at every output position of a convolution,
+        every tap times every input element of a transposed one."""
         S = self.symbols
         # A convolution multiplies every tap at every output position; a transposed one every
         # input element by every tap (products that padding crops are still computed).
@@ -135,6 +138,8 @@ class Derivation:
 
     @cached_property
     def additions_per_filter(self) -> sp.Expr:
+        """Additions inside one filter: ``k - 1`` per output position of a convolution, ``A``
+        (the products that land where another already did) of a transposed one."""
         S = self.symbols
         if self.kind.transposed:
             return S.A
@@ -154,14 +159,17 @@ class Derivation:
     # -- totals ------------------------------------------------------------------------------
     @cached_property
     def total(self) -> sp.Expr:
+        """Every scalar multiplication and addition of the layer over a batch of ``N``."""
         return self.symbols.N * (self.psi * self.lam + self.gamma)
 
     @cached_property
     def multiplications(self) -> sp.Expr:
+        """The multiplications of :attr:`total` (the multiply-accumulates of other counters)."""
         return self.symbols.N * self.psi * self.multiplications_per_filter
 
     @cached_property
     def additions(self) -> sp.Expr:
+        """The additions of :attr:`total`: inside the filters, aggregation and bias."""
         return self.symbols.N * (self.psi * self.additions_per_filter + self.gamma)
 
     def simplified(self, bias: bool) -> sp.Expr:
@@ -249,6 +257,15 @@ def _simplified(name: str, bias: bool) -> sp.Expr:
     return sp.simplify(d.total.subs(d.symbols.b, int(bias)))
 
 
-def derive(kind) -> Derivation:
-    """The symbolic derivation for ``kind``: a module class, instance, or name such as ``"Conv2d"``."""
+def derive(kind: Kind | str | type | object) -> Derivation:
+    """The symbolic derivation for ``kind``: a module class, instance, or name such as ``"Conv2d"``.
+
+    Examples
+    --------
+    >>> d = derive("Conv1d")
+    >>> d.psi, d.gamma
+    (C_in*C_out/g, C_out*L_out*(C_in/g + b - 1))
+    >>> d.total.subs({d.symbols.b: 0}).equals(d.simplified(bias=False))
+    True
+    """
     return _derive(kind_of(kind).name)

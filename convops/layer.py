@@ -16,6 +16,9 @@ from .errors import ConvopsError
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
+#: An int for every spatial dimension, or one per dimension, as torch's constructors take them.
+IntOrTuple = int | tuple[int, ...]
+
 
 class Layer(NamedTuple):
     """The parameters of a convolution module, normalised to one tuple entry per spatial dimension."""
@@ -33,9 +36,21 @@ class Layer(NamedTuple):
     output_padding: tuple[int, ...]
 
     @classmethod
-    def create(cls, kind, in_channels, out_channels, kernel_size, stride=1, padding=0,
-               dilation=1, groups=1, bias=True, padding_mode="zeros", output_padding=0) -> Layer:
-        """A layer from the arguments torch's constructor takes, e.g. ``Layer.create("Conv2d", 3, 64, 7)``."""
+    def create(cls, kind: Kind | str | type, in_channels: int, out_channels: int,
+               kernel_size: IntOrTuple, stride: IntOrTuple = 1, padding: IntOrTuple | str = 0,
+               dilation: IntOrTuple = 1, groups: int = 1, bias: bool = True,
+               padding_mode: str = "zeros", output_padding: IntOrTuple = 0) -> Layer:
+        """A layer from the arguments torch's constructor takes, checked as torch checks them.
+
+        Examples
+        --------
+        >>> Layer.create("Conv2d", 3, 64, 7, stride=2).stride
+        (2, 2)
+        >>> Layer.create("Conv2d", 3, 64, 7, groups=2)
+        Traceback (most recent call last):
+        ...
+        convops.errors.ConvopsError: groups=2 must divide in_channels=3
+        """
         kind = kind_of(kind)
         if not kind.transposed and output_padding not in (0, (0,) * kind.ndim):
             raise ConvopsError(f"output_padding={output_padding!r}: {kind.name} has no output_padding")
@@ -243,7 +258,15 @@ def _check_ints(name: str, values, ndim: int, minimum: int) -> None:
 
 
 def check(layer: Layer) -> None:
-    """Raise ``ValueError`` for the first parameter of ``layer`` that torch would refuse."""
+    """Raise :class:`ConvopsError` for the first parameter of ``layer`` that torch would refuse.
+
+    Examples
+    --------
+    >>> check(Layer.create("ConvTranspose1d", 2, 2, 3, stride=2)._replace(output_padding=(2,)))
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: output_padding=(2,) must be smaller than stride=(2,) or dilation=(1,) in every dimension
+    """
     kind, n = layer.kind, layer.kind.ndim
     for name in ("in_channels", "out_channels", "groups"):
         value = getattr(layer, name)
@@ -279,8 +302,20 @@ def check(layer: Layer) -> None:
                              f"{layer.stride} or dilation={layer.dilation} in every dimension")
 
 
-def check_input(layer: Layer, input_shape) -> tuple[int, tuple[int, ...]]:
-    """``(batch, spatial sizes)`` of an input shape, batched or not; ``ValueError`` if torch would refuse it."""
+def check_input(layer: Layer, input_shape: Sequence[int]) -> tuple[int, tuple[int, ...]]:
+    """``(batch, spatial sizes)`` of an input shape, batched or not; :class:`ConvopsError` if
+    torch would refuse it.
+
+    Examples
+    --------
+    >>> layer = Layer.create("Conv2d", 3, 8, 3)
+    >>> check_input(layer, (3, 32, 30))
+    (1, [32, 30])
+    >>> check_input(layer, (1, 4, 32, 30))
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: input_shape=(1, 4, 32, 30) has 4 channels; in_channels=3
+    """
     n = layer.kind.ndim
     try:
         shape = tuple(input_shape)
@@ -308,7 +343,13 @@ def check_input(layer: Layer, input_shape) -> tuple[int, tuple[int, ...]]:
 
 def smallest_input(layer: Layer) -> tuple[int, ...]:
     """The smallest input size torch accepts in each dimension: 1, or more where ``reflect``
-    padding must stay inside the input (and ``circular`` may reach just to its end)."""
+    padding must stay inside the input (and ``circular`` may reach just to its end).
+
+    Examples
+    --------
+    >>> smallest_input(Layer.create("Conv1d", 1, 1, 3, padding=2, padding_mode="reflect"))
+    (3,)
+    """
     pads = (max(pair) for pair in layer.padding_per_side(layer.kernel_size))
     if layer.padding_mode == "reflect":
         return tuple(pad + 1 for pad in pads)
@@ -317,8 +358,16 @@ def smallest_input(layer: Layer) -> tuple[int, ...]:
     return (1,) * layer.kind.ndim
 
 
-def check_padding_mode(layer: Layer, size_in) -> None:
-    """torch's limits on how far ``reflect`` and ``circular`` padding may reach into the input."""
+def check_padding_mode(layer: Layer, size_in: Sequence[int]) -> None:
+    """torch's limits on how far ``reflect`` and ``circular`` padding may reach into the input.
+
+    Examples
+    --------
+    >>> check_padding_mode(Layer.create("Conv1d", 1, 1, 3, padding=2, padding_mode="reflect"), (2,))
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: padding (2, 2) with padding_mode='reflect' must be smaller than the input size 2 of its dimension
+    """
     mode = layer.padding_mode
     pads = layer.padding_per_side(size_in)
     for size, least, pair in zip(size_in, smallest_input(layer), pads):
@@ -328,8 +377,16 @@ def check_padding_mode(layer: Layer, size_in) -> None:
                              f"the input size {size} of its dimension")
 
 
-def check_output(layer: Layer, input_shape, size_out) -> None:
-    """Every output size at least 1, as torch requires."""
+def check_output(layer: Layer, input_shape: Sequence[int], size_out: Sequence[int]) -> None:
+    """Every output size at least 1, as torch requires.
+
+    Examples
+    --------
+    >>> check_output(Layer.create("Conv1d", 1, 1, 5), (1, 1, 3), (-1,))
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: Conv1d with kernel_size=(5,), stride=(1,), padding=(0,), dilation=(1,) gives output size (-1,) for input_shape=(1, 1, 3); every output size must be at least 1
+    """
     if min(size_out) < 1:
         raise ConvopsError(f"{layer.kind.name} with kernel_size={layer.kernel_size}, stride={layer.stride}, "
                          f"padding={layer.padding}, dilation={layer.dilation}"

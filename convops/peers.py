@@ -23,7 +23,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -43,6 +43,8 @@ class Bug:
 
 @dataclass(frozen=True)
 class Peer:
+    """A counter people use, described by its convention, its own formula and its named bugs."""
+
     name: str
     package: str  #: the module to import; the peer is skipped when it is missing
     convention: str
@@ -53,9 +55,10 @@ class Peer:
 
     @property
     def available(self) -> bool:
+        """Whether the peer's package is installed."""
         return importlib.util.find_spec(self.package) is not None
 
-    def count(self, module: torch.nn.Module, input_shape) -> Fraction | None:
+    def count(self, module: torch.nn.Module, input_shape: Sequence[int]) -> Fraction | None:
         """The peer's number for ``module`` on ``input_shape`` (``None``: the peer has none)."""
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
@@ -219,12 +222,15 @@ PEERS: dict[str, Peer] = {peer.name: peer for peer in (
 
 
 def available_peers() -> list[Peer]:
+    """The peers of :data:`PEERS` whose package is installed."""
     return [peer for peer in PEERS.values() if peer.available]
 
 
 # -- comparing ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PeerResult:
+    """One peer's number for one layer, beside convops' count in that peer's convention."""
+
     peer: str
     value: Fraction | None  #: what the peer reports
     expected: Fraction  #: convops' count in the peer's convention
@@ -233,14 +239,17 @@ class PeerResult:
 
     @property
     def agrees(self) -> bool:
+        """The peer reports convops' count, converted to its convention."""
         return self.value == self.expected
 
     @property
     def explained(self) -> bool:
+        """The peer agrees, or its own formula gives its number and a named bug applies."""
         return self.agrees or (self.value == self.emulated and bool(self.bugs))
 
     @property
     def verdict(self) -> str:
+        """``"agrees"``, the named bugs that explain the difference, or ``"UNEXPLAINED"``."""
         if self.agrees:
             return "agrees"
         if self.explained:
@@ -258,8 +267,18 @@ class Comparison:
     results: tuple[PeerResult, ...]
 
 
-def compare(spec: str, input_shape, peers=None) -> Comparison:
-    """convops and each peer on the layer written as ``spec`` (e.g. ``"Conv2d(3, 8, 3)"``)."""
+def compare(spec: str, input_shape: Sequence[int],
+            peers: Sequence[Peer] | None = None) -> Comparison:
+    """convops and each peer on the layer written as ``spec`` (e.g. ``"Conv2d(3, 8, 3)"``).
+
+    ``peers`` defaults to every installed one (:func:`available_peers`).
+
+    Examples
+    --------
+    >>> c = compare("ConvTranspose1d(1, 1, 3, stride=2)", (1, 1, 4), [PEERS["FlopCounterMode"]])
+    >>> c.breakdown.multiplications, c.results[0].value, c.results[0].verdict
+    (12, Fraction(24, 1), 'agrees')
+    """
     layer, shape = Layer.parse(spec), tuple(input_shape)
     b = breakdown(layer, shape)
     module = layer.to_module()

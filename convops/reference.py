@@ -12,11 +12,12 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from .layer import Layer
+from .layer import IntOrTuple, Layer
 
 
 @dataclass
@@ -27,22 +28,34 @@ class OpCounter:
     additions: int = 0
 
     def mul(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``a * b``, counting one multiplication per element of the result."""
         out = a * b
         self.multiplications += out.numel()
         return out
 
     def add(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``a + b``, counting one addition per element of the result."""
         out = a + b
         self.additions += out.numel()
         return out
 
     @property
     def total(self) -> int:
+        """Multiplications plus additions."""
         return self.multiplications + self.additions
 
 
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, OpCounter]:
-    """The output of ``module(x)`` computed by the counted algorithm, and the operations it took."""
+    """The output of ``module(x)`` computed by the counted algorithm, and the operations it took.
+
+    Examples
+    --------
+    >>> module = torch.nn.ConvTranspose1d(1, 1, 3, stride=2)
+    >>> x = torch.randn(1, 1, 4)
+    >>> y, ops = run(module, x)
+    >>> torch.allclose(y, module(x)), ops
+    (True, OpCounter(multiplications=12, additions=12))
+    """
     layer = Layer.from_module(module)
     n = layer.kind.ndim
     unbatched = x.dim() == n + 1
@@ -132,8 +145,9 @@ def _transposed_filter(layer, counter, x, kernel, size_out):
     return buffer[(slice(None),) + tuple(slice(p, p + o) for p, o in zip(layer.padding, size_out))]
 
 
-def additions_by_ones(size_in, kernel_size, stride=1, dilation=1, padding=0, output_padding=0,
-                      clip: bool = True) -> int:
+def additions_by_ones(size_in: Sequence[int], kernel_size: IntOrTuple, stride: IntOrTuple = 1,
+                      dilation: IntOrTuple = 1, padding: IntOrTuple = 0,
+                      output_padding: IntOrTuple = 0, clip: bool = True) -> int:
     """The reference pages' way to find a transposed convolution's additions per filter.
 
     Runs a one-channel transposed convolution with all-ones input and kernel, so output position
@@ -141,6 +155,11 @@ def additions_by_ones(size_in, kernel_size, stride=1, dilation=1, padding=0, out
     :math:`\\sum_o (n_o - 1)`.  With ``clip=False`` this is the pages' formula, which goes wrong
     where no product lands (:math:`n_o = 0` contributes :math:`-1`); ``clip=True`` takes
     :math:`\\max(n_o - 1, 0)`.  Exact in float64 up to :math:`2^{53}`.
+
+    Examples
+    --------
+    >>> additions_by_ones((4,), 3, stride=2), additions_by_ones((2,), 1, stride=3, clip=False)
+    (3, -2)
     """
     size_in = tuple(size_in)
     module = Layer.create(f"ConvTranspose{len(size_in)}d", 1, 1, kernel_size, stride=stride,
@@ -154,11 +173,16 @@ def additions_by_ones(size_in, kernel_size, stride=1, dilation=1, padding=0, out
     return int(per_position.sum().item())
 
 
-def flop_counter_flops(module: torch.nn.Module, input_shape) -> int:
+def flop_counter_flops(module: torch.nn.Module, input_shape: Sequence[int]) -> int:
     """FLOPs that ``torch.utils.flop_counter.FlopCounterMode`` reports for ``module`` on meta tensors.
 
     FlopCounterMode counts 2 FLOPs per multiply-accumulate and ignores the bias, so its total is
     twice convops' multiplications.
+
+    Examples
+    --------
+    >>> flop_counter_flops(torch.nn.Conv1d(2, 4, 3), (1, 2, 10))
+    384
     """
     from torch.utils.flop_counter import FlopCounterMode
 

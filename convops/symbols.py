@@ -28,7 +28,14 @@ def _symbol(name: str, latex: str, **assumptions) -> sp.Symbol:
 
 
 def latex(expr: sp.Basic, **settings) -> str:
-    """LaTeX of ``expr`` with convops' symbol names (``C_{\\text{in}}`` rather than ``C_{in}``)."""
+    """LaTeX of ``expr`` with convops' symbol names (``C_{\\text{in}}`` rather than ``C_{in}``).
+
+    Examples
+    --------
+    >>> S = symbols(1)
+    >>> print(latex(S.C_in * S.k[0]))
+    C_{\\text{in}} k
+    """
     return sp.latex(expr, symbol_names=LATEX_NAMES, **settings)
 
 
@@ -86,7 +93,14 @@ class Symbols:
 
 @lru_cache(maxsize=None)
 def symbols(ndim: int) -> Symbols:
-    """The symbols for ``ndim`` (1, 2 or 3) spatial dimensions."""
+    """The symbols for ``ndim`` (1, 2 or 3) spatial dimensions.
+
+    Examples
+    --------
+    >>> S = symbols(2)
+    >>> S.size_in, S.k
+    ((H_in, W_in), (k0, k1))
+    """
     if ndim not in SPATIAL_NAMES:
         raise ConvopsError(f"ndim must be 1, 2 or 3, got {ndim!r}")
     names = SPATIAL_NAMES[ndim]

@@ -10,6 +10,7 @@ formula values come from :func:`convops.breakdown`, measured ones from executing
 from __future__ import annotations
 
 import html
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
@@ -140,6 +141,15 @@ def _format(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+_NUMBER = re.compile(r"-?[\d,]+(\.\d+)?( ✓)?")
+
+
+def _cell_html(cell: str) -> str:
+    """A table cell, numbers aligned right so that their digits line up."""
+    style = ' style="text-align:right"' if _NUMBER.fullmatch(cell) else ""
+    return f"<td{style}>{html.escape(cell)}</td>"
+
+
 @dataclass(frozen=True)
 class Table:
     """A small table that Jupyter shows as HTML, with Markdown and plain-text forms as well."""
@@ -150,7 +160,7 @@ class Table:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(cell)}</th>" for cell in self.header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        body = "".join("<tr>" + "".join(_cell_html(cell) for cell in row) + "</tr>"
                        for row in self.rows)
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
