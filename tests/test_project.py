@@ -77,3 +77,15 @@ def test_the_wheel_holds_the_library_only(tmp_path):
     requires = [line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
                 if line.startswith("Requires-Dist:") and "extra ==" not in line]
     assert sorted(r.split()[1].split(">")[0].split("<")[0] for r in requires) == ["sympy", "torch"]
+
+
+def test_the_readme_layout_table_matches_the_tree():
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Layout"):]
+    listed = {path.strip("/") for cell in re.findall(r"^\| (.*?) \|", table, re.M)
+              for path in re.findall(r"`([^`]+)`", cell)}
+    assert all((ROOT / path).exists() for path in listed), listed
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    top_dirs = {path.split("/")[0] for path in tracked if "/" in path and not path.startswith(".")}
+    assert top_dirs <= listed, top_dirs - listed
