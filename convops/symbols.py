@@ -33,8 +33,8 @@ def latex(expr: sp.Basic, **settings) -> str:
     Examples
     --------
     >>> S = symbols(1)
-    >>> print(latex(S.C_in * S.k[0]))
-    C_{\\text{in}} k
+    >>> latex(S.g * S.k[0] * S.d_reduced[0])
+    "d' g k"
     """
     return sp.latex(expr, symbol_names=LATEX_NAMES, **settings)
 
