@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # loaded on first use (PEP 562): they import torch
     from . import peers, reference
     from .profiling import LayerProfile, Profile, profile
 
-__all__ = ["KINDS", "Breakdown", "ConvopsError", "Derivation", "Kind", "Layer", "LayerProfile",
+__all__ = ["Breakdown", "ConvopsError", "Derivation", "KINDS", "Kind", "Layer", "LayerProfile",
            "Profile", "breakdown", "count_ops", "derive", "latex", "peers", "profile", "reference"]
 __version__ = "0.1.0"
 

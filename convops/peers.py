@@ -180,7 +180,7 @@ def _output_padding_dropped(layer, shape, b):
 PEERS: dict[str, Peer] = {peer.name: peer for peer in (
     Peer("FlopCounterMode", "torch",
          "FLOPs = 2 per multiply-accumulate; the bias is ignored; expected = 2·multiplications",
-         flop_counter_flops, lambda layer, shape, b: Fraction(2 * b.multiplications),
+         flop_counter_flops, lambda layer, shape, b: Fraction(b.flops),
          lambda layer, shape, b: Fraction(2 * b.multiplications)),
     Peer("fvcore", "fvcore",
          "'flops' = 1 per multiply-accumulate; the bias is ignored; expected = multiplications",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
+from convops import KINDS
 from convops.layer import PADDING_MODES
 
-KIND_NAMES = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+KIND_NAMES = list(KINDS)
 
 
 @st.composite

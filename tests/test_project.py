@@ -89,3 +89,18 @@ def test_the_readme_layout_table_matches_the_tree():
                              check=True).stdout.split()
     top_dirs = {path.split("/")[0] for path in tracked if "/" in path and not path.startswith(".")}
     assert top_dirs <= listed, top_dirs - listed
+
+
+def test_the_public_api_is_sorted_and_importable():
+    import convops
+
+    assert convops.__all__ == sorted(convops.__all__)
+    assert all(getattr(convops, name) is not None for name in convops.__all__)
+
+
+def test_the_cli_stops_quietly_when_its_reader_does():
+    # `convops formula ... | head -1` after head has exited: stdout is a pipe with no reader.
+    script = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+              "from convops.cli import main; sys.exit(main(['formula', 'ConvTranspose3d']))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (0, "")
