@@ -5,13 +5,14 @@
 384
 """
 
-from .count import Breakdown, breakdown, count_ops
+from .backward import BackwardDerivation
+from .count import BackwardBreakdown, Breakdown, GradientCount, breakdown, count_ops
 from .errors import ConvopsError
 from .derivation import KINDS, Derivation, derive
 from .layer import Layer
 from .symbols import latex
 from .profile import LayerProfile, Profile, profile
 
-__all__ = ["Breakdown", "ConvopsError", "Derivation", "KINDS", "Layer", "breakdown", "count_ops", "derive", "latex",
+__all__ = ["BackwardBreakdown", "BackwardDerivation", "Breakdown", "GradientCount", "ConvopsError", "Derivation", "KINDS", "Layer", "breakdown", "count_ops", "derive", "latex",
            "LayerProfile", "Profile", "profile"]
 __version__ = "0.1.0"
