@@ -90,7 +90,7 @@ class BackwardDerivation:
     >>> b.grad_weight.multiplications
     C_in*C_out*L_out*N*k/g
     >>> b.grad_bias.additions
-    b*C_out*(L_out*N - 1)
+    C_out*b*(L_out*N - 1)
     >>> b.simplified(False, "bias")
     0
     """

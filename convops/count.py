@@ -204,7 +204,7 @@ def count_ops(module, input_shape, backward: bool = False,
     >>> convops.count_ops(conv, (1, 2, 10))
     384
     >>> convops.count_ops(conv, (1, 2, 10), backward=True, gradients=("weight", "bias"))
-    220
+    388
     """
     if backward or gradients is not None:
         return breakdown(module, input_shape, backward, gradients).total
@@ -261,7 +261,7 @@ def breakdown(module, input_shape, backward: bool = False,
     >>> import torch, convops
     >>> b = convops.breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10), backward=True)
     >>> b.grad_input, b.grad_bias
-    (GradientCount(multiplications=192, additions=164), GradientCount(multiplications=0, additions=28))
+    (GradientCount(multiplications=192, additions=172), GradientCount(multiplications=0, additions=28))
     >>> b.flops  # FlopCounterMode's convention: 2 per multiplication
     768
     """
