@@ -137,3 +137,21 @@ def test_empty_batch_counts_nothing_and_unbatched_counts_one_sample(name):
         convops.GradientCount(0, 0)] * 3
     assert (convops.breakdown(module, (2,) + (5,) * ndim, backward=True).total
             == convops.breakdown(module, (1, 2) + (5,) * ndim, backward=True).total)
+
+
+def test_cli_counts_the_backward(capsys):
+    from convops.cli import main
+
+    layer, shape = "Conv2d(3, 8, 3, padding=1, padding_mode='reflect')", (2, 3, 9, 9)
+    assert main(["count", layer, "--input", "2,3,9,9", "--backward", "--json"]) == 0
+    report = __import__("json").loads(capsys.readouterr().out)
+    module = torch.nn.Conv2d(3, 8, 3, padding=1, padding_mode="reflect")
+    counters = measure_backward(module, shape)
+    for name in GRADIENTS:
+        assert report["backward"][f"grad_{name}"]["total"] == counters[name].total
+    assert report["training_total"] == run(module, torch.zeros(shape))[1].total + sum(
+        c.total for c in counters.values())
+    assert main(["count", layer, "--input", "2,3,9,9", "--backward", "--gradients", "weight"]) == 0
+    assert "grad_weight" in capsys.readouterr().out
+    assert main(["count", layer, "--input", "2,3,9,9", "--gradients", "weight"]) == 2
+    assert main(["count", layer, "--input", "2,3,9,9", "--backward", "--gradients", "w"]) == 2

@@ -1,0 +1,75 @@
+"""Notebook helpers for the backward pass: formula against measurement, per gradient.
+
+Formula values come from :func:`convops.breakdown` with ``backward=True``; measured ones from
+:func:`convops.reference.measure_backward` (the instrumented backward, whose gradients are checked
+against ``torch.autograd``) and from ``FlopCounterMode``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from .backward import GRADIENTS
+from .count import breakdown
+from .notebook import Table, _format, describe_layer
+from .reference import flop_counter_backward_flops, measure_backward
+
+__all__ = ["backward_comparison", "backward_table"]
+
+
+def _cell(formula: int, measured: int) -> str:
+    return f"{_format(formula)} ✓" if formula == measured else f"{_format(formula)} ≠ {_format(measured)}"
+
+
+def backward_comparison(module: torch.nn.Module, input_shape: Sequence[int],
+                        gradients: Sequence[str] = GRADIENTS, seed: int = 0) -> Table:
+    """One row per gradient of ``gradients``: convops' multiplications and additions, each
+    followed by ✓ where the instrumented backward counted the same (``≠`` and its count where not).
+
+    Examples
+    --------
+    >>> import torch
+    >>> print(backward_comparison(torch.nn.Conv1d(2, 4, 3), (1, 2, 10)))
+    Conv1d(2, 4, kernel_size=(3,), stride=(1,)) on input (1, 2, 10); gradients equal torch.autograd's
+    gradient     multiplications  additions
+    grad_input   192 ✓            172 ✓
+    grad_weight  192 ✓            168 ✓
+    grad_bias    0 ✓              28 ✓
+    """
+    formula = breakdown(module, tuple(input_shape), backward=True)
+    measured = measure_backward(module, input_shape, seed=seed)
+    rows = []
+    for name in gradients:
+        counted, counter = getattr(formula, f"grad_{name}"), measured[name]
+        rows.append((f"grad_{name}", _cell(counted.multiplications, counter.multiplications),
+                     _cell(counted.additions, counter.additions)))
+    return Table(("gradient", "multiplications", "additions"), tuple(rows),
+                 caption=f"{describe_layer(module, input_shape)}; gradients equal torch.autograd's")
+
+
+def backward_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]]) -> Table:
+    """One line per ``(module, input_shape)``: each gradient's total operations and the backward's
+    FLOPs (2 per multiplication), each followed by ✓ where the instrumented backward, or
+    ``FlopCounterMode`` (which counts no bias, and ``g`` times the products of ``grad_weight``
+    of a grouped layer), agrees.
+
+    Examples
+    --------
+    >>> import torch
+    >>> print(backward_table([(torch.nn.ConvTranspose1d(2, 2, 3, stride=2), (1, 2, 4))]))
+    layer                                                 input      grad_input  grad_weight  grad_bias  FLOPs = FlopCounterMode
+    ConvTranspose1d(2, 2, kernel_size=(3,), stride=(2,))  (1, 2, 4)  88 ✓        84 ✓         16 ✓       192 ✓
+    """
+    body = []
+    for module, shape in cases:
+        formula = breakdown(module, tuple(shape), backward=True)
+        measured = measure_backward(module, shape)
+        cells = [repr(module), _format(tuple(shape))]
+        cells += [_cell(getattr(formula, f"grad_{name}").total, measured[name].total)
+                  for name in GRADIENTS]
+        cells.append(_cell(formula.flops, flop_counter_backward_flops(module, shape, GRADIENTS)))
+        body.append(tuple(cells))
+    return Table(("layer", "input", *(f"grad_{name}" for name in GRADIENTS),
+                  "FLOPs = FlopCounterMode"), tuple(body))
