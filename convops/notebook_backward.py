@@ -13,10 +13,12 @@ import torch
 
 from .backward import GRADIENTS
 from .count import breakdown
+from .derivation import KINDS, derive, kind_of
+from .errors import ConvopsError
 from .notebook import Table, _format, describe_layer
 from .reference import flop_counter_backward_flops, measure_backward
 
-__all__ = ["backward_comparison", "backward_table"]
+__all__ = ["backward_anchor", "backward_comparison", "backward_summary_markdown", "backward_table"]
 
 
 def _cell(formula: int, measured: int) -> str:
@@ -73,3 +75,63 @@ def backward_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]]) -> Ta
         body.append(tuple(cells))
     return Table(("layer", "input", *(f"grad_{name}" for name in GRADIENTS),
                   "FLOPs = FlopCounterMode"), tuple(body))
+
+
+# -- site ----------------------------------------------------------------------------------------
+#: What each backward equation is, in words; per-dimension terms end in ``_<dimension>``.
+_LABELS = {
+    "total_bias": "Backward total with bias",
+    "total_no_bias": "Backward total without bias",
+    "fold": "Additions folding the padded positions back (padding_mode other than 'zeros')",
+    "A": "Additions per filter of the transposed convolution computing grad_input",
+    "q": "Output padding of the transposed convolution computing grad_input",
+    "s_reduced": "Reduced stride",
+    "d_reduced": "Reduced dilation",
+    "P": "Products of that transposed convolution landing inside the input",
+    "Z": "Input positions that receive a product",
+}
+
+
+def _label(quantity: str) -> str:
+    gradient, _, what = quantity.partition("_")
+    if gradient in GRADIENTS:
+        return f"grad_{gradient}: {what}"
+    if quantity in _LABELS:
+        return _LABELS[quantity]
+    stem, _, dimension = quantity.rpartition("_")
+    return f"{_LABELS[stem]}, dimension {dimension}"
+
+
+def backward_anchor(kind, quantity: str) -> str:
+    """The id of a backward formula on the site, e.g. ``conv2d-backward-weight-additions``.
+
+    Examples
+    --------
+    >>> backward_anchor("Conv2d", "total_bias")
+    'conv2d-backward-total-bias'
+    """
+    name = kind_of(kind).name
+    quantities = derive(name).backward.equations()
+    if quantity not in quantities:
+        raise ConvopsError(f"quantity must be one of {', '.join(quantities)}, got {quantity!r}")
+    return f"{name}-backward-{quantity}".lower().replace("_", "-")
+
+
+def backward_summary_markdown() -> str:
+    """The summary the training-cost page opens with: a tab per module kind with every formula
+    of its backward, each in a block carrying its :func:`backward_anchor`.
+
+    Examples
+    --------
+    >>> print(backward_summary_markdown().splitlines()[2])
+    //// tab | Conv1d
+    """
+    tabs = []
+    for name in KINDS:
+        backward = derive(name).backward
+        blocks = "\n".join(
+            f"**{_label(q)}** · [#{backward_anchor(name, q)}](#{backward_anchor(name, q)})\n\n"
+            f"/// html | div#{backward_anchor(name, q)}.convops-formula\n\n"
+            f"$$\n{backward.latex(q)}\n$$\n\n///\n" for q in backward.equations())
+        tabs.append(f"//// tab | {name}\n\n{blocks}\n////\n")
+    return "## Formula summary\n\n" + "\n".join(tabs)
