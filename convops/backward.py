@@ -25,6 +25,12 @@ dimensions; the formulas hold for a batch :math:`N \ge 1`, an empty batch comput
 ``grad_bias``
     each output channel sums its :math:`N\,\Pi(L_\text{out})` output gradients.
 
+The transposed convolution computing a convolution's ``grad_input`` crops :math:`p` positions
+at the start and :math:`p - q` at the end.  With ``padding='same'`` and an even kernel torch pads
+one element more after the input than before, :math:`q` is then :math:`-1`: no torch module, but
+the closed form of ``A`` holds for any two crops (it only sums the lattice counts of both ends),
+and the count takes ``p`` as the padding before the input.
+
 So each gradient multiplies exactly as often as the forward does, and ``FlopCounterMode``'s 2
 FLOPs per multiplication give twice our multiplications (for ``grad_weight`` of a grouped layer
 it counts ``g`` times more: it leaves out the groups there).
@@ -66,12 +72,6 @@ class Gradient:
 
 def _prod(factors) -> sp.Expr:
     return sp.Mul(*factors)
-
-
-def _swap(S: Symbols, *, sizes: dict) -> dict:
-    """The substitution that turns a forward count into the count of the convolution computing
-    ``grad_input``: channels swapped, no bias, and the given sizes renamed."""
-    return {S.C_in: S.C_out, S.C_out: S.C_in, S.b: 0, **sizes}
 
 
 @dataclass(frozen=True)
@@ -120,13 +120,14 @@ class BackwardDerivation:
 
     @cached_property
     def grad_input(self) -> Gradient:
-        """The convolution computing ``grad_input`` from ``grad_output``, without bias."""
+        """The convolution computing ``grad_input`` from ``grad_output``: the forward count of
+        the other kind with the channels swapped, no bias, and the sizes renamed."""
         S, dual = self.symbols, self._dual
         if self.transposed:  # a convolution whose outputs are our input's positions
             sizes = dict(zip(S.size_out, S.size_in))
         else:  # a transposed convolution from our output's size to our input's
             sizes = {**dict(zip(S.size_in, S.size_out)), **dict(zip(S.size_out, S.size_in))}
-        swap = _swap(S, sizes=sizes)
+        swap = {S.C_in: S.C_out, S.C_out: S.C_in, S.b: 0, **sizes}
         return Gradient(dual.multiplications, dual.additions).subs(swap, simultaneous=True)
 
     @cached_property
