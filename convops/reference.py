@@ -240,9 +240,10 @@ def _weight_gradient(layer: Layer, counter: OpCounter, x: torch.Tensor, grad: to
     """Per weight element, the products of the elements of ``x`` and ``grad`` it met in the
     forward, summed over the batch and the ``positions`` (conv: ``x`` padded, its output's
     positions; transposed: ``grad`` extended, its input's positions)."""
-    weight = torch.empty((layer.out_channels if not layer.kind.transposed else layer.in_channels,
-                          (layer.in_channels if not layer.kind.transposed else layer.out_channels)
-                          // layer.groups, *layer.kernel_size), dtype=x.dtype)
+    first, second = layer.in_channels, layer.out_channels  # torch's weight layout, as in _kernel
+    if not layer.kind.transposed:
+        first, second = second, first
+    weight = torch.empty((first, second // layer.groups, *layer.kernel_size), dtype=x.dtype)
     in_per_group = layer.in_channels // layer.groups
     out_per_group = layer.out_channels // layer.groups
     for c_out in range(layer.out_channels):
