@@ -33,7 +33,8 @@ and the count takes ``p`` as the padding before the input.
 
 So each gradient multiplies exactly as often as the forward does, and ``FlopCounterMode``'s 2
 FLOPs per multiplication give twice our multiplications (for ``grad_weight`` of a grouped layer
-it counts ``g`` times more: it leaves out the groups there).
+it counts ``g`` times more: it leaves out the groups there, as of torch 2.13; pull request
+pytorch/pytorch#183405 divides by them).
 """
 
 from __future__ import annotations
