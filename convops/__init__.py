@@ -18,7 +18,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .count import Breakdown, breakdown, count_ops
+from .backward import BackwardDerivation
+from .count import BackwardBreakdown, Breakdown, GradientCount, breakdown, count_ops
 from .derivation import KINDS, Derivation, Kind, derive
 from .errors import ConvopsError
 from .layer import Layer
@@ -28,8 +29,9 @@ if TYPE_CHECKING:  # loaded on first use (PEP 562): they import torch
     from . import peers, reference
     from .profiling import LayerProfile, Profile, profile
 
-__all__ = ["Breakdown", "ConvopsError", "Derivation", "KINDS", "Kind", "Layer", "LayerProfile",
-           "Profile", "breakdown", "count_ops", "derive", "latex", "peers", "profile", "reference"]
+__all__ = ["BackwardBreakdown", "BackwardDerivation", "Breakdown", "ConvopsError", "Derivation",
+           "GradientCount", "KINDS", "Kind", "Layer", "LayerProfile", "Profile", "breakdown",
+           "count_ops", "derive", "latex", "peers", "profile", "reference"]
 __version__ = "0.1.0"
 
 _LAZY = {"LayerProfile": "profiling", "Profile": "profiling", "profile": "profiling",

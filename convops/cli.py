@@ -14,6 +14,7 @@ import sys
 
 import sympy as sp
 
+from .backward import GRADIENTS
 from .count import breakdown
 from .derivation import KINDS, derive
 from .errors import ConvopsError
@@ -50,20 +51,48 @@ def _describe(layer: Layer) -> str:
     return f"{k.name}({', '.join(parts)})"
 
 
-def count_report(layer: Layer, input_shape: tuple[int, ...]) -> dict[str, object]:
-    """Every figure ``convops count`` prints, as plain ints and strings.
+def count_report(layer: Layer, input_shape: tuple[int, ...], backward: bool = False,
+                 gradients: tuple[str, ...] | None = None) -> dict[str, object]:
+    """Every figure ``convops count`` prints, as plain ints and strings; with ``backward``, also
+    the backward pass's per gradient (``gradients``: which, by default all).
 
     Examples
     --------
-    >>> report = count_report(Layer.parse("Conv1d(2, 4, 3)"), (1, 2, 10))
-    >>> report["module"], report["total"], report["flops"]
-    ('Conv1d(2, 4, kernel_size=(3,))', 384, 384)
+    >>> report = count_report(Layer.parse("Conv1d(2, 4, 3)"), (1, 2, 10), backward=True)
+    >>> report["module"], report["total"], report["flops"], report["backward"]["grad_bias"]
+    ('Conv1d(2, 4, kernel_size=(3,))', 384, 384, {'multiplications': 0, 'additions': 28, 'total': 28})
     """
     b = breakdown(layer, input_shape)
-    return {"module": _describe(layer), "input_shape": list(b.input_shape),
-            "output_shape": list(b.output_shape), "batch": b.batch, "psi": b.psi, "lam": b.lam,
-            "gamma": b.gamma, "A": b.A, "multiplications": b.multiplications,
-            "additions": b.additions, "total": b.total, "macs": b.macs, "flops": b.flops}
+    report = {"module": _describe(layer), "input_shape": list(b.input_shape),
+              "output_shape": list(b.output_shape), "batch": b.batch, "psi": b.psi,
+              "lam": b.lam, "gamma": b.gamma, "A": b.A, "multiplications": b.multiplications,
+              "additions": b.additions, "total": b.total, "macs": b.macs, "flops": b.flops}
+    if backward:
+        back = breakdown(layer, input_shape, backward=True, gradients=gradients)
+        report["backward"] = {
+            **{f"grad_{g}": None if c is None else {"multiplications": c.multiplications,
+                                                    "additions": c.additions, "total": c.total}
+               for g in GRADIENTS for c in [getattr(back, f"grad_{g}")]},
+            "fold": back.fold, "multiplications": back.multiplications,
+            "additions": back.additions, "total": back.total, "flops": back.flops}
+        report["training_total"] = b.total + back.total
+    return report
+
+
+def _print_backward(report: dict) -> None:
+    back = report["backward"]
+    print(f"backward operations: {back['total']:,}  (forward + backward: "
+          f"{report['training_total']:,})")
+    print(f"  {'gradient':<12}{'multiplications':>20}{'additions':>20}{'total':>20}")
+    for g in GRADIENTS:
+        counts = back[f"grad_{g}"]
+        if counts is not None:
+            print(f"  {'grad_' + g:<12}" + "".join(f"{counts[q]:>20,}" for q in
+                                                  ("multiplications", "additions", "total")))
+    if back["fold"]:
+        print(f"  (grad_input's additions include {back['fold']:,} that fold the padded "
+              "positions back)")
+    print(f"  FLOPs  = 2·multiplications (FlopCounterMode style)  {back['flops']:>20,}")
 
 
 def _print_count(report: dict) -> None:
@@ -128,6 +157,10 @@ def _print_formula(kind: str, bias: bool | None, as_latex: bool) -> None:
             print(f"  {symbol}: {meaning}")
 
 
+def _gradient_names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convops",
@@ -149,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="input shape, comma-separated: N,C_in,*spatial or C_in,*spatial "
                             "(unbatched), e.g. 1,3,224,224")
     count.add_argument("--json", action="store_true", help="print the figures as JSON")
+    count.add_argument("--backward", action="store_true",
+                       help="also count the backward pass: grad_input, grad_weight, grad_bias")
+    count.add_argument("--gradients", metavar="NAMES", type=_gradient_names,
+                       help="with --backward, the gradients to count, comma-separated "
+                            "(default input,weight,bias; a first layer needs no input)")
     formula = commands.add_parser(
         "formula", help="print the symbolic formula of a module kind, to cite",
         description="Print the simplified total of a module kind and the output-size (and, for "
@@ -181,11 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "count":
-            report = count_report(Layer.parse(args.module), parse_shape(args.input))
+            if args.gradients is not None and not args.backward:
+                raise ConvopsError("--gradients applies to the backward pass: add --backward")
+            report = count_report(Layer.parse(args.module), parse_shape(args.input),
+                                  args.backward, args.gradients)
             if args.json:
                 print(json.dumps(report, indent=2))
             else:
                 _print_count(report)
+                if args.backward:
+                    _print_backward(report)
         else:
             _print_formula(args.kind, args.bias, args.latex)
         sys.stdout.flush()

@@ -20,7 +20,9 @@ import sympy as sp
 
 from ._compile import assignments, code, compile_int, define, stage
 from .additions import beyond_saturation
+from .backward import GRADIENTS
 from .derivation import derive
+from .errors import ConvopsError
 from .layer import Layer, check, check_input, check_output, check_padding_mode, smallest_input
 
 _QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
@@ -183,12 +185,17 @@ def _forget() -> None:
     _COUNTERS.clear()
 
 
-def count_ops(module: Any, input_shape: Sequence[int]) -> int:
+def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
+              gradients: Sequence[str] | None = None) -> int:
     """Exact number of scalar multiplications and additions of ``module`` on an input of ``input_shape``.
 
     ``module`` is a torch ``Conv1d/2d/3d`` or ``ConvTranspose1d/2d/3d`` (or a :class:`Layer`);
     ``input_shape`` is batched ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``.
     Raises :class:`~convops.errors.ConvopsError` for any layer or input torch would refuse.
+
+    ``backward=True`` counts the backward pass instead (:mod:`convops.backward`): the
+    operations of the ``gradients`` named, by default all of ``("input", "weight", "bias")``
+    (a first layer, whose input needs no gradient, leaves out ``"input"``).
 
     The first count of a layer checks its parameters and computes every term that depends on
     them alone; a later count reads the module anew and, if it is unchanged, only evaluates
@@ -201,7 +208,12 @@ def count_ops(module: Any, input_shape: Sequence[int]) -> int:
     236027904
     >>> count_ops(torch.nn.ConvTranspose1d(1, 1, 3, stride=2), (1, 1, 4))
     24
+    >>> conv = torch.nn.Conv1d(2, 4, kernel_size=3)
+    >>> count_ops(conv, (1, 2, 10)), count_ops(conv, (1, 2, 10), backward=True, gradients=("weight", "bias"))
+    (384, 388)
     """
+    if backward or gradients is not None:
+        return breakdown(module, input_shape, backward, gradients).total
     try:
         attributes = module.__dict__
         parameters = attributes["_parameters"]
@@ -251,10 +263,14 @@ class Breakdown:
         return 2 * self.multiplications
 
 
-def breakdown(module: Any, input_shape: Sequence[int]) -> Breakdown:
+
+def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
+              gradients: Sequence[str] | None = None) -> Breakdown | BackwardBreakdown:
     """ψ, λ, γ, multiplications, additions and the total of ``module`` on ``input_shape``.
 
-    Accepts what :func:`count_ops` accepts and refuses what it refuses.
+    Accepts what :func:`count_ops` accepts and refuses what it refuses.  ``backward=True``
+    gives the :class:`BackwardBreakdown` of the ``gradients`` named instead (see
+    :func:`count_ops`).
 
     Examples
     --------
@@ -264,7 +280,14 @@ def breakdown(module: Any, input_shape: Sequence[int]) -> Breakdown:
     ((1, 1, 9), 1, 15, 9, 3)
     >>> b.multiplications, b.additions, b.total, b.flops
     (12, 12, 24, 24)
+    >>> b = breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10), backward=True)
+    >>> b.grad_input, b.grad_bias
+    (GradientCount(multiplications=192, additions=172), GradientCount(multiplications=0, additions=28))
+    >>> b.flops  # FlopCounterMode's convention: 2 per multiplication
+    768
     """
+    if backward or gradients is not None:
+        return _backward_breakdown(module, input_shape, backward, gradients)
     layer, values, batch = _evaluate(module, input_shape)
     size_out = values[-layer.kind.ndim:]
     named = dict(zip(_QUANTITIES, values))
@@ -274,3 +297,130 @@ def breakdown(module: Any, input_shape: Sequence[int]) -> Breakdown:
     out_shape = shape[:-layer.kind.ndim - 1] + (layer.out_channels, *size_out)
     return Breakdown(kind=layer.kind.name, input_shape=shape, output_shape=out_shape, batch=batch,
                      **named)
+
+
+# -- backward -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GradientCount:
+    """The operations of one gradient (exact ints)."""
+
+    multiplications: int
+    additions: int
+
+    @property
+    def total(self) -> int:
+        return self.multiplications + self.additions
+
+
+@dataclass(frozen=True)
+class BackwardBreakdown:
+    """The operations of the backward pass of one layer and input shape, per gradient.
+
+    A gradient left out of ``gradients`` is ``None``.  ``fold`` is the part of
+    ``grad_input.additions`` that folds padded positions back (``padding_mode`` other than
+    ``'zeros'``).
+    """
+
+    kind: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    batch: int
+    gradients: tuple[str, ...]
+    grad_input: GradientCount | None
+    grad_weight: GradientCount | None
+    grad_bias: GradientCount | None
+    fold: int
+
+    def _computed(self) -> list[GradientCount]:
+        return [getattr(self, f"grad_{g}") for g in self.gradients]
+
+    @property
+    def multiplications(self) -> int:
+        return sum(g.multiplications for g in self._computed())
+
+    @property
+    def additions(self) -> int:
+        return sum(g.additions for g in self._computed())
+
+    @property
+    def total(self) -> int:
+        return self.multiplications + self.additions
+
+    @property
+    def flops(self) -> int:
+        """FlopCounterMode's convention: 2 FLOPs per multiplication, additions ignored."""
+        return 2 * self.multiplications
+
+
+def _gradients(backward: bool, gradients) -> tuple[str, ...]:
+    """The gradients asked for, in torch's order; ``ConvopsError`` names a bad request."""
+    if not backward:
+        raise ConvopsError(f"gradients={gradients!r} applies to the backward pass: "
+                           "pass backward=True")
+    if gradients is None:
+        return GRADIENTS
+    names = (gradients,) if isinstance(gradients, str) else gradients
+    try:
+        names = set(names)
+    except TypeError:
+        names = {gradients}
+    unknown = names - set(GRADIENTS)
+    if unknown:
+        raise ConvopsError(f"gradients={gradients!r}: {', '.join(map(repr, sorted(unknown, key=str)))}"
+                           f" is not a gradient; choose among {', '.join(GRADIENTS)}")
+    return tuple(g for g in GRADIENTS if g in names)
+
+
+@lru_cache(maxsize=None)
+def _backward_quantities(name: str):
+    """``quantities(N, *size_in, *parameters)``: multiplications and additions of ``grad_input``,
+    ``grad_weight`` and ``grad_bias``.  The parameters are those of :func:`_formulas`, except
+    that a convolution takes, in place of ``output_padding``, each dimension's padding before
+    the input (the start the transposed convolution computing ``grad_input`` crops)."""
+    d, variables, parameters, steps = _formulas(name)
+    S, backward = d.symbols, d.backward
+    if not d.kind.transposed:
+        parameters = (*parameters[:-S.ndim], *S.p)
+    sizes = [pair for pair in steps if pair[0] in S.size_out]
+    values = [getattr(backward.gradient(g), quantity)
+              for g in GRADIENTS for quantity in ("multiplications", "additions")]
+    return compile_int((*variables, *parameters), values, sizes + list(backward.terms.items()))
+
+
+@lru_cache(maxsize=None)
+def _fold(name: str):
+    """``fold(N, *size_in, C_in, *padding_total)``: :attr:`~convops.backward.BackwardDerivation.fold`."""
+    d = derive(name)
+    S = d.symbols
+    totals = sp.symbols(f"padding_total:{S.ndim}", integer=True, nonnegative=True)
+    fold = d.backward.fold.subs({p: total / 2 for p, total in zip(S.p, totals)})
+    return compile_int((S.N, *S.size_in, S.C_in, *totals), fold)
+
+
+def _backward_breakdown(module, input_shape, backward, gradients) -> BackwardBreakdown:
+    chosen = _gradients(backward, gradients)
+    layer, values, batch = _evaluate(module, input_shape)  # every check of the forward
+    n = layer.kind.ndim
+    size_in = check_input(layer, input_shape)[1]
+    size_out = values[-n:]
+    parameters, fold = _parameters(layer), 0
+    if not layer.kind.transposed:
+        pads = layer.padding_per_side(size_in)
+        if layer.padding_mode != "zeros":  # the unpadded convolution of the padded input
+            totals = [before + after for before, after in pads]
+            fold = _fold(layer.kind.name)(batch, *size_in, layer.in_channels, *totals)
+            size_in = [L + total for L, total in zip(size_in, totals)]
+            pads = [(0, 0)] * n
+        parameters = (*parameters[:4 + 3 * n], *(before + after for before, after in pads),
+                      *(before for before, _ in pads))
+    counts = [0] * 6
+    if batch:  # the formulas hold for N >= 1; an empty batch computes no gradient
+        counts = list(_backward_quantities(layer.kind.name)(batch, *size_in, *parameters))
+        counts[1] += fold  # grad_input's additions
+    named = {g: GradientCount(*counts[2 * i:2 * i + 2]) for i, g in enumerate(GRADIENTS)}
+    shape = tuple(input_shape)
+    return BackwardBreakdown(
+        kind=layer.kind.name, input_shape=shape,
+        output_shape=shape[:-n - 1] + (layer.out_channels, *size_out), batch=batch,
+        gradients=chosen, fold=fold if "input" in chosen else 0,
+        **{f"grad_{g}": named[g] if g in chosen else None for g in GRADIENTS})

@@ -176,6 +176,13 @@ class Derivation:
         """The total for ``bias=True`` or ``bias=False``, simplified."""
         return _simplified(self.name, bool(bias))
 
+    @cached_property
+    def backward(self):
+        """The backward pass: :class:`~convops.backward.BackwardDerivation`."""
+        from .backward import BackwardDerivation
+
+        return BackwardDerivation(self)
+
     # -- transposed additions ----------------------------------------------------------------
     @cached_property
     def A(self) -> sp.Expr | None:

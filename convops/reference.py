@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
+from .backward import GRADIENTS
+from .derivation import KINDS
 from .layer import IntOrTuple, Layer
 
 
@@ -38,6 +41,21 @@ class OpCounter:
         out = a + b
         self.additions += out.numel()
         return out
+
+    def index_add(self, target: torch.Tensor, index: torch.Tensor,
+                  source: torch.Tensor) -> torch.Tensor:
+        """``target`` with each element of ``source`` (last dimension) added at ``index``."""
+        self.additions += source.numel()
+        return target.index_add(-1, index, source)
+
+    def sum(self, a: torch.Tensor) -> torch.Tensor:
+        """``a`` summed over its last dimension, pairwise: ``M - 1`` additions per sum of ``M``."""
+        if a.shape[-1] == 0:
+            return a.new_zeros(a.shape[:-1])
+        while a.shape[-1] > 1:
+            half = a.shape[-1] // 2
+            a = torch.cat([self.add(a[..., :half], a[..., half:2 * half]), a[..., 2 * half:]], -1)
+        return a[..., 0]
 
     @property
     def total(self) -> int:
@@ -64,11 +82,19 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, OpCount
     counter = OpCounter()
     weight = module.weight.detach().to(x.dtype)
     bias = None if module.bias is None else module.bias.detach().to(x.dtype)
-    filters = _transposed_filter if layer.kind.transposed else _conv_filter
     with torch.no_grad():  # the extent of the output is torch's, not a formula under test
         size_out = tuple(module(x).shape[2:])
     if not layer.kind.transposed:
         x = _pad(layer, x)
+    out = _convolve(layer, counter, x, weight, bias, size_out)
+    return (out.squeeze(0) if unbatched else out), counter
+
+
+def _convolve(layer: Layer, counter: OpCounter, x: torch.Tensor, weight: torch.Tensor,
+              bias: torch.Tensor | None, size_out) -> torch.Tensor:
+    """Filter by filter, then the aggregation of each output channel, then the bias (``x`` is
+    already padded for a convolution)."""
+    filters = _transposed_filter if layer.kind.transposed else _conv_filter
     in_per_group = layer.in_channels // layer.groups
     out_per_group = layer.out_channels // layer.groups
     channels = []
@@ -84,8 +110,7 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, OpCount
         if bias is not None:
             y = counter.add(y, bias[c_out])
         channels.append(y)
-    out = torch.stack(channels, dim=1)
-    return (out.squeeze(0) if unbatched else out), counter
+    return torch.stack(channels, dim=1)
 
 
 def _kernel(layer: Layer, weight: torch.Tensor, c_in: int, c_out: int) -> torch.Tensor:
@@ -143,6 +168,170 @@ def _transposed_filter(layer, counter, x, kernel, size_out):
         target[:, store] = product[:, store]
         written[where] |= landed_inside
     return buffer[(slice(None),) + tuple(slice(p, p + o) for p, o in zip(layer.padding, size_out))]
+
+
+def run_backward(module: torch.nn.Module, x: torch.Tensor, grad_output: torch.Tensor
+                 ) -> tuple[dict[str, torch.Tensor | None], dict[str, OpCounter]]:
+    """The gradients of ``module(x)`` for ``grad_output``, computed by the counted algorithm of
+    :mod:`convops.backward`, and the operations each took.
+
+    Returns ``(gradients, counters)``, both keyed by ``"input"``, ``"weight"`` and ``"bias"``
+    (the bias gradient is ``None`` without bias).  Every scalar multiplication and addition goes
+    through the gradient's :class:`OpCounter`; copies and zeros are free.
+    """
+    layer = Layer.from_module(module)
+    n = layer.kind.ndim
+    unbatched = x.dim() == n + 1
+    if unbatched:
+        x, grad_output = x.unsqueeze(0), grad_output.unsqueeze(0)
+    counters = {g: OpCounter() for g in GRADIENTS}
+    weight = module.weight.detach().to(x.dtype)
+    backward = _transposed_backward if layer.kind.transposed else _conv_backward
+    grad_input, grad_weight = backward(layer, counters, x, weight, grad_output)
+    grad_bias = None
+    if layer.bias:  # per output channel, the sum of its N * prod(size_out) output gradients
+        grad_bias = counters["bias"].sum(grad_output.transpose(0, 1).flatten(1))
+    if unbatched:
+        grad_input = grad_input.squeeze(0)
+    return {"input": grad_input, "weight": grad_weight, "bias": grad_bias}, counters
+
+
+def autograd_gradients(module: torch.nn.Module, x: torch.Tensor, grad_output: torch.Tensor
+                       ) -> dict[str, torch.Tensor | None]:
+    """torch.autograd's gradients of ``module(x)`` for ``grad_output``, keyed like
+    :func:`run_backward`'s."""
+    x = x.detach().clone().requires_grad_()
+    parameters = [x, module.weight] + ([module.bias] if module.bias is not None else [])
+    gradients = torch.autograd.grad(module(x), parameters, grad_output)
+    return dict(zip(GRADIENTS, gradients + (None,) * (len(GRADIENTS) - len(gradients))))
+
+
+def measure_backward(module: torch.nn.Module, input_shape, seed: int = 0) -> dict[str, OpCounter]:
+    """The operations of each gradient of ``module`` on a random input of ``input_shape`` and a
+    random output gradient, counted by :func:`run_backward`, whose gradients are first checked
+    against :func:`autograd_gradients` (``AssertionError`` if they differ).  Runs in float64.
+    """
+    module = copy.deepcopy(module).double()
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(tuple(input_shape), dtype=torch.float64, generator=generator)
+    with torch.no_grad():
+        out = module(x)
+    grad_output = torch.randn(out.shape, dtype=torch.float64, generator=generator)
+    gradients, counters = run_backward(module, x, grad_output)
+    expected = autograd_gradients(module, x, grad_output)
+    for name in GRADIENTS:
+        torch.testing.assert_close(gradients[name], expected[name], msg=lambda m: f"{name}: {m}")
+    return counters
+
+
+def _dual(layer: Layer, padding) -> Layer:
+    """The layer of the convolution that computes ``layer``'s ``grad_input``: the other kind,
+    channels swapped, no bias; ``padding`` is where a transposed one's output starts."""
+    prefix = "Conv" if layer.kind.transposed else "ConvTranspose"
+    n = layer.kind.ndim
+    return Layer(KINDS[f"{prefix}{n}d"], layer.out_channels, layer.in_channels,
+                 layer.kernel_size, layer.stride, tuple(padding), layer.dilation, layer.groups,
+                 False, "zeros", (0,) * n)
+
+
+def _window(tensor: torch.Tensor, tap, layer: Layer, size) -> torch.Tensor:
+    """The elements of ``tensor`` (spatial dimensions last) that tap ``tap`` meets at ``size``
+    positions: index ``i s + j d`` along each dimension."""
+    return tensor[(Ellipsis,) + tuple(slice(j * d, j * d + (L - 1) * s + 1, s) for j, d, s, L in
+                                      zip(tap, layer.dilation, layer.stride, size))]
+
+
+def _weight_gradient(layer: Layer, counter: OpCounter, x: torch.Tensor, grad: torch.Tensor,
+                     positions) -> torch.Tensor:
+    """Per weight element, the products of the elements of ``x`` and ``grad`` it met in the
+    forward, summed over the batch and the ``positions`` (conv: ``x`` padded, its output's
+    positions; transposed: ``grad`` extended, its input's positions)."""
+    first, second = layer.in_channels, layer.out_channels  # torch's weight layout, as in _kernel
+    if not layer.kind.transposed:
+        first, second = second, first
+    weight = torch.empty((first, second // layer.groups, *layer.kernel_size), dtype=x.dtype)
+    in_per_group = layer.in_channels // layer.groups
+    out_per_group = layer.out_channels // layer.groups
+    for c_out in range(layer.out_channels):
+        inputs = slice(c_out // out_per_group * in_per_group,
+                       (c_out // out_per_group + 1) * in_per_group)
+        for tap in _taps(layer):
+            if layer.kind.transposed:  # x at the input's positions, grad where they landed
+                products = counter.mul(x[:, inputs], _window(grad[:, c_out:c_out + 1], tap,
+                                                             layer, positions))
+            else:  # x where the tap met it, grad at the output's positions
+                products = counter.mul(_window(x[:, inputs], tap, layer, positions),
+                                       grad[:, c_out:c_out + 1])
+            sums = counter.sum(products.transpose(0, 1).flatten(1))
+            if layer.kind.transposed:
+                weight[(inputs, c_out % out_per_group) + tap] = sums
+            else:
+                weight[(c_out, slice(None)) + tap] = sums
+    return weight
+
+
+def _conv_backward(layer, counters, x, weight, grad_output):
+    size_out = grad_output.shape[2:]
+    pads = layer.padding_per_side(tuple(x.shape[2:]))
+    padded = _pad(layer, x)
+    if layer.padding_mode == "zeros":
+        start, size = [before for before, _ in pads], x.shape[2:]
+    else:  # the gradient of the padded input, folded back below
+        start, size = [0] * layer.kind.ndim, padded.shape[2:]
+    grad_input = _convolve(_dual(layer, start), counters["input"], grad_output, weight, None,
+                           tuple(size))
+    if layer.padding_mode != "zeros":
+        grad_input = _fold(layer, counters["input"], grad_input, pads, tuple(x.shape[2:]))
+    return grad_input, _weight_gradient(layer, counters["weight"], padded, grad_output, size_out)
+
+
+def _fold(layer, counter, grad, pads, size_in):
+    """The pad's backward: the interior is the input's gradient; each padded position's gradient
+    is added to the input position it copies."""
+    index = torch.arange(math.prod(size_in), dtype=torch.float64).reshape(1, 1, *size_in)
+    flat = [side for pair in reversed(pads) for side in pair]
+    source = F.pad(index, flat, mode=layer.padding_mode).flatten().long()
+    interior = torch.zeros(grad.shape[2:], dtype=torch.bool)
+    interior[tuple(slice(before, before + L) for (before, _), L in zip(pads, size_in))] = True
+    interior = interior.flatten()
+    grad = grad.flatten(2)
+    folded = counter.index_add(grad[..., interior], source[~interior], grad[..., ~interior])
+    return folded.reshape(*grad.shape[:2], *size_in)
+
+
+def _transposed_backward(layer, counters, x, weight, grad_output):
+    size_in = x.shape[2:]
+    # grad_output where every product of the forward landed, zero where padding cropped it.
+    full = [max((L - 1) * s + (k - 1) * d + 1, p + o) for L, k, s, d, p, o in zip(
+        size_in, layer.kernel_size, layer.stride, layer.dilation, layer.padding,
+        grad_output.shape[2:])]
+    extended = grad_output.new_zeros((*grad_output.shape[:2], *full))
+    extended[(Ellipsis,) + tuple(slice(p, p + o) for p, o in zip(
+        layer.padding, grad_output.shape[2:]))] = grad_output
+    grad_input = _convolve(_dual(layer, layer.padding), counters["input"], extended, weight,
+                           None, tuple(size_in))
+    return grad_input, _weight_gradient(layer, counters["weight"], x, extended, size_in)
+
+
+def flop_counter_backward_flops(module: torch.nn.Module, input_shape,
+                                gradients=("input", "weight")) -> int:
+    """FLOPs that ``FlopCounterMode`` reports for the backward of ``module`` on meta tensors,
+    computing the ``gradients`` named (the others do not require grad)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    meta = copy.deepcopy(module).to("meta")
+    x = torch.empty(tuple(input_shape), device="meta", dtype=meta.weight.dtype,
+                    requires_grad="input" in gradients)
+    meta.weight.requires_grad_("weight" in gradients)
+    if meta.bias is not None:
+        meta.bias.requires_grad_("bias" in gradients)
+    out = meta(x)
+    if not out.requires_grad:
+        return 0
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out.backward(torch.empty_like(out))
+    return counter.get_total_flops()
 
 
 def additions_by_ones(size_in: Sequence[int], kernel_size: IntOrTuple, stride: IntOrTuple = 1,

@@ -2,7 +2,8 @@
 
 - Serve KaTeX from the site itself: its files, installed from npm into ``node_modules`` by
   ``make setup``, become files of the site under ``assets/katex/``.
-- Open each module page (the notebook ``notebooks/<kind>.ipynb``) with the formula summary that
+- Open each module page (the notebook ``notebooks/<kind>.ipynb``), and the training-cost page
+  (:func:`convops_book.backward.backward_summary_markdown`), with the formula summary that
   :mod:`convops_book.site` generates from the derivation, right under the notebook's title.
 - Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
   Markdown pages with that formula and with the table of every formula's anchor.
@@ -27,6 +28,7 @@ from mkdocs.structure.files import File
 from mkdocs.structure.toc import TableOfContents, get_toc
 
 from convops import KINDS
+from convops_book.backward import backward_summary_markdown
 from convops_book.site import anchors_markdown, formula_markdown, page_name, summary_markdown
 
 #: KaTeX's files the pages load, relative to ``node_modules/katex/dist``; the fonts load from CSS.
@@ -35,6 +37,9 @@ KATEX_FILES = ("katex.min.css", "katex.min.js", "contrib/auto-render.min.js",
 KATEX_SITE_DIR = "assets/katex"
 
 MODULE_PAGES = {f"notebooks/{page_name(kind)}.ipynb": kind for kind in KINDS}
+#: The pages that open with a formula summary, and the function that writes it.
+SUMMARIES = {**{page: lambda kind=kind: summary_markdown(kind) for page, kind in MODULE_PAGES.items()},
+             "notebooks/training_cost.ipynb": backward_summary_markdown}
 
 _CDN_SCRIPTS = (
     re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL),
@@ -98,10 +103,10 @@ def on_page_content(html, page, config, files):
     if not src.endswith(".ipynb"):
         return html
     html = site_links(strip_cdn_scripts(html), page, files)
-    if src in MODULE_PAGES:
+    if src in SUMMARIES:
         md = markdown.Markdown(extensions=config.markdown_extensions,
                                extension_configs=config.mdx_configs)
-        summary = md.convert(summary_markdown(MODULE_PAGES[src]))
+        summary = md.convert(SUMMARIES[src]())
         title_end = _FIRST_H1_END.search(html)
         at = title_end.end() if title_end else 0
         html = html[:at] + summary + html[at:]

@@ -1,0 +1,254 @@
+r"""The backward pass of every convolution: the operations of ``grad_input``, ``grad_weight`` and
+``grad_bias``, derived in the language of the forward.
+
+The counting model, one gradient at a time (:math:`\Pi(\cdot)` is the product over the spatial
+dimensions; the formulas hold for a batch :math:`N \ge 1`, an empty batch computes nothing):
+
+``grad_input``
+    is the convolution that computes it, counted exactly as convops counts that module, without
+    bias.  For a ``Conv`` it is the transposed convolution of ``grad_output`` with the same
+    weight, stride, padding, dilation and groups, ``C_out`` input and ``C_in`` output channels,
+    and the output padding :math:`q` that makes its output the input's size.  For a
+    ``ConvTranspose`` it is the plain convolution of ``grad_output`` with the same parameters,
+    evaluated at the input's positions only (with ``output_padding >= stride`` it could reach
+    further, to positions that are no input's gradient).
+``padding_mode`` other than ``'zeros'``
+    torch pads the input first and convolves it without padding; the gradient is that
+    convolution's, on the padded input, and then the pad's backward: each padded position's
+    gradient is added to the input position it copies, one addition per padded position
+    (:attr:`BackwardDerivation.fold`).
+``grad_weight``
+    each weight element is multiplied once by the output gradient of every product the forward
+    computed with it (:math:`N\,\Pi(L_\text{out})` of them for a convolution,
+    :math:`N\,\Pi(L_\text{in})` for a transposed one), and the products are summed: one
+    addition fewer.
+``grad_bias``
+    each output channel sums its :math:`N\,\Pi(L_\text{out})` output gradients.
+
+The transposed convolution computing a convolution's ``grad_input`` crops :math:`p` positions
+at the start and :math:`p - q` at the end.  With ``padding='same'`` and an even kernel torch pads
+one element more after the input than before, :math:`q` is then :math:`-1`: no torch module, but
+the closed form of ``A`` holds for any two crops (it only sums the lattice counts of both ends),
+and the count takes ``p`` as the padding before the input.
+
+So each gradient multiplies exactly as often as the forward does, and ``FlopCounterMode``'s 2
+FLOPs per multiplication give twice our multiplications (for ``grad_weight`` of a grouped layer
+it counts ``g`` times more: it leaves out the groups there, as of torch 2.13; pull request
+pytorch/pytorch#183405 divides by them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from .errors import ConvopsError
+from .symbols import Symbols, latex
+
+if TYPE_CHECKING:
+    from .derivation import Derivation
+
+#: The gradients of a convolution, in the order torch returns them.
+GRADIENTS = ("input", "weight", "bias")
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """The operations of one gradient, as sympy expressions."""
+
+    multiplications: sp.Expr
+    additions: sp.Expr
+
+    @property
+    def total(self) -> sp.Expr:
+        return self.multiplications + self.additions
+
+    def subs(self, *args, **kwargs) -> Gradient:
+        return Gradient(self.multiplications.subs(*args, **kwargs),
+                        self.additions.subs(*args, **kwargs))
+
+
+def _prod(factors) -> sp.Expr:
+    return sp.Mul(*factors)
+
+
+@dataclass(frozen=True)
+class BackwardDerivation:
+    """The symbolic operation count of the backward pass of one module kind.
+
+    ``grad_input``, ``grad_weight`` and ``grad_bias`` are :class:`Gradient` s of sympy expressions
+    in the symbols of the forward :class:`~convops.derivation.Derivation`; ``grad_input`` of a
+    convolution is written in the per-dimension terms of :attr:`terms` (``q``, ``s'``, ``d'``,
+    ``P``, ``Z``, ``A``), as the forward of a transposed convolution is.
+
+    Examples
+    --------
+    >>> import convops
+    >>> b = convops.derive("Conv1d").backward
+    >>> b.grad_weight.multiplications
+    C_in*C_out*L_out*N*k/g
+    >>> b.grad_bias.additions
+    C_out*b*(L_out*N - 1)
+    >>> b.simplified(False, "bias")
+    0
+    """
+
+    forward: Derivation = field(repr=False)
+
+    @property
+    def symbols(self) -> Symbols:
+        return self.forward.symbols
+
+    @property
+    def name(self) -> str:
+        return self.forward.name
+
+    @property
+    def transposed(self) -> bool:
+        return self.forward.kind.transposed
+
+    # -- grad_input --------------------------------------------------------------------------
+    @cached_property
+    def _dual(self) -> Derivation:
+        """The forward derivation of the convolution that computes ``grad_input``."""
+        from .derivation import derive
+
+        prefix = "Conv" if self.transposed else "ConvTranspose"
+        return derive(f"{prefix}{self.symbols.ndim}d")
+
+    @cached_property
+    def grad_input(self) -> Gradient:
+        """The convolution computing ``grad_input`` from ``grad_output``: the forward count of
+        the other kind with the channels swapped, no bias, and the sizes renamed."""
+        S, dual = self.symbols, self._dual
+        if self.transposed:  # a convolution whose outputs are our input's positions
+            sizes = dict(zip(S.size_out, S.size_in))
+        else:  # a transposed convolution from our output's size to our input's
+            sizes = {**dict(zip(S.size_in, S.size_out)), **dict(zip(S.size_out, S.size_in))}
+        swap = {S.C_in: S.C_out, S.C_out: S.C_in, S.b: 0, **sizes}
+        return Gradient(dual.multiplications, dual.additions).subs(swap, simultaneous=True)
+
+    @cached_property
+    def terms(self) -> dict[sp.Symbol, sp.Expr]:
+        """The definitions :attr:`grad_input` is written in, in order (convolutions; empty for
+        transposed kinds): per dimension the output padding ``q`` of the transposed convolution
+        computing it, then ``s'``, ``d'``, ``P``, ``Z`` as in
+        :attr:`~convops.derivation.Derivation.A_terms` from the output's size, and ``A``."""
+        if self.transposed:
+            return {}
+        S, dual = self.symbols, self._dual
+        terms = {q: L_in + 2 * p - (L_out - 1) * s - d * (k - 1) - 1
+                 for q, L_in, L_out, k, s, d, p in zip(S.q, S.size_in, S.size_out, S.k, S.s,
+                                                      S.d, S.p)}
+        sizes = dict(zip(S.size_in, S.size_out))
+        terms.update({symbol: definition.subs(sizes) for symbol, definition in dual.A_terms.items()})
+        terms[S.A] = dual.A
+        return terms
+
+    @cached_property
+    def fold(self) -> sp.Expr:
+        r"""Additions of the pad's backward for ``padding_mode`` other than ``'zeros'``: one per
+        padded position, onto the input position it copies (0 for transposed kinds).
+
+        With such a mode, ``grad_input`` is :attr:`grad_input` of the same layer with padding 0
+        on the padded input (:math:`L_\text{in} + 2p` in place of :math:`L_\text{in}`), plus
+        these additions."""
+        S = self.symbols
+        if self.transposed:
+            return sp.S.Zero
+        padded = _prod(L + 2 * p for L, p in zip(S.size_in, S.p))
+        return S.N * S.C_in * (padded - _prod(S.size_in))
+
+    # -- grad_weight, grad_bias --------------------------------------------------------------
+    @cached_property
+    def grad_weight(self) -> Gradient:
+        """Per weight element, one product per forward product it took part in, then their sum."""
+        S = self.symbols
+        elements = self.forward.psi * _prod(S.k)
+        positions = S.N * _prod(S.size_in if self.transposed else S.size_out)
+        return Gradient(elements * positions, elements * (positions - 1))
+
+    @cached_property
+    def grad_bias(self) -> Gradient:
+        """Per output channel, the sum of its output gradients (nothing without bias)."""
+        S = self.symbols
+        return Gradient(sp.S.Zero, S.b * S.C_out * (S.N * _prod(S.size_out) - 1))
+
+    def gradient(self, name: str) -> Gradient:
+        """``grad_input``, ``grad_weight`` or ``grad_bias`` by its name in :data:`GRADIENTS`."""
+        if name not in GRADIENTS:
+            raise ConvopsError(f"gradient must be one of {', '.join(GRADIENTS)}, got {name!r}")
+        return getattr(self, f"grad_{name}")
+
+    # -- totals ------------------------------------------------------------------------------
+    @cached_property
+    def multiplications(self) -> sp.Expr:
+        return sum((self.gradient(g).multiplications for g in GRADIENTS), sp.S.Zero)
+
+    @cached_property
+    def additions(self) -> sp.Expr:
+        return sum((self.gradient(g).additions for g in GRADIENTS), sp.S.Zero)
+
+    @cached_property
+    def total(self) -> sp.Expr:
+        return self.multiplications + self.additions
+
+    def simplified(self, bias: bool, gradient: str = "total") -> sp.Expr:
+        """The operations of one gradient (or of all, ``"total"``) for ``bias=True`` or
+        ``bias=False``, simplified."""
+        if gradient != "total":
+            self.gradient(gradient)  # refuses an unknown name
+        return _simplified(self.name, gradient, bool(bias))
+
+    # -- printing ----------------------------------------------------------------------------
+    def equations(self) -> dict[str, sp.Eq]:
+        """Every formula of the backward as a sympy equation: per gradient its multiplications
+        and additions, then the simplified totals, then the terms ``grad_input`` is written in."""
+        S = self.symbols
+        eqs = {}
+        for g in GRADIENTS:
+            gradient = self.gradient(g)
+            for quantity in ("multiplications", "additions"):
+                lhs = sp.Symbol(rf"\text{{{quantity}}}_{{\text{{grad\_{g}}}}}")
+                eqs[f"{g}_{quantity}"] = sp.Eq(lhs, getattr(gradient, quantity), evaluate=False)
+        ops = sp.Symbol(rf"\text{{{self.name}}}_{{\text{{backward}}}}")
+        eqs["total_bias"] = sp.Eq(ops, self.simplified(True), evaluate=False)
+        eqs["total_no_bias"] = sp.Eq(ops, self.simplified(False), evaluate=False)
+        if not self.transposed:
+            fold = sp.Symbol(r"\text{additions}_{\text{fold}}")
+            eqs["fold"] = sp.Eq(fold, self.fold, evaluate=False)
+        for symbol, definition in self.terms.items():
+            eqs[_term_name(S, symbol)] = sp.Eq(symbol, definition, evaluate=False)
+        return eqs
+
+    def latex(self, quantity: str) -> str:
+        """LaTeX of one equation of :meth:`equations`, e.g. ``input_additions`` or ``total_bias``."""
+        eqs = self.equations()
+        if quantity not in eqs:
+            raise ConvopsError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
+        return latex(eqs[quantity])
+
+    def __repr__(self) -> str:
+        return f"BackwardDerivation({self.name}: total = {self.total})"
+
+
+def _term_name(S: Symbols, symbol: sp.Symbol) -> str:
+    if symbol == S.A:
+        return "A"
+    for name in ("q", "s_reduced", "d_reduced", "P", "Z"):
+        per_dim = getattr(S, name)
+        if symbol in per_dim:
+            return f"{name}_{per_dim.index(symbol)}"
+    raise KeyError(symbol)
+
+
+@lru_cache(maxsize=None)
+def _simplified(name: str, gradient: str, bias: bool) -> sp.Expr:
+    from .derivation import derive
+
+    backward = derive(name).backward
+    expr = backward.total if gradient == "total" else backward.gradient(gradient).total
+    return sp.simplify(expr.subs(backward.symbols.b, int(bias)))
