@@ -191,8 +191,21 @@ class _Capture(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **kwargs) if kwargs else func(*args)
-        self.calls.append((func, _innermost_module(sys._getframe(1)), args, kwargs, out))
+        if func not in _QUERIES:
+            self.calls.append((func, _innermost_module(sys._getframe(1)), args, kwargs, out))
         return out
+
+
+#: Questions about a tensor's metadata, which fake tensors send through the mode: not operations.
+_QUERIES = {torch.ops.prim.device.default, torch.ops.prim.layout.default,
+            torch.ops.aten.size.default, torch.ops.aten.sym_size.default,
+            torch.ops.aten.stride.default, torch.ops.aten.sym_stride.default,
+            torch.ops.aten.storage_offset.default, torch.ops.aten.sym_storage_offset.default,
+            torch.ops.aten.numel.default, torch.ops.aten.sym_numel.default,
+            torch.ops.aten.dim.default, torch.ops.aten.is_contiguous.default,
+            torch.ops.aten.is_contiguous.memory_format, torch.ops.aten.sym_is_contiguous.default,
+            torch.ops.aten.is_strides_like_format.default,
+            torch.ops.aten.is_non_overlapping_and_dense.default}
 
 
 def _innermost_module(frame) -> torch.nn.Module | None:
@@ -256,19 +269,21 @@ def _is_symbolic(value) -> bool:
     return False
 
 
-def run(model: torch.nn.Module, args: tuple, kwargs: dict, make_input, prepare_state=None):
-    """Run ``model`` once under :class:`_Capture`; return the calls and the modules' names.
+def run(model: torch.nn.Module, args: tuple, kwargs: dict, make_input, prepare_state=None,
+        capture: _Capture | None = None):
+    """Run ``model`` once under ``capture`` (a :class:`_Capture`); return the calls and the
+    modules' names.
 
     ``make_input(shape_or_tensor)`` makes each input tensor; the model runs in eval mode on
-    ``prepare_state``'s parameters and buffers (default: meta tensors of the same shapes, unless
-    they all are on meta already), and its modes are restored after.
+    ``prepare_state(model, modules)``'s parameters and buffers (default: meta tensors of the same
+    shapes, unless they all are on meta already), and its modes are restored after.
     """
     names = {module: name or "(model)" for name, module in model.named_modules()}
     args, kwargs = _map_inputs((args, kwargs), make_input)
     training = [module for module in names if module.training]
     for module in training:  # as for inference: batch norm accepts a single value per channel
         module.training = False
-    capture = _Capture()
+    capture = capture or _Capture()
     try:
         state = (prepare_state or _meta_state)(model, names)
         with torch.no_grad(), capture:
