@@ -22,6 +22,7 @@ from functools import cached_property, lru_cache
 
 import sympy as sp
 import torch
+import torch._decomp
 import torch.utils._sympy.functions as torch_sympy
 from torch._guards import GuardSource, Source
 from torch._subclasses.fake_tensor import FakeTensorMode
@@ -32,7 +33,7 @@ from .count import Breakdown, _QUANTITIES, _formulas, _parameters
 from .errors import ConvopsError
 from .layer import Layer
 from .profile import (LayerProfile, Profile, _Capture, _default_dtype, _describe, _first_shape,
-                      _innermost_module, _map_inputs, rows, run)
+                      _CALL_IMPL, _innermost_module, _map_inputs, rows, run)
 from .symbols import latex
 
 #: The size each symbol takes while tracing (the first symbol 256, then 320, 384 …): large and
@@ -219,7 +220,11 @@ def _floor_div(a, b):
 
 _TORCH_FUNCTIONS = {
     torch_sympy.FloorDiv: _floor_div,
-    torch_sympy.CeilDiv: lambda a, b: sp.ceiling(sp.expand(a / b)),
+    torch_sympy.CeilDiv: lambda a, b: -_floor_div(-a, b),  # ceilings as floors: one function
+    torch_sympy.IntTrueDiv: lambda a, b: a / b,  # exact: sympy's rationals
+    torch_sympy.CeilToInt: lambda x: -sp.floor(sp.expand(-x)),
+    torch_sympy.FloorToInt: lambda x: sp.floor(sp.expand(x)),
+    torch_sympy.ToFloat: lambda x: x,
     torch_sympy.CleanDiv: lambda a, b: a / b,
     torch_sympy.PythonMod: sp.Mod,
     torch_sympy.Mod: sp.Mod,
@@ -298,6 +303,8 @@ def _plain(expr):
 
 # -- tracing ---------------------------------------------------------------------------------------
 _BATCH_NORM = torch.ops.aten.native_batch_norm.default
+#: Operations whose kernels refuse symbolic sizes (e.g. padding computed from the input's size).
+_DECOMPOSED = {torch.ops.aten.constant_pad_nd.default}
 
 
 class _SymbolicCapture(_Capture):
@@ -317,6 +324,9 @@ class _SymbolicCapture(_Capture):
             x, stats = args[0], args[3]  # (input, weight, bias, running_mean, running_var, training…)
             out = (x, stats, stats)
             self.calls.append((func, _innermost_module(sys._getframe(1)), args, kwargs, out))
+        elif func in _DECOMPOSED:  # no kernel takes symbolic sizes: torch's decomposition does
+            out = torch._decomp.decomposition_table[func](*args, **(kwargs or {}))
+            self.calls.append((func, _innermost_module(sys._getframe(1)), args, kwargs, out))
         else:
             out = super().__torch_dispatch__(func, types, args, kwargs)
         if len(self.env.replacements) != self.seen:
@@ -326,10 +336,13 @@ class _SymbolicCapture(_Capture):
         return out
 
 
-def _symbol_names(value, names: list) -> list:
+def _symbol_names(value, names: dict) -> dict:
+    """``{name: hint or None}`` of the symbolic sizes, in order: ``"H"``, or ``"H=224"`` with the
+    size to trace at."""
     if isinstance(value, str):
-        if value not in names:
-            names.append(value)
+        name, hint = _parse_size(value)
+        if names.setdefault(name, hint) != hint and hint is not None:
+            raise ConvopsError(f"size {value!r}: {name} is traced at {names[name]} elsewhere")
     elif isinstance(value, (tuple, list)):
         for v in value:
             _symbol_names(v, names)
@@ -339,15 +352,24 @@ def _symbol_names(value, names: list) -> list:
     return names
 
 
+def _parse_size(text: str) -> tuple[str, int | None]:
+    name, equals, hint = text.partition("=")
+    name = name.strip()
+    if not name.isidentifier() or (equals and not hint.strip().isdigit()):
+        raise ConvopsError(f"symbolic size {text!r} must be a name, e.g. 'H', or a name and the "
+                           "size to trace at, e.g. 'H=224'")
+    return name, int(hint) if equals else None
+
+
 def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> SymbolicProfile:
     """:func:`convops.profile` where a shape holds a string: see the module's docstring."""
     names = _symbol_names([v for v in _map_inputs((inputs, kw_inputs), lambda v: v if not
-                           isinstance(v, torch.Tensor) else ())], [])
+                           isinstance(v, torch.Tensor) else ())], {})
     env = ShapeEnv(duck_shape=False)  # sizes with equal hints stay distinct symbols
     fake = FakeTensorMode(shape_env=env, allow_non_fake_inputs=True)
     sizes, symbols = {}, {}
-    for i, name in enumerate(names):
-        hint = FIRST_HINT + HINT_STEP * i
+    for i, (name, hint) in enumerate(names.items()):
+        hint = hint or FIRST_HINT + HINT_STEP * i
         symbol = env.create_symbol(hint, _SizeSource(name), dynamic_dim=DimDynamic.DYNAMIC)
         sizes[name] = env.create_symintnode(symbol, hint=hint)
         symbols[symbol] = sp.Symbol(name, integer=True, positive=True)
@@ -356,16 +378,23 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> 
     def make_input(value):  # called inside the fake mode
         if isinstance(value, torch.Tensor):
             return _fake(fake, value)
-        return torch.empty([sizes[v] if isinstance(v, str) else v for v in value], dtype=dtype,
-                           device="meta")
+        return torch.empty([sizes[_parse_size(v)[0]] if isinstance(v, str) else v
+                            for v in value], dtype=dtype, device="meta")
 
     def fake_state(model, modules):
         tensors = [*model.named_parameters(), *model.named_buffers()]
         return {name: _fake(fake, t) for name, t in tensors}
 
     capture = _SymbolicCapture(env)
-    with fake:
-        calls, modules = run(model, inputs, kw_inputs, make_input, fake_state, capture)
+    try:
+        with fake:
+            calls, modules = run(model, inputs, kw_inputs, make_input, fake_state, capture)
+    except Exception as error:
+        where = _failing_module(error, model)
+        at = ", ".join(f"{name}={int(size)}" for name, size in sizes.items())
+        raise ConvopsError(
+            f"tracing {type(model).__name__} at {at} failed in {where}: {error}. If the model takes "
+            "only some sizes, give one to trace at, e.g. 'H=224' in the shape") from error
     translate = _Translator(env, symbols)
     hints = {user: int(hint) for symbol, user in symbols.items()
              for hint in [(getattr(env, "backed_var_to_val", None) or env.var_to_val)[symbol]]}
@@ -383,9 +412,22 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> 
     layers = [_translated(layer, translate) for layer in rows(calls, modules, count)]
     specializations = _specializations(env, symbols, capture, calls, modules, translate)
     guards = _guards(env, translate)
-    return SymbolicProfile(type(model).__name__, _first_shape((inputs, kw_inputs)), tuple(layers),
-                           _describe(inputs, kw_inputs), tuple(symbols.values()), guards,
-                           specializations)
+    shown = _map_inputs((inputs, kw_inputs), lambda v: v if isinstance(v, torch.Tensor) else
+                        tuple(_parse_size(s)[0] if isinstance(s, str) else s for s in v))
+    return SymbolicProfile(type(model).__name__, _first_shape(shown), tuple(layers),
+                           _describe(*shown), tuple(symbols.values()), guards, specializations)
+
+
+def _failing_module(error: BaseException, model: torch.nn.Module) -> str:
+    """The path of the innermost module running where ``error`` was raised."""
+    names = {module: name or "(model)" for name, module in model.named_modules()}
+    found, traceback = "(model)", error.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        module = _innermost_module(frame) if frame.f_code is _CALL_IMPL else None
+        found = names.get(module, found)
+        traceback = traceback.tb_next
+    return found
 
 
 def _fake(fake: FakeTensorMode, tensor: torch.Tensor) -> torch.Tensor:

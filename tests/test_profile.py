@@ -8,6 +8,7 @@ import copy
 import math
 
 import pytest
+import sympy
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -283,3 +284,85 @@ def test_a_call_convops_refuses_is_listed_with_its_reason():
     convolutions = [row for row in listed if row.op == "aten.convolution"]
     assert len(convolutions) == 3 and not any(row.counted for row in convolutions)
     assert all("refused for the test" in row.note for row in convolutions)
+
+
+# -- symbolic sizes: the whole model's count as a formula -------------------------------------------
+class Kinds(nn.Module):
+    """Transposed convolutions whose additions need the lattice counts, next to dilated 3-d and 1-d."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1)
+        self.odd = nn.ConvTranspose2d(4, 2, 5, stride=3, padding=4, dilation=2, groups=2)
+        self.volume = nn.Conv3d(1, 2, 3, stride=(1, 2, 2), padding=1, dilation=(1, 2, 1))
+        self.line = nn.ConvTranspose1d(2, 2, 4, stride=2, padding=3, output_padding=1)
+
+    def forward(self, x):
+        y = self.odd(self.up(x))
+        return self.volume(y[:, :1].unsqueeze(1)).sum() + self.line(y.flatten(2)[..., :40]).sum()
+
+
+@pytest.mark.parametrize("model, shape, sizes", [
+    (UNet(width=4, depth=2), (1, 3, "H", "W"), [(8, 8), (16, 40), (64, 24)]),
+    (convops.models.ResNet((1, 1, 1, 1), num_classes=10), ("N", 3, "H", "W"),
+     [(1, 64, 64), (3, 97, 130), (2, 250, 66)]),
+    (Kinds(), (2, 3, "H", "W"), [(7, 9), (12, 31), (40, 17)]),
+    (TfStyle(), (1, 3, "H", "W"), [(17, 12), (9, 10), (64, 33)]),
+])
+def test_symbolic_profile_equals_the_numeric_profile_at_every_size(model, shape, sizes):
+    symbolic = convops.profile(model, shape)
+    names = [v for v in shape if isinstance(v, str)]
+    assert [str(s) for s in symbolic.symbols] == names
+    assert symbolic.total.free_symbols <= set(symbolic.symbols)
+    for values in sizes:
+        at = dict(zip(names, values))
+        concrete = tuple(at.get(v, v) if isinstance(v, str) else v for v in shape)
+        numeric = convops.profile(model, concrete)
+        assert symbolic.at(**at) == numeric  # every row: shapes, breakdowns, notes
+        assert symbolic.evaluate(**at) == (numeric.multiplications, numeric.additions,
+                                           numeric.total)
+        assert symbolic.total.subs(dict(zip(symbolic.symbols, values))) == numeric.total
+        assert numeric.multiplications == flop_counter_multiplications(model, concrete)
+
+
+def test_symbolic_formula_reads_like_torch_and_prints():
+    symbolic = convops.profile(convops.models.ResNet((1, 1, 1, 1), num_classes=10),
+                               (1, 3, "H", "W"))
+    H, W = symbolic.symbols
+    sizes = {str(t.args[0]) for t in symbolic.total.atoms(sympy.floor)}
+    assert sizes == {f"{s}/{n} - 1/{n}" for s in "HW" for n in (2, 4, 8, 16, 32)}
+    assert r"\left\lfloor" in symbolic.latex() and "H" in symbolic.latex("multiplications")
+    assert "formulas in H, W" in symbolic.summary()
+
+
+def test_sizes_that_break_the_trace_are_refused():
+    symbolic = convops.profile(UNet(width=2, depth=2), (1, 3, "H", "W"))
+    assert symbolic.at(H=12, W=8).total == convops.profile(UNet(width=2, depth=2),
+                                                           (1, 3, 12, 8)).total
+    with pytest.raises(convops.ConvopsError, match="break"):
+        symbolic.at(H=10, W=8)  # the decoder's concatenation needs H divisible by 4
+    with pytest.raises(convops.ConvopsError, match="give exactly H, W"):
+        symbolic.at(H=8)
+
+
+class FixedHead(nn.Module):
+    """A linear head that fits one width only: tracing must fix W."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 3, padding=1)
+        self.head = nn.Linear(2 * 8 * 12, 5)
+
+    def forward(self, x):
+        return self.head(self.conv(x).flatten(1))
+
+
+def test_a_specialised_size_is_reported_with_the_call_that_fixed_it():
+    with pytest.raises(convops.ConvopsError, match="failed in head.*'H=224'"):
+        convops.profile(FixedHead(), (1, 3, 8, "W"))  # traced at W=256, which the head refuses
+    symbolic = convops.profile(FixedHead(), (1, 3, 8, "W=12"))
+    (special,) = symbolic.specializations
+    assert special.size == "W" and special.value == 12 and "head" in special.where
+    assert symbolic.at(W=12).total == convops.profile(FixedHead(), (1, 3, 8, 12)).total
+    with pytest.raises(convops.ConvopsError, match="specialised"):
+        symbolic.at(W=13)
