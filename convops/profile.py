@@ -183,19 +183,35 @@ def _number(value) -> str:
 
 # -- running the model ---------------------------------------------------------------------------
 class _Capture(TorchDispatchMode):
-    """Records every aten operation with the innermost module that was running it."""
+    """Records every aten operation with the innermost module that was running it.
+
+    Batch norm in eval mode returns a tensor shaped like its input: on tensors without data the
+    input stands for it, since torch's meta version recomputes it in Python, op by op (about
+    half of a meta forward of a ResNet, and most of a symbolic one).
+    """
 
     def __init__(self):
         super().__init__()
         self.calls: list[tuple] = []
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Nothing is compiled here: no need for torch to wrap every call in a Dynamo-disabling
+        # layer (which costs a few percent of the forward, and importing Dynamo on first use).
+        return False
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **kwargs) if kwargs else func(*args)
+        if func is _BATCH_NORM and not kwargs and not args[5] and args[3] is not None:
+            x, stats = args[0], args[3]  # (input, weight, bias, running_mean, running_var, training…)
+            out = (x, stats, stats)
+        else:
+            out = func(*args, **kwargs) if kwargs else func(*args)
         if func not in _QUERIES:
             self.calls.append((func, _innermost_module(sys._getframe(1)), args, kwargs, out))
         return out
 
 
+_BATCH_NORM = torch.ops.aten.native_batch_norm.default
 #: Questions about a tensor's metadata, which fake tensors send through the mode: not operations.
 _QUERIES = {torch.ops.prim.device.default, torch.ops.prim.layout.default,
             torch.ops.aten.size.default, torch.ops.aten.sym_size.default,
@@ -307,11 +323,18 @@ def _meta_state(model, names) -> dict[str, torch.Tensor] | None:
 
 
 def _shape(value) -> tuple | None:
+    """The shape of the first tensor in ``value``."""
     if isinstance(value, torch.Tensor):
         return tuple(value.shape)
     if isinstance(value, (tuple, list)):
-        return next((s for s in map(_shape, value) if s is not None), None)
+        for item in value:
+            shape = _shape(item)
+            if shape is not None:
+                return shape
     return None
+
+
+_OP_NAMES: dict = {}
 
 
 def conv_layer(args) -> Layer:
@@ -347,8 +370,8 @@ def rows(calls, names, count) -> list[LayerProfile]:
     result, active = [], set()
     for func, module, args, kwargs, out in calls:
         active.add(module)
-        path = names.get(module, f"<{type(module).__name__} outside the model>")
-        op = str(func.overloadpacket)
+        path = names.get(module) or f"<{type(module).__name__} outside the model>"
+        op = _OP_NAMES.get(func) or _OP_NAMES.setdefault(func, str(func.overloadpacket))
         if func not in _CONV_OPS:
             result.append(LayerProfile(path, type(module).__name__, _shape(args), _shape(out), None,
                                        f"{op}: {_NOT_CONV}", op))

@@ -302,29 +302,19 @@ def _plain(expr):
 
 
 # -- tracing ---------------------------------------------------------------------------------------
-_BATCH_NORM = torch.ops.aten.native_batch_norm.default
 #: Operations whose kernels refuse symbolic sizes (e.g. padding computed from the input's size).
 _DECOMPOSED = {torch.ops.aten.constant_pad_nd.default}
 
 
 class _SymbolicCapture(_Capture):
-    """Also notes after which call each specialisation of a size appeared.
-
-    Batch norm in eval mode returns a tensor shaped like its input: the input (a fake tensor, with
-    no data) stands for it, since torch would decompose it into symbolic arithmetic on every
-    size and stride, most of the trace's time.
-    """
+    """Also notes after which call each specialisation of a size appeared."""
 
     def __init__(self, env: ShapeEnv):
         super().__init__()
         self.env, self.seen, self.specialized_at = env, 0, {}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func is _BATCH_NORM and not kwargs and not args[5] and args[3] is not None:
-            x, stats = args[0], args[3]  # (input, weight, bias, running_mean, running_var, training…)
-            out = (x, stats, stats)
-            self.calls.append((func, _innermost_module(sys._getframe(1)), args, kwargs, out))
-        elif func in _DECOMPOSED:  # no kernel takes symbolic sizes: torch's decomposition does
+        if func in _DECOMPOSED:  # no kernel takes symbolic sizes: torch's decomposition does
             out = torch._decomp.decomposition_table[func](*args, **(kwargs or {}))
             self.calls.append((func, _innermost_module(sys._getframe(1)), args, kwargs, out))
         else:
