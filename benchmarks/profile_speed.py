@@ -34,7 +34,8 @@ def forward(model, x):
 
 
 def flop_counter(model, x):
-    """FlopCounterMode's FLOPs of the convolutions (it counts the linear layer too)."""
+    """FlopCounterMode's FLOPs of the convolutions (it counts the linear layer too), on a model
+    already in eval mode on meta: exactly what a user of FlopCounterMode runs."""
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(x)

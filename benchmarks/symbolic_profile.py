@@ -18,19 +18,14 @@ import random
 import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 import convops
 from convops.models import resnet50
+from profile_speed import flop_counter  # benchmarks/, beside this file
 
 
 def flop_counter_multiplications(model, shape) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.empty(shape, device="meta"))
-    flops = sum(n for op, n in counter.get_flop_counts()["Global"].items()
-                if "convolution" in str(op))
-    return flops // 2
+    return flop_counter(model, torch.empty(shape, device="meta")) // 2
 
 
 def main(count: int, sampled: int) -> None:

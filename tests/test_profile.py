@@ -4,7 +4,6 @@ Each model here is checked against torch's FlopCounterMode (two FLOPs per multip
 call by call, against an instrumented execution or a module that computes the same convolution.
 """
 
-import copy
 import math
 
 import pytest
@@ -20,18 +19,8 @@ from convops.profile import _map_inputs, rows
 
 
 def flop_counter_multiplications(model, *inputs, **kw_inputs) -> int:
-    """FlopCounterMode's convolution FLOPs / 2 on a meta copy of ``model`` (shapes as inputs)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    meta = copy.deepcopy(model).to("meta").eval()
-    dtype = next(meta.parameters()).dtype
-    args, kwargs = _map_inputs((inputs, kw_inputs),
-                               lambda s: torch.empty(s, dtype=dtype, device="meta"))
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        meta(*args, **kwargs)
-    flops = sum(n for op, n in counter.get_flop_counts()["Global"].items()
-                if "convolution" in str(op))
+    """FlopCounterMode's convolution FLOPs / 2 (two per multiplication)."""
+    flops = reference.flop_counter_convolution_flops(model, *inputs, **kw_inputs)
     assert flops % 2 == 0
     return flops // 2
 
