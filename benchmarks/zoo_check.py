@@ -12,7 +12,8 @@ torchvision's compiled operators do not load on a CPU-only torch, so its meta re
 replaced by an empty module before ``import torchvision``; its models then build on meta.  Every
 model is built under ``torch.device("meta")``; for each, the multiplications convops counts are
 compared with FlopCounterMode's convolution FLOPs / 2 on the same model, and the time of
-``convops.profile`` with FlopCounterMode's.
+``convops.profile`` with FlopCounterMode's.  torchvision's detection models are left out: their
+box selection (``nonzero``) depends on data, so neither tool can run them on meta.
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def main(repeats: int, timm_sample: int) -> None:
             options = {"weights_backbone": None} if module is models.segmentation else {}
             check(f"torchvision {name}", lambda: models.get_model(name, **options), [size],
                   repeats, results)
+    for name in models.list_models(module=models.optical_flow):  # two images in
+        check(f"torchvision {name}", lambda: models.get_model(name), [(1, 3, 128, 160)] * 2,
+              repeats, results)
     try:
         import timm
     except ImportError:

@@ -90,11 +90,14 @@ class SymbolicProfile(Profile):
         return text
 
     def latex(self, quantity: str = "total") -> str:
-        """LaTeX of ``total``, ``multiplications`` or ``additions``, to cite."""
-        if quantity not in ("total", "multiplications", "additions"):
-            raise ConvopsError(f"quantity must be 'total', 'multiplications' or 'additions', "
-                               f"got {quantity!r}")
-        return latex(getattr(self, quantity))
+        """LaTeX of ``total``, ``multiplications`` or ``additions``, to cite; ``guards``: the
+        conditions of the trace, separated by commas.  Floors read ``floor((H - 1) / 2)``."""
+        if quantity == "guards":
+            return r",\quad ".join(latex(readable(guard)) for guard in self.guards)
+        if quantity not in _EVALUATED:
+            raise ConvopsError(f"quantity must be 'total', 'multiplications', 'additions' or "
+                               f"'guards', got {quantity!r}")
+        return latex(readable(getattr(self, quantity)))
 
     # -- evaluation ------------------------------------------------------------------------------
     @cached_property
@@ -125,6 +128,13 @@ class SymbolicProfile(Profile):
     def _check_guards(self):
         return compile_int(self.symbols, list(self.guards)) if self.guards else None
 
+    def holds(self, **sizes: int) -> bool:
+        """Whether every condition the trace took (:attr:`guards`) holds at ``sizes``."""
+        if self._check_guards is None:
+            return True
+        held = self._check_guards(*(sizes[str(s)] for s in self.symbols))
+        return all(held) if isinstance(held, (list, tuple)) else bool(held)
+
     def _sizes(self, sizes: dict) -> list[int]:
         names = {str(s) for s in self.symbols}
         unknown = set(sizes) - names - {s.size for s in self.specializations}
@@ -139,13 +149,12 @@ class SymbolicProfile(Profile):
         values = [sizes[str(s)] for s in self.symbols]
         if not all(type(v) is int and v > 0 for v in values):
             raise ConvopsError(f"sizes {sizes} must be positive ints")
-        if self._check_guards is not None:
+        if not self.holds(**sizes):
             held = self._check_guards(*values)
             held = held if isinstance(held, (list, tuple)) else [held]
-            for guard, ok in zip(self.guards, held):
-                if not ok:
-                    raise ConvopsError(f"sizes {sizes} break {guard}, a condition the trace took: "
-                                       "profile the model at these sizes instead")
+            broken = next(g for g, ok in zip(self.guards, held) if not ok)
+            raise ConvopsError(f"sizes {sizes} break {broken}, a condition the trace took: "
+                               "profile the model at these sizes instead")
         return values
 
     def evaluate(self, **sizes: int) -> tuple[int, int, int]:
@@ -262,6 +271,14 @@ class _Translator:
             raise ConvopsError(f"torch's size function {function.__name__} has no sympy form "
                                "in convops")
         return expr.func(*args)
+
+
+@lru_cache(maxsize=4096)
+def readable(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with each floor's argument over one denominator, as torch writes sizes: for
+    printing only (sympy would distribute the denominator again in any further arithmetic)."""
+    return expr.replace(lambda e: isinstance(e, sp.floor),
+                        lambda e: sp.floor(sp.together(e.args[0]), evaluate=False))
 
 
 @lru_cache(maxsize=4096)
