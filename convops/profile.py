@@ -293,6 +293,16 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict, make_input, prepare_s
     ``make_input(shape_or_tensor)`` makes each input tensor; the model runs in eval mode on
     ``prepare_state(model, modules)``'s parameters and buffers (default: meta tensors of the same
     shapes, unless they all are on meta already), and its modes are restored after.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> calls, names = run(model, ((1, 2, 10),), {}, lambda s: torch.empty(s, device="meta"))
+    >>> [(str(func), names[module]) for func, module, *_ in calls]
+    [('aten.convolution.default', '0'), ('aten.relu.default', '1')]
+    >>> model.training
+    True
     """
     names = {module: name or "(model)" for name, module in model.named_modules()}
     args, kwargs = _map_inputs((args, kwargs), make_input)
@@ -338,7 +348,16 @@ _OP_NAMES: dict = {}
 
 
 def conv_layer(args) -> Layer:
-    """The :class:`Layer` an ``aten.convolution`` call computes (its first nine arguments)."""
+    """The :class:`Layer` an ``aten.convolution`` call computes (its first nine arguments).
+
+    Examples
+    --------
+    >>> import torch
+    >>> x, w = torch.empty(1, 4, 9, 9, device="meta"), torch.empty(8, 2, 3, 3, device="meta")
+    >>> layer = conv_layer((x, w, None, [2, 2], [1, 1], [1, 1], False, [0, 0], 2))
+    >>> layer.kind.name, layer.in_channels, layer.out_channels, layer.groups, layer.bias
+    ('Conv2d', 4, 8, 2, False)
+    """
     x, weight, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
     shape = tuple(weight.shape)
     kind = _KINDS.get((len(shape) - 2, bool(transposed)))
@@ -364,9 +383,18 @@ def _conv_args(func, args, kwargs) -> tuple:
 
 
 def rows(calls, names, count) -> list[LayerProfile]:
-    """One :class:`LayerProfile` per call, then one per leaf or convolution module that ran
-    nothing.  ``count(layer, input_shape, output_shape)`` returns a :class:`Breakdown` or raises
-    :class:`ConvopsError`."""
+    """One :class:`LayerProfile` per call of :func:`run`, then one per leaf or convolution module
+    that ran nothing.  ``count(layer, input_shape, output_shape)`` returns a :class:`Breakdown`
+    or raises :class:`ConvopsError`, and the call is then listed with the reason.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.Linear(8, 1))
+    >>> calls, names = run(model, ((1, 2, 10),), {}, lambda s: torch.empty(s, device="meta"))
+    >>> [(row.name, row.total, row.op) for row in rows(calls, names, _count)][:2]
+    [('0', 384, 'aten.convolution'), ('1', None, 'aten.view')]
+    """
     result, active = [], set()
     for func, module, args, kwargs, out in calls:
         active.add(module)

@@ -75,6 +75,18 @@ class SymbolicProfile(Profile):
 
     ``guards`` are the conditions on the sizes under which the trace holds; ``specializations``
     the sizes tracing fixed, and where.
+
+    Examples
+    --------
+    >>> import torch, convops
+    >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU())
+    >>> p = convops.profile(model, (1, 3, "H", "W"))
+    >>> p.multiplications
+    216*(floor(H/2 - 3/2) + 1)*(floor(W/2 - 3/2) + 1)
+    >>> p.evaluate(H=32, W=17), p.at(H=32, W=17).total
+    ((25920, 25920, 51840), 51840)
+    >>> p.latex("multiplications")
+    '216 \\left(\\left\\lfloor{\\frac{H - 3}{2}}\\right\\rfloor + 1\\right) \\left(\\left\\lfloor{\\frac{W - 3}{2}}\\right\\rfloor + 1\\right)'
     """
 
     symbols: tuple[sp.Symbol, ...] = ()
@@ -276,7 +288,14 @@ class _Translator:
 @lru_cache(maxsize=4096)
 def readable(expr: sp.Basic) -> sp.Basic:
     """``expr`` with each floor's argument over one denominator, as torch writes sizes: for
-    printing only (sympy would distribute the denominator again in any further arithmetic)."""
+    printing only (sympy would distribute the denominator again in any further arithmetic).
+
+    Examples
+    --------
+    >>> H = sp.Symbol("H", integer=True, positive=True)
+    >>> readable(sp.floor(H / 4 - sp.Rational(1, 4)) + 1)
+    floor((H - 1)/4) + 1
+    """
     return expr.replace(lambda e: isinstance(e, sp.floor),
                         lambda e: sp.floor(sp.together(e.args[0]), evaluate=False))
 
@@ -284,7 +303,14 @@ def readable(expr: sp.Basic) -> sp.Basic:
 @lru_cache(maxsize=4096)
 def merge_floors(expr: sp.Expr) -> sp.Expr:
     """Nested floors merged: ``floor((floor(x) + c) / b) = floor((x + c) / b)`` for an integer
-    ``c`` and a positive integer ``b``, so output sizes read as torch writes them."""
+    ``c`` and a positive integer ``b``, so output sizes read as torch writes them.
+
+    Examples
+    --------
+    >>> H = sp.Symbol("H", integer=True, positive=True)
+    >>> merge_floors(sp.floor((sp.floor((H - 3) / 2) + 1 - 3) / 3))
+    floor(H/6 - 7/6)
+    """
 
     def rule(term):
         argument = term.args[0]
@@ -300,7 +326,15 @@ def merge_floors(expr: sp.Expr) -> sp.Expr:
 
 
 def symbolic_counts(layer: Layer, shape_in: tuple) -> Breakdown:
-    """convops' breakdown of ``layer`` on an input shape of sympy expressions."""
+    """convops' breakdown of ``layer`` on an input shape of sympy expressions.
+
+    Examples
+    --------
+    >>> L = sp.Symbol("L", integer=True, positive=True)
+    >>> counts = symbolic_counts(Layer.create("Conv1d", 2, 4, 3, stride=2), (1, 2, L))
+    >>> counts.output_shape, counts.multiplications
+    ((1, 4, floor(L/2 - 3/2) + 1), 24*floor(L/2 - 3/2) + 24)
+    """
     d, (N, *size_in), parameters, steps = _formulas(layer.kind.name)
     batch, _, *sizes = shape_in
     values = dict(zip(parameters, _parameters(layer))) | {N: batch} | dict(zip(size_in, sizes))
@@ -369,7 +403,15 @@ def _parse_size(text: str) -> tuple[str, int | None]:
 
 
 def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> SymbolicProfile:
-    """:func:`convops.profile` where a shape holds a string: see the module's docstring."""
+    """:func:`convops.profile` where a shape holds a string: see the module's docstring.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Conv1d(2, 4, 3, padding=1)
+    >>> symbolic_profile(model, (("N", 2, "L=50"),), {}).total
+    48*L*N
+    """
     names = _symbol_names([v for v in _map_inputs((inputs, kw_inputs), lambda v: v if not
                            isinstance(v, torch.Tensor) else ())], {})
     env = ShapeEnv(duck_shape=False)  # sizes with equal hints stay distinct symbols
