@@ -126,7 +126,8 @@ class Profile:
                 return "-" if column in ("input_shape", "output_shape") else ""
             return _number(value) if column in _NUMERIC else str(value)
 
-        return [[cell(layer, column) for column in _COLUMNS] + [layer.note] for layer in self.layers]
+        return [[cell(layer, column) for column in _COLUMNS] + [layer.note]
+                for layer in self.layers]
 
     def _totals(self) -> list[str]:
         return ["total", "", "", "", _number(self.multiplications), _number(self.additions),
@@ -202,7 +203,7 @@ class _Capture(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func is _BATCH_NORM and not kwargs and not args[5] and args[3] is not None:
-            x, stats = args[0], args[3]  # (input, weight, bias, running_mean, running_var, training…)
+            x, stats = args[0], args[3]  # input, weight, bias, running_mean, running_var, …
             out = (x, stats, stats)
         else:
             out = func(*args, **kwargs) if kwargs else func(*args)

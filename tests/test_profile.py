@@ -275,9 +275,9 @@ def test_a_call_convops_refuses_is_listed_with_its_reason():
     assert all("refused for the test" in row.note for row in convolutions)
 
 
-# -- symbolic sizes: the whole model's count as a formula -------------------------------------------
+# -- symbolic sizes: the whole model's count as a formula ------------------------------------
 class Kinds(nn.Module):
-    """Transposed convolutions whose additions need the lattice counts, next to dilated 3-d and 1-d."""
+    """Transposed convolutions whose additions need lattice counts, dilated 3-d, strided chains."""
 
     def __init__(self):
         super().__init__()
