@@ -437,14 +437,12 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> 
         return torch.empty([sizes[_parse_size(v)[0]] if isinstance(v, str) else v
                             for v in value], dtype=dtype, device="meta")
 
-    def fake_state(model, modules):
-        tensors = [*model.named_parameters(), *model.named_buffers()]
-        return {name: _fake(fake, t) for name, t in tensors}
 
     capture = _SymbolicCapture(env)
     try:
         with fake:
-            calls, modules = run(model, inputs, kw_inputs, make_input, fake_state, capture)
+            calls, modules = run(model, inputs, kw_inputs, make_input,
+                                 lambda tensor: _fake(fake, tensor), capture)
     except Exception as error:
         where = _failing_module(error, model)
         at = ", ".join(f"{name}={int(size)}" for name, size in sizes.items())

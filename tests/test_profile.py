@@ -250,6 +250,24 @@ def test_several_nested_and_keyword_inputs(model, args, kwargs):
         assert layer.total == convops.count_ops(modules[layer.name], layer.input_shape)
 
 
+def test_tied_weights_stay_tied_and_the_model_is_restored():
+    model = TwoInputs()
+    model.merge.weight = nn.Parameter(torch.randn(2, 8, 1, 1))
+    shared = nn.Conv2d(3, 4, 3, stride=2)
+    shared.weight = model.encoder.weight  # tied
+    model.other = shared
+    before = {name: (tensor, tensor.clone()) for name, tensor in
+              [*model.named_parameters(remove_duplicate=False), *model.named_buffers()]}
+    profile = convops.profile(model, (1, 3, 12, 12), (1, 3, 12, 12))
+    assert profile.multiplications == flop_counter_multiplications(model, (1, 3, 12, 12),
+                                                                   (1, 3, 12, 12))
+    after = dict([*model.named_parameters(remove_duplicate=False), *model.named_buffers()])
+    assert after.keys() == before.keys()
+    assert all(after[name] is tensor and torch.equal(tensor, copy)
+               for name, (tensor, copy) in before.items())
+    assert model.other.weight is model.encoder.weight
+
+
 def test_tensors_as_inputs_keep_their_dtype_and_allocate_nothing():
     model = TwoInputs().double()
     first = torch.zeros(1, 3, 8, 8, dtype=torch.float64)
