@@ -28,14 +28,15 @@ from .symbols import latex
 if TYPE_CHECKING:  # loaded on first use (PEP 562): they import torch
     from . import peers, reference
     from .profiling import LayerProfile, Profile, profile
+    from .symbolic_profile import SymbolicProfile
 
 __all__ = ["BackwardBreakdown", "BackwardDerivation", "Breakdown", "ConvopsError", "Derivation",
-           "GradientCount", "KINDS", "Kind", "Layer", "LayerProfile", "Profile", "breakdown",
-           "count_ops", "derive", "latex", "peers", "profile", "reference"]
+           "GradientCount", "KINDS", "Kind", "Layer", "LayerProfile", "Profile", "SymbolicProfile",
+           "breakdown", "count_ops", "derive", "latex", "peers", "profile", "reference"]
 __version__ = "0.1.0"
 
 _LAZY = {"LayerProfile": "profiling", "Profile": "profiling", "profile": "profiling",
-         "peers": None, "reference": None}
+         "SymbolicProfile": "symbolic_profile", "peers": None, "reference": None}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,38 +1,54 @@
-"""Every convolution of a whole model, counted on the input shapes the model actually gives them.
+"""Every convolution a whole model runs, counted on the input it actually receives.
 
-:func:`profile` runs the model once on ``meta`` tensors (shapes only, no arithmetic, no memory
-for data) with a forward hook on every leaf module, and counts each convolution call with
-:func:`convops.breakdown`.  Leaf modules convops does not count (``Linear``, norms, pooling,
-activations …) are listed as *not counted*, so nothing the model runs disappears from the table.
+:func:`profile` runs the model once on ``meta`` tensors (shapes only: no arithmetic, no memory
+for data) under a :class:`~torch.utils._python_dispatch.TorchDispatchMode` that sees every aten
+operation the forward executes, the way ``FlopCounterMode`` does.  Each ``aten.convolution`` is
+read back into a :class:`~convops.layer.Layer` (kernel and channels from the weight's shape;
+stride, padding, dilation, groups as torch resolved them) and counted by convops, whatever called
+it: a torch module, a subclass with its own ``forward``, or a functional call; padding applied by
+a separate op is simply part of the convolution's input.  Every call is attributed to the
+innermost module running when it happened (its path in ``named_modules``).  Operations convops
+does not count are listed as *not counted*, so nothing the model runs disappears from the table.
+
+A string in a shape is a symbolic size: ``profile(model, (1, 3, "H", "W"))`` traces once with
+symbolic sizes (:mod:`convops.symbolic_profile`) and returns the counts as formulas.
 """
 
 from __future__ import annotations
 
 import html
-import itertools
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from .count import Breakdown, breakdown
 from .derivation import KINDS
+from .errors import ConvopsError
 from .layer import Layer
 
 _CONV_TYPES = tuple(kind.module for kind in KINDS.values())
+_KINDS = {(kind.ndim, kind.transposed): kind for kind in KINDS.values()}
+_CONV_OPS = {torch.ops.aten.convolution.default, torch.ops.aten._convolution.default}
+_CALL_IMPL = torch.nn.Module._call_impl.__code__  # every module call runs through this frame
 _NOT_CONV = "not a convolution: not counted"
-_NOT_CALLED = "not called by forward: no operations"
+_NOT_CALLED = "ran no operation: not called by forward, or nothing to compute"
 
 
 @dataclass(frozen=True)
 class LayerProfile:
-    """One call of one leaf module; ``breakdown`` is ``None`` when convops does not count it."""
+    """One call: a convolution with its ``breakdown``, or an operation convops does not count
+    (``breakdown`` is ``None`` and ``note`` says which operation and why)."""
 
     name: str
     kind: str
-    input_shape: tuple[int, ...] | None
-    output_shape: tuple[int, ...] | None
+    input_shape: tuple | None
+    output_shape: tuple | None
     breakdown: Breakdown | None
     note: str = ""
+    op: str = ""  #: the aten operation, e.g. ``aten.convolution``; empty for a module that ran none
 
     @property
     def counted(self) -> bool:
@@ -56,11 +72,16 @@ _COLUMNS = ("name", "kind", "input_shape", "output_shape", "multiplications", "a
 
 @dataclass(frozen=True)
 class Profile:
-    """The layer-by-layer counts of a model on one input shape."""
+    """The call-by-call counts of a model on its inputs.
+
+    ``input_shape`` is the shape of the model's first input tensor, ``inputs`` all of its inputs
+    as given (shapes in place of tensors).
+    """
 
     model: str
-    input_shape: tuple[int, ...]
+    input_shape: tuple | None
     layers: tuple[LayerProfile, ...]
+    inputs: str = ""
 
     @property
     def counted(self) -> tuple[LayerProfile, ...]:
@@ -93,7 +114,7 @@ class Profile:
         return 2 * self.multiplications
 
     def rows(self) -> list[dict]:
-        """One dict per layer call, e.g. for ``pandas.DataFrame(profile.rows())``."""
+        """One dict per call, e.g. for ``pandas.DataFrame(profile.rows())``."""
         return [{column: getattr(layer, column) for column in _COLUMNS} | {"note": layer.note}
                 for layer in self.layers]
 
@@ -103,120 +124,393 @@ class Profile:
             value = getattr(layer, column)
             if value is None:
                 return "-" if column in ("input_shape", "output_shape") else ""
-            return f"{value:,}" if isinstance(value, int) else str(value)
+            return _number(value) if column in _NUMERIC else str(value)
 
-        return [[cell(layer, column) for column in _COLUMNS] + [layer.note] for layer in self.layers]
+        return [[cell(layer, column) for column in _COLUMNS] + [layer.note]
+                for layer in self.layers]
+
+    def _totals(self) -> list[str]:
+        return ["total", "", "", "", _number(self.multiplications), _number(self.additions),
+                _number(self.total), ""]
 
     def summary(self) -> str:
         counted, skipped = self.counted, self.not_counted
-        kinds = sorted({layer.kind for layer in skipped})
-        return (f"{self.model} on input {self.input_shape}: {len(counted)} convolution calls, "
-                f"total {self.total:,} = {self.multiplications:,} multiplications + "
-                f"{self.additions:,} additions; MACs {self.macs:,}, FLOPs (2·MACs) {self.flops:,}"
+        kinds = sorted({layer.op or f"{layer.kind} (ran nothing)" for layer in skipped})
+        return (f"{self.model} on input {self.inputs or self.input_shape}: {len(counted)} "
+                f"convolution calls, total {_number(self.total)} = "
+                f"{_number(self.multiplications)} multiplications + "
+                f"{_number(self.additions)} additions; MACs {_number(self.macs)}, "
+                f"FLOPs (2·MACs) {_number(self.flops)}"
                 + (f"; not counted: {len(skipped)} calls of {', '.join(kinds)}" if skipped else ""))
 
     def __str__(self) -> str:
         header = [*_COLUMNS, "note"]
         cells = self._cells()
-        widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
-        numeric = {_COLUMNS.index(c) for c in ("multiplications", "additions", "total")}
+        widths = [max(len(row[i]) for row in [header, *cells, self._totals()])
+                  for i in range(len(header))]
+        numeric = {_COLUMNS.index(c) for c in _NUMERIC}
 
         def line(row):
             return "  ".join(value.rjust(w) if i in numeric else value.ljust(w)
                              for i, (value, w) in enumerate(zip(row, widths))).rstrip()
 
         rule = "  ".join("-" * w for w in widths)
-        totals = ["total", "", "", "", f"{self.multiplications:,}", f"{self.additions:,}",
-                  f"{self.total:,}", ""]
-        return "\n".join([line(header), rule, *map(line, cells), rule, line(totals), "",
+        return "\n".join([line(header), rule, *map(line, cells), rule, line(self._totals()), "",
                           self.summary()])
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(str(self))
 
     def _repr_html_(self) -> str:
-        numeric = ("multiplications", "additions", "total")
         head = "".join(f"<th>{c}</th>" for c in (*_COLUMNS, "note"))
 
         def row(values, tag="td"):
             return "<tr>" + "".join(
-                f'<{tag} style="text-align:{"right" if c in numeric else "left"}">'
+                f'<{tag} style="text-align:{"right" if c in _NUMERIC else "left"}">'
                 f"{html.escape(v)}</{tag}>" for c, v in zip((*_COLUMNS, "note"), values)) + "</tr>"
 
         body = "".join(row(values) for values in self._cells())
-        foot = row(["total", "", "", "", f"{self.multiplications:,}", f"{self.additions:,}",
-                    f"{self.total:,}", ""], tag="th")
+        foot = row(self._totals(), tag="th")
         return (f"<p>{html.escape(self.summary())}</p><table><thead><tr>{head}</tr></thead>"
                 f"<tbody>{body}</tbody><tfoot>{foot}</tfoot></table>")
 
 
-def _watched(model: torch.nn.Module) -> dict[torch.nn.Module, str]:
-    """Convolutions (even with children, e.g. parametrizations) and the other leaf modules."""
-    watched, inside_conv = {}, set()
-    for name, module in model.named_modules():
-        if module in inside_conv:
-            continue
-        if isinstance(module, _CONV_TYPES):
-            inside_conv.update(m for m in module.modules() if m is not module)
-            watched[module] = name or "(model)"
-        elif next(iter(module.children()), None) is None:
-            watched[module] = name or "(model)"
-    return watched
+_NUMERIC = ("multiplications", "additions", "total")
 
 
-def _shape(value) -> tuple[int, ...] | None:
-    if isinstance(value, torch.Tensor):
-        return tuple(value.shape)
-    if isinstance(value, (tuple, list)):
-        return next(filter(None, map(_shape, value)), None)
+def _number(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+# -- running the model ---------------------------------------------------------------------------
+class _Capture(TorchDispatchMode):
+    """Records every aten operation with the innermost module that was running it.
+
+    Batch norm in eval mode returns a tensor shaped like its input: on tensors without data the
+    input stands for it, since torch's meta version recomputes it in Python, op by op (about
+    half of a meta forward of a ResNet, and most of a symbolic one).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[tuple] = []
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Nothing is compiled here: no need for torch to wrap every call in a Dynamo-disabling
+        # layer (which costs a few percent of the forward, and importing Dynamo on first use).
+        return False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is _BATCH_NORM and not kwargs and not args[5] and args[3] is not None:
+            x, stats = args[0], args[3]  # input, weight, bias, running_mean, running_var, …
+            out = (x, stats, stats)
+        else:
+            out = func(*args, **kwargs) if kwargs else func(*args)
+        if func not in _QUERIES:
+            self.calls.append((func, _innermost_module(sys._getframe(1)), args, kwargs, out))
+        return out
+
+
+_BATCH_NORM = torch.ops.aten.native_batch_norm.default
+#: Questions about a tensor's metadata, which fake tensors send through the mode: not operations.
+_QUERIES = {torch.ops.prim.device.default, torch.ops.prim.layout.default,
+            torch.ops.aten.size.default, torch.ops.aten.sym_size.default,
+            torch.ops.aten.stride.default, torch.ops.aten.sym_stride.default,
+            torch.ops.aten.storage_offset.default, torch.ops.aten.sym_storage_offset.default,
+            torch.ops.aten.numel.default, torch.ops.aten.sym_numel.default,
+            torch.ops.aten.dim.default, torch.ops.aten.is_contiguous.default,
+            torch.ops.aten.is_contiguous.memory_format, torch.ops.aten.sym_is_contiguous.default,
+            torch.ops.aten.is_strides_like_format.default,
+            torch.ops.aten.is_non_overlapping_and_dense.default}
+
+
+def _innermost_module(frame) -> torch.nn.Module | None:
+    while frame is not None:
+        if frame.f_code is _CALL_IMPL:
+            return frame.f_locals["self"]
+        frame = frame.f_back
     return None
 
 
-def _meta_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    tensors = itertools.chain(model.named_parameters(), model.named_buffers())
-    return {name: torch.empty_like(t, device="meta") for name, t in tensors}
+def _is_shape(value) -> bool:
+    """A tuple or list of ints and strings (symbolic sizes) stands for a tensor of that shape."""
+    return (isinstance(value, (tuple, list)) and len(value) > 0
+            and all(type(v) is int or isinstance(v, str) for v in value))
 
 
-def profile(model: torch.nn.Module, input_shape, dtype: torch.dtype | None = None) -> Profile:
-    """Count every convolution ``model`` runs on an input of ``input_shape``, layer by layer.
+def _map_inputs(value, leaf):
+    """``value`` with every shape and tensor replaced by ``leaf(it)``, containers kept."""
+    if isinstance(value, torch.Tensor) or _is_shape(value):
+        return leaf(value)
+    if isinstance(value, (tuple, list)):
+        items = [_map_inputs(v, leaf) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, dict):
+        return type(value)((k, _map_inputs(v, leaf)) for k, v in value.items())
+    return value
 
-    The model runs once on ``meta`` tensors, in eval mode: its parameters and buffers are replaced
-    for that call only (``torch.func.functional_call``) and its modes restored after, so the model
-    is neither copied nor changed.  ``dtype``
-    is the input's (default: the dtype of the model's first floating-point parameter, or float32).
+
+def _describe(args, kwargs) -> str:
+    """The inputs as given, with a shape for each tensor."""
+    shapes = _map_inputs((args, kwargs), lambda v: _Shape(tuple(v.shape if isinstance(
+        v, torch.Tensor) else v)))
+    args, kwargs = shapes
+    return ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+
+
+class _Shape(tuple):
+    def __repr__(self) -> str:
+        return "(" + ", ".join(map(str, self)) + ("," if len(self) == 1 else "") + ")"
+
+
+def _first_shape(value) -> tuple | None:
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if _is_shape(value):
+        return tuple(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return next((s for s in map(_first_shape, value) if s is not None), None)
+    return None
+
+
+def _is_symbolic(value) -> bool:
+    if _is_shape(value):
+        return any(isinstance(v, str) for v in value)
+    if isinstance(value, (tuple, list)):
+        return any(map(_is_symbolic, value))
+    if isinstance(value, dict):
+        return any(map(_is_symbolic, value.values()))
+    return False
+
+
+def run(model: torch.nn.Module, args: tuple, kwargs: dict, make_input, stand_in=None,
+        capture: _Capture | None = None):
+    """Run ``model`` once under ``capture`` (a :class:`_Capture`); return the calls and the
+    modules' names.
+
+    ``make_input(shape_or_tensor)`` makes each input tensor.  The model runs in eval mode with
+    each parameter and buffer replaced by ``stand_in(tensor)`` (default: a meta tensor of the same
+    shape and dtype, or the tensor itself if it is on meta already), a tensor shared by several
+    modules by one stand-in; its modes and tensors are restored after.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> calls, names = run(model, ((1, 2, 10),), {}, lambda s: torch.empty(s, device="meta"))
+    >>> [(str(func), names[module]) for func, module, *_ in calls]
+    [('aten.convolution.default', '0'), ('aten.relu.default', '1')]
+    >>> model.training
+    True
     """
-    input_shape = tuple(input_shape)
-    if dtype is None:
-        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    watched = _watched(model)
-    calls: list[LayerProfile] = []
-    called: set[torch.nn.Module] = set()
-
-    def hook(module, args, output):
-        called.add(module)
-        name, shape_in, shape_out = watched[module], _shape(args), _shape(output)
-        if not isinstance(module, _CONV_TYPES):
-            calls.append(LayerProfile(name, type(module).__name__, shape_in, shape_out, None,
-                                      _NOT_CONV))
-            return
-        counts = breakdown(Layer.from_module(module), shape_in)
-        if counts.output_shape != shape_out:  # the derivation and torch must agree on every layer
-            raise RuntimeError(f"{name}: convops computes output shape {counts.output_shape}, "
-                               f"torch gives {shape_out}")
-        calls.append(LayerProfile(name, counts.kind, shape_in, shape_out, counts))
-
-    handles = [module.register_forward_hook(hook) for module in watched]
-    modes = {module: module.training for module in model.modules()}
-    model.eval()  # as for inference: batch norm accepts a single value per channel
+    names = {module: name or "(model)" for name, module in model.named_modules()}
+    args, kwargs = _map_inputs((args, kwargs), make_input)
+    training = [module for module in names if module.training]
+    for module in training:  # as for inference: batch norm accepts a single value per channel
+        module.training = False
+    capture, swapped = capture or _Capture(), []
     try:
-        with torch.no_grad():
-            torch.func.functional_call(model, _meta_state(model),
-                                       (torch.empty(input_shape, dtype=dtype, device="meta"),))
+        _swap_tensors(names, stand_in or _on_meta, swapped)
+        with torch.no_grad(), capture:
+            model(*args, **kwargs)
     finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in modes.items():
-            module.training = training
-    uncalled = [LayerProfile(name, type(module).__name__, None, None, None, _NOT_CALLED)
-                for module, name in watched.items() if module not in called]
-    return Profile(type(model).__name__, input_shape, tuple(calls + uncalled))
+        for module, parameters, buffers in swapped:
+            module.__dict__["_parameters"], module.__dict__["_buffers"] = parameters, buffers
+        for module in training:
+            module.training = True
+    return capture.calls, names
+
+
+def _on_meta(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor if tensor.is_meta else torch.empty_like(tensor, device="meta")
+
+
+def _swap_tensors(modules, stand_in, swapped: list) -> None:
+    """Give each module dicts of parameters and buffers holding stand-ins; note the originals in
+    ``swapped``.  (As ``torch.func.functional_call`` does, for a fraction of its cost.)"""
+    memo: dict[int, torch.Tensor] = {}
+
+    def stand_ins(tensors: dict) -> dict:
+        replaced = {}
+        for key, tensor in tensors.items():
+            if tensor is not None:
+                if id(tensor) not in memo:
+                    memo[id(tensor)] = stand_in(tensor)
+                tensor = memo[id(tensor)]
+            replaced[key] = tensor
+        return replaced
+
+    for module in modules:
+        parameters, buffers = module._parameters, module._buffers
+        new_parameters, new_buffers = stand_ins(parameters), stand_ins(buffers)
+        if any(new is not old for new, old in zip((*new_parameters.values(), *new_buffers.values()),
+                                                  (*parameters.values(), *buffers.values()))):
+            swapped.append((module, parameters, buffers))
+            module.__dict__["_parameters"], module.__dict__["_buffers"] = new_parameters, new_buffers
+
+
+def _shape(value) -> tuple | None:
+    """The shape of the first tensor in ``value``."""
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            shape = _shape(item)
+            if shape is not None:
+                return shape
+    return None
+
+
+_OP_NAMES: dict = {}
+
+
+def conv_layer(args) -> Layer:
+    """The :class:`Layer` an ``aten.convolution`` call computes (its first nine arguments).
+
+    Examples
+    --------
+    >>> import torch
+    >>> x, w = torch.empty(1, 4, 9, 9, device="meta"), torch.empty(8, 2, 3, 3, device="meta")
+    >>> layer = conv_layer((x, w, None, [2, 2], [1, 1], [1, 1], False, [0, 0], 2))
+    >>> layer.kind.name, layer.in_channels, layer.out_channels, layer.groups, layer.bias
+    ('Conv2d', 4, 8, 2, False)
+    """
+    x, weight, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
+    shape = tuple(weight.shape)
+    kind = _KINDS.get((len(shape) - 2, bool(transposed)))
+    if kind is None:
+        raise ConvopsError(f"a convolution with a {len(shape)}-d weight {shape}: convops counts "
+                           "1-, 2- and 3-d convolutions")
+    if transposed:
+        in_channels, out_channels = shape[0], shape[1] * groups
+    else:
+        in_channels, out_channels = shape[1] * groups, shape[0]
+        if any(output_padding):
+            raise ConvopsError(f"output_padding={tuple(output_padding)} on a convolution that is "
+                               "not transposed")
+    return Layer(kind, in_channels, out_channels, shape[2:], tuple(stride), tuple(padding),
+                 tuple(dilation), groups, bias is not None, "zeros", tuple(output_padding))
+
+
+def _conv_args(func, args, kwargs) -> tuple:
+    if not kwargs:
+        return args
+    rest = func._schema.arguments[len(args):]
+    return (*args, *(kwargs.get(a.name, a.default_value) for a in rest))
+
+
+def rows(calls, names, count) -> list[LayerProfile]:
+    """One :class:`LayerProfile` per call of :func:`run`, then one per leaf or convolution module
+    that ran nothing.  ``count(layer, input_shape, output_shape)`` returns a :class:`Breakdown`
+    or raises :class:`ConvopsError`, and the call is then listed with the reason.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.Linear(8, 1))
+    >>> calls, names = run(model, ((1, 2, 10),), {}, lambda s: torch.empty(s, device="meta"))
+    >>> [(row.name, row.total, row.op) for row in rows(calls, names, _count)][:2]
+    [('0', 384, 'aten.convolution'), ('1', None, 'aten.view')]
+    """
+    result, active = [], set()
+    for func, module, args, kwargs, out in calls:
+        active.add(module)
+        path = names.get(module) or f"<{type(module).__name__} outside the model>"
+        op = _OP_NAMES.get(func) or _OP_NAMES.setdefault(func, str(func.overloadpacket))
+        if func not in _CONV_OPS:
+            result.append(LayerProfile(path, type(module).__name__, _shape(args), _shape(out), None,
+                                       f"{op}: {_NOT_CONV}", op))
+            continue
+        args = _conv_args(func, args, kwargs)
+        shape_in, shape_out = tuple(args[0].shape), tuple(out.shape)
+        try:
+            layer = conv_layer(args)
+        except ConvopsError as error:
+            result.append(LayerProfile(path, op, shape_in, shape_out, None, f"{op}: {error}", op))
+            continue
+        if not isinstance(module, _CONV_TYPES):  # a functional call, e.g. F.conv2d in a block
+            transposed = "_transpose" if layer.kind.transposed else ""
+            path = f"F.conv{transposed}{layer.kind.ndim}d in {path}"
+        try:
+            counts = count(layer, shape_in, shape_out)
+        except ConvopsError as error:
+            result.append(LayerProfile(path, layer.kind.name, shape_in, shape_out, None,
+                                       f"{op}: {error}", op))
+            continue
+        result.append(LayerProfile(path, layer.kind.name, shape_in, shape_out, counts, "", op))
+    idle = [LayerProfile(name, type(module).__name__, None, None, None, _NOT_CALLED)
+            for module, name in names.items() if module not in active
+            and (isinstance(module, _CONV_TYPES) or next(iter(module.children()), None) is None)]
+    return result + idle
+
+
+_COUNTS: dict[tuple, Breakdown] = {}
+
+
+def _count(layer: Layer, shape_in: tuple, shape_out: tuple) -> Breakdown:
+    """convops' breakdown of one call, its output shape checked against torch's."""
+    key = (layer, shape_in)
+    counts = _COUNTS.get(key)
+    if counts is None:
+        counts = breakdown(layer, shape_in)
+        if len(_COUNTS) > 4096:
+            _COUNTS.clear()
+        _COUNTS[key] = counts
+    if counts.output_shape != shape_out:  # the derivation and torch must agree on every call
+        raise RuntimeError(f"{layer}: convops computes output shape {counts.output_shape} for "
+                           f"input {shape_in}, torch gives {shape_out}")
+    return counts
+
+
+def _meta_input(dtype):
+    def make(value):
+        if isinstance(value, torch.Tensor):
+            return value if value.is_meta else torch.empty_like(value, device="meta")
+        return torch.empty(tuple(value), dtype=dtype, device="meta")
+    return make
+
+
+def _default_dtype(model) -> torch.dtype:
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def profile(model: torch.nn.Module, *inputs: Any, **kw_inputs: Any) -> Profile:
+    """Count every convolution ``model`` runs on ``inputs``, call by call.
+
+    Each input is a tensor (only its shape and dtype are used) or a shape, a tuple of ints (a
+    tensor of the dtype of the model's first floating-point parameter); they may be nested in
+    lists, tuples and dicts, positional or keyword, as the model's ``forward`` takes them.  A
+    string in a shape is a symbolic size: the counts are then sympy formulas in those sizes
+    (a :class:`~convops.symbolic_profile.SymbolicProfile`).
+
+    The model runs once, in eval mode, on ``meta`` tensors: its parameters and buffers are
+    replaced by meta tensors for that call only, unless they are on meta already, and its tensors
+    and modes are restored after, so the model is neither copied nor changed and no data is
+    allocated.
+
+    Examples
+    --------
+    >>> import torch, convops
+    >>> class Block(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    ...         self.weight = torch.nn.Parameter(torch.zeros(8, 8, 1, 1))
+    ...     def forward(self, x, scale):
+    ...         return torch.nn.functional.conv2d(self.conv(x), self.weight) * scale
+    >>> p = convops.profile(Block(), (1, 3, 16, 16), scale=(1, 8, 16, 16))
+    >>> [(layer.name, layer.total) for layer in p.counted]
+    [('conv', 110592), ('F.conv2d in (model)', 30720)]
+    >>> p.multiplications == 3 * 8 * 9 * 16 * 16 + 8 * 8 * 16 * 16
+    True
+    """
+    if _is_symbolic((inputs, kw_inputs)):
+        from .symbolic_profile import symbolic_profile
+
+        return symbolic_profile(model, inputs, kw_inputs)
+    calls, names = run(model, inputs, kw_inputs, _meta_input(_default_dtype(model)))
+    return Profile(type(model).__name__, _first_shape((inputs, kw_inputs)),
+                   tuple(rows(calls, names, _count)), _describe(inputs, kw_inputs))

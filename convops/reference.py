@@ -380,3 +380,38 @@ def flop_counter_flops(module: torch.nn.Module, input_shape: Sequence[int]) -> i
     with counter, torch.no_grad():
         meta(torch.empty(tuple(input_shape), device="meta"))
     return counter.get_total_flops()
+
+
+def flop_counter_convolution_flops(model: torch.nn.Module, *inputs, **kw_inputs) -> int:
+    """FlopCounterMode's FLOPs of the convolutions ``model`` runs on ``inputs`` (shapes or
+    tensors, nested and keyword as :func:`convops.profile` takes them), in eval mode, on meta.
+
+    A model that is not on meta is copied there first.  FlopCounterMode counts two FLOPs per
+    multiplication of a convolution and ignores its bias and additions.
+
+    Examples
+    --------
+    >>> import torch
+    >>> flop_counter_convolution_flops(torch.nn.Conv1d(2, 4, 3), (1, 2, 10))
+    384
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .profiling import _default_dtype, _map_inputs
+
+    meta = model
+    if any(not t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):
+        meta = copy.deepcopy(model).to("meta")
+    dtype = _default_dtype(meta)
+    args, kwargs = _map_inputs((inputs, kw_inputs), lambda v: torch.empty_like(v, device="meta")
+                               if isinstance(v, torch.Tensor) else
+                               torch.empty(v, dtype=dtype, device="meta"))
+    training = meta.training
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter, torch.no_grad():
+            meta.eval()(*args, **kwargs)
+    finally:
+        meta.train(training)
+    return sum(n for op, n in counter.get_flop_counts()["Global"].items()
+               if "convolution" in str(op))
