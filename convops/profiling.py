@@ -16,6 +16,7 @@ symbolic sizes (:mod:`convops.symbolic_profile`) and returns the counts as formu
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import sys
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .count import Breakdown, breakdown
+from .count import BackwardBreakdown, Breakdown, breakdown
 from .derivation import KINDS
 from .errors import ConvopsError
 from .layer import Layer
@@ -49,6 +50,9 @@ class LayerProfile:
     breakdown: Breakdown | None
     note: str = ""
     op: str = ""  #: the aten operation, e.g. ``aten.convolution``; empty for a module that ran none
+    #: the backward pass of this convolution call (``profile(..., backward=True)``), with the
+    #: gradients autograd computed for it; ``None`` otherwise
+    backward: BackwardBreakdown | None = None
 
     @property
     def counted(self) -> bool:
@@ -65,6 +69,11 @@ class LayerProfile:
     @property
     def total(self) -> int | None:
         return None if self.breakdown is None else self.breakdown.total
+
+    @property
+    def backward_total(self) -> int | None:
+        """Operations of the gradients autograd computed for this call (``backward=True``)."""
+        return None if self.backward is None else self.backward.total
 
 
 _COLUMNS = ("name", "kind", "input_shape", "output_shape", "multiplications", "additions", "total")
@@ -109,14 +118,37 @@ class Profile:
         return self.multiplications
 
     @property
+    def backward(self) -> tuple[BackwardBreakdown, ...]:
+        """The backward pass of each convolution call, when profiled with ``backward=True``."""
+        return tuple(layer.backward for layer in self.layers if layer.backward is not None)
+
+    @property
+    def backward_multiplications(self) -> int:
+        """Multiplications of every gradient the backward pass computes (0 without it)."""
+        return sum(b.multiplications for b in self.backward)
+
+    @property
+    def backward_additions(self) -> int:
+        """Additions of every gradient the backward pass computes (0 without it)."""
+        return sum(b.additions for b in self.backward)
+
+    @property
+    def backward_total(self) -> int:
+        """Operations of the backward pass of the convolutions (0 without it)."""
+        return sum(b.total for b in self.backward)
+
+    @property
     def flops(self) -> int:
         """FLOPs as FlopCounterMode reports convolutions: two per multiply-accumulate."""
         return 2 * self.multiplications
 
+    def _columns(self) -> tuple[str, ...]:
+        return _COLUMNS + (("backward_total",) if self.backward else ())
+
     def rows(self) -> list[dict]:
         """One dict per call, e.g. for ``pandas.DataFrame(profile.rows())``."""
-        return [{column: getattr(layer, column) for column in _COLUMNS} | {"note": layer.note}
-                for layer in self.layers]
+        return [{column: getattr(layer, column) for column in self._columns()}
+                | {"note": layer.note} for layer in self.layers]
 
     # -- rendering ---------------------------------------------------------------------------
     def _cells(self) -> list[list[str]]:
@@ -126,12 +158,13 @@ class Profile:
                 return "-" if column in ("input_shape", "output_shape") else ""
             return _number(value) if column in _NUMERIC else str(value)
 
-        return [[cell(layer, column) for column in _COLUMNS] + [layer.note]
+        return [[cell(layer, column) for column in self._columns()] + [layer.note]
                 for layer in self.layers]
 
     def _totals(self) -> list[str]:
+        backward = [_number(self.backward_total)] if self.backward else []
         return ["total", "", "", "", _number(self.multiplications), _number(self.additions),
-                _number(self.total), ""]
+                _number(self.total), *backward, ""]
 
     def summary(self) -> str:
         counted, skipped = self.counted, self.not_counted
@@ -141,14 +174,17 @@ class Profile:
                 f"{_number(self.multiplications)} multiplications + "
                 f"{_number(self.additions)} additions; MACs {_number(self.macs)}, "
                 f"FLOPs (2·MACs) {_number(self.flops)}"
+                + (f"; backward pass {_number(self.backward_total)} = "
+                   f"{_number(self.backward_multiplications)} multiplications + "
+                   f"{_number(self.backward_additions)} additions" if self.backward else "")
                 + (f"; not counted: {len(skipped)} calls of {', '.join(kinds)}" if skipped else ""))
 
     def __str__(self) -> str:
-        header = [*_COLUMNS, "note"]
+        header = [*self._columns(), "note"]
         cells = self._cells()
         widths = [max(len(row[i]) for row in [header, *cells, self._totals()])
                   for i in range(len(header))]
-        numeric = {_COLUMNS.index(c) for c in _NUMERIC}
+        numeric = {i for i, c in enumerate(header) if c in _NUMERIC}
 
         def line(row):
             return "  ".join(value.rjust(w) if i in numeric else value.ljust(w)
@@ -162,12 +198,13 @@ class Profile:
         printer.text(str(self))
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{c}</th>" for c in (*_COLUMNS, "note"))
+        columns = (*self._columns(), "note")
+        head = "".join(f"<th>{c}</th>" for c in columns)
 
         def row(values, tag="td"):
             return "<tr>" + "".join(
                 f'<{tag} style="text-align:{"right" if c in _NUMERIC else "left"}">'
-                f"{html.escape(v)}</{tag}>" for c, v in zip((*_COLUMNS, "note"), values)) + "</tr>"
+                f"{html.escape(v)}</{tag}>" for c, v in zip(columns, values)) + "</tr>"
 
         body = "".join(row(values) for values in self._cells())
         foot = row(self._totals(), tag="th")
@@ -175,7 +212,7 @@ class Profile:
                 f"<tbody>{body}</tbody><tfoot>{foot}</tfoot></table>")
 
 
-_NUMERIC = ("multiplications", "additions", "total")
+_NUMERIC = ("multiplications", "additions", "total", "backward_total")
 
 
 def _number(value) -> str:
@@ -191,9 +228,10 @@ class _Capture(TorchDispatchMode):
     half of a meta forward of a ResNet, and most of a symbolic one).
     """
 
-    def __init__(self):
+    def __init__(self, shortcuts: bool = True):
         super().__init__()
         self.calls: list[tuple] = []
+        self.shortcuts = shortcuts  # off when autograd must differentiate what runs
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -202,7 +240,8 @@ class _Capture(TorchDispatchMode):
         return False
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func is _BATCH_NORM and not kwargs and not args[5] and args[3] is not None:
+        if (func is _BATCH_NORM and self.shortcuts and not kwargs and not args[5]
+                and args[3] is not None):
             x, stats = args[0], args[3]  # input, weight, bias, running_mean, running_var, …
             out = (x, stats, stats)
         else:
@@ -287,9 +326,11 @@ def _is_symbolic(value) -> bool:
 
 
 def run(model: torch.nn.Module, args: tuple, kwargs: dict, make_input, stand_in=None,
-        capture: _Capture | None = None):
+        capture: _Capture | None = None, backward: bool = False):
     """Run ``model`` once under ``capture`` (a :class:`_Capture`); return the calls and the
-    modules' names.
+    modules' names.  With ``backward``, autograd records the forward and the backward pass
+    runs under ``capture`` too, from a gradient for every output that requires one: its calls
+    follow the forward's, after a ``None`` that separates them.
 
     ``make_input(shape_or_tensor)`` makes each input tensor.  The model runs in eval mode with
     each parameter and buffer replaced by ``stand_in(tensor)`` (default: a meta tensor of the same
@@ -314,8 +355,13 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict, make_input, stand_in=
     capture, swapped = capture or _Capture(), []
     try:
         _swap_tensors(names, stand_in or _on_meta, swapped)
-        with torch.no_grad(), capture:
-            model(*args, **kwargs)
+        with torch.set_grad_enabled(backward), capture:
+            out = model(*args, **kwargs)
+            if backward:
+                capture.calls.append(None)
+                outputs = [t for t in _tensors(out) if t.requires_grad]
+                if outputs:
+                    torch.autograd.backward(outputs, [torch.empty_like(t) for t in outputs])
     finally:
         for module, parameters, buffers in swapped:
             module.__dict__["_parameters"], module.__dict__["_buffers"] = parameters, buffers
@@ -326,6 +372,23 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict, make_input, stand_in=
 
 def _on_meta(tensor: torch.Tensor) -> torch.Tensor:
     return tensor if tensor.is_meta else torch.empty_like(tensor, device="meta")
+
+
+def _on_meta_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """A meta stand-in that requires grad where ``tensor`` does (a frozen weight stays frozen)."""
+    meta = torch.empty_like(tensor, device="meta")
+    return meta.requires_grad_() if tensor.requires_grad else meta
+
+
+def _tensors(value) -> list[torch.Tensor]:
+    """Every tensor in ``value`` (nested in tuples, lists and dicts)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for item in value for t in _tensors(item)]
+    return []
 
 
 def _swap_tensors(modules, stand_in, swapped: list) -> None:
@@ -477,7 +540,8 @@ def _default_dtype(model) -> torch.dtype:
     return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
 
 
-def profile(model: torch.nn.Module, *inputs: Any, **kw_inputs: Any) -> Profile:
+def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
+            **kw_inputs: Any) -> Profile:
     """Count every convolution ``model`` runs on ``inputs``, call by call.
 
     Each input is a tensor (only its shape and dtype are used) or a shape, a tuple of ints (a
@@ -491,6 +555,15 @@ def profile(model: torch.nn.Module, *inputs: Any, **kw_inputs: Any) -> Profile:
     and modes are restored after, so the model is neither copied nor changed and no data is
     allocated.
 
+    ``backward=True`` also runs the backward pass from a gradient for every output and counts,
+    for each convolution call, the gradients autograd computes (:attr:`LayerProfile.backward`,
+    :attr:`Profile.backward_total`): no ``grad_input`` where the convolution's input needs no
+    gradient (the first layer, fed by an input given as a shape or a tensor that does not require
+    grad), no ``grad_weight`` or ``grad_bias`` where that parameter is frozen.  A padding mode
+    other than zeros runs as a pad operation and an unpadded convolution: the pad and its
+    backward are listed, not counted.  (A model's own keyword input named ``backward`` cannot be
+    passed here.)
+
     Examples
     --------
     >>> import torch, convops
@@ -502,11 +575,19 @@ def profile(model: torch.nn.Module, *inputs: Any, **kw_inputs: Any) -> Profile:
     ...     def forward(self, x, scale):
     ...         return torch.nn.functional.conv2d(self.conv(x), self.weight) * scale
     >>> p = convops.profile(Block(), (1, 3, 16, 16), scale=(1, 8, 16, 16))
-    >>> [(layer.name, layer.total) for layer in p.counted]
-    [('conv', 110592), ('F.conv2d in (model)', 30720)]
+    >>> {layer.name: layer.total for layer in p.counted}
+    {'conv': 110592, 'F.conv2d in (model)': 30720}
     >>> p.multiplications == 3 * 8 * 9 * 16 * 16 + 8 * 8 * 16 * 16
     True
+    >>> p = convops.profile(Block(), (1, 3, 16, 16), scale=(1, 8, 16, 16), backward=True)
+    >>> {layer.name: layer.backward.gradients for layer in p.counted}
+    {'conv': ('weight', 'bias'), 'F.conv2d in (model)': ('input', 'weight')}
     """
+    if backward:
+        if _is_symbolic((inputs, kw_inputs)):
+            raise ConvopsError("backward=True counts concrete shapes only: give every size as an "
+                               "int (the symbolic profile counts the forward)")
+        return _profile_backward(model, inputs, kw_inputs)
     if _is_symbolic((inputs, kw_inputs)):
         from .symbolic_profile import symbolic_profile
 
@@ -514,3 +595,55 @@ def profile(model: torch.nn.Module, *inputs: Any, **kw_inputs: Any) -> Profile:
     calls, names = run(model, inputs, kw_inputs, _meta_input(_default_dtype(model)))
     return Profile(type(model).__name__, _first_shape((inputs, kw_inputs)),
                    tuple(rows(calls, names, _count)), _describe(inputs, kw_inputs))
+
+
+def _profile_backward(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> Profile:
+    """:func:`profile` with ``backward=True``: each forward convolution call gets the backward
+    counts of the ``aten.convolution_backward`` call autograd ran for it."""
+    make = _meta_input(_default_dtype(model))
+
+    def make_input(value):  # an input requires grad only where the tensor given does
+        tensor = make(value)
+        wants = isinstance(value, torch.Tensor) and value.requires_grad
+        return tensor.detach().requires_grad_() if wants else tensor.detach()
+
+    calls, names = run(model, inputs, kw_inputs, make_input, _on_meta_with_grad,
+                       _Capture(shortcuts=False), backward=True)
+    split = calls.index(None)
+    forward, backward = calls[:split], calls[split + 1:]
+    layers = rows(forward, names, _count)
+    pending: dict[tuple, list[int]] = {}  # forward convolution calls by (layer, input shape)
+    conv_rows = [i for i, layer in enumerate(layers) if layer.op in _CONV_OP_NAMES]
+    for i, (func, _, args, kwargs, _) in zip(conv_rows, (c for c in forward if c[0] in _CONV_OPS)):
+        try:
+            key = (conv_layer(_conv_args(func, args, kwargs)), tuple(args[0].shape))
+        except ConvopsError:
+            continue
+        pending.setdefault(key, []).append(i)
+    for func, _, args, kwargs, out in backward:
+        if func is not _CONV_BACKWARD:  # listed like the forward's other operations
+            op = str(func.overloadpacket)
+            layers.append(LayerProfile("(backward)", op, _shape(args), _shape(out), None,
+                                       f"{op}: {_NOT_CONV}", op))
+            continue
+        grad_output, x, weight, bias_sizes, *rest, output_mask = _conv_args(func, args, kwargs)
+        # bias_sizes is [C_out] for a layer with bias, [0] or None without
+        layer = conv_layer((x, weight, bias_sizes if bias_sizes and bias_sizes[0] else None, *rest))
+        gradients = tuple(g for g, wanted in zip(("input", "weight", "bias"), output_mask)
+                          if wanted)
+        counts = breakdown(layer, tuple(x.shape), backward=True, gradients=gradients)
+        matches = pending.get((layer, tuple(x.shape)))
+        if not matches:  # autograd ran a convolution the forward did not: list it, uncounted
+            layers.append(LayerProfile("(backward)", layer.kind.name, tuple(x.shape),
+                                       tuple(grad_output.shape), None,
+                                       "aten.convolution_backward without a forward call",
+                                       "aten.convolution_backward"))
+            continue
+        i = matches.pop()  # autograd runs the calls in reverse
+        layers[i] = dataclasses.replace(layers[i], backward=counts)
+    return Profile(type(model).__name__, _first_shape((inputs, kw_inputs)), tuple(layers),
+                   _describe(inputs, kw_inputs))
+
+
+_CONV_BACKWARD = torch.ops.aten.convolution_backward.default
+_CONV_OP_NAMES = {str(op.overloadpacket) for op in _CONV_OPS}

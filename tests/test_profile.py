@@ -374,3 +374,74 @@ def test_a_specialised_size_is_reported_with_the_call_that_fixed_it():
     assert symbolic.at(W=12).total == convops.profile(FixedHead(), (1, 3, 8, 12)).total
     with pytest.raises(convops.ConvopsError, match="specialised"):
         symbolic.at(W=13)
+
+
+# -- the backward pass --------------------------------------------------------------------------
+def _flop_counter_backward_multiplications(model, shape) -> int:
+    """FlopCounterMode's FLOPs of the convolutions' backward / 2, on a meta copy of ``model``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import copy
+
+    meta = copy.deepcopy(model).to("meta").eval()
+    out = meta(torch.empty(shape, device="meta"))
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out.backward(torch.empty_like(out))
+    flops = sum(n for op, n in counter.get_flop_counts()["Global"].items()
+                if "convolution_backward" in str(op))
+    assert flops % 2 == 0
+    return flops // 2
+
+
+class _Trainable(nn.Module):
+    """A stem, a frozen block, a reflect-padded conv, a functional conv and an upsampling."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.frozen = nn.Conv2d(8, 8, 3, padding=1, bias=False).requires_grad_(False)
+        self.reflect = nn.Conv2d(8, 8, 3, padding=1, padding_mode="reflect")
+        self.mix = nn.Parameter(torch.zeros(4, 8, 1, 1))
+        self.up = nn.ConvTranspose2d(4, 2, 4, stride=2, padding=1)
+
+    def forward(self, x):
+        x = self.reflect(torch.relu(self.frozen(self.stem(x))))
+        return self.up(F.conv2d(x, self.mix))
+
+
+def test_backward_profile_counts_the_gradients_autograd_computes():
+    model, shape = _Trainable(), (2, 3, 16, 16)
+    profile = convops.profile(model, shape, backward=True)
+    counted = {layer.name: layer for layer in profile.counted}
+    gradients = {name: layer.backward.gradients for name, layer in counted.items()}
+    assert gradients == {"stem": ("weight", "bias"),  # its input needs no gradient
+                         "frozen": ("input",),  # its weight is frozen
+                         "reflect": ("input", "weight", "bias"),
+                         "F.conv2d in (model)": ("input", "weight"),
+                         "up": ("input", "weight", "bias")}
+    # reflect padding runs as a pad op and then the convolution, unpadded, of the padded input:
+    # the pad's backward (folding gradients back) is an op of its own, listed and not counted
+    assert counted["reflect"].input_shape == (2, 8, 10, 10)
+    modules = {"stem": model.stem, "frozen": model.frozen, "reflect": nn.Conv2d(8, 8, 3),
+               "F.conv2d in (model)": nn.Conv2d(8, 4, 1, bias=False), "up": model.up}
+    assert any(layer.op == "aten.reflection_pad2d_backward" for layer in profile.not_counted)
+    for name, module in modules.items():
+        layer = counted[name]
+        assert layer.backward == convops.breakdown(module, layer.input_shape, backward=True,
+                                                   gradients=gradients[name])
+    # FlopCounterMode counts 2 FLOPs per multiplication of grad_input and grad_weight (groups 1)
+    assert profile.backward_multiplications == _flop_counter_backward_multiplications(model, shape)
+    assert profile.backward_total == sum(layer.backward.total for layer in counted.values())
+    assert "backward pass" in profile.summary() and "backward_total" in profile._repr_html_()
+
+
+def test_backward_profile_of_an_input_that_requires_grad_and_of_a_symbolic_shape():
+    model = nn.Sequential(nn.Conv1d(2, 4, 3))
+    x = torch.zeros(1, 2, 10, requires_grad=True)
+    assert convops.profile(model, x, backward=True).counted[0].backward.gradients == (
+        "input", "weight", "bias")
+    assert convops.profile(model, (1, 2, 10), backward=True).counted[0].backward.gradients == (
+        "weight", "bias")
+    with pytest.raises(convops.ConvopsError, match="concrete shapes"):
+        convops.profile(model, (1, 2, "L"), backward=True)
