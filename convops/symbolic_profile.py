@@ -85,7 +85,8 @@ class SymbolicProfile(Profile):
     216*(floor(H/2 - 3/2) + 1)*(floor(W/2 - 3/2) + 1)
     >>> p.evaluate(H=32, W=17), p.at(H=32, W=17).total
     ((25920, 25920, 51840), 51840)
-    >>> r"\\left\\lfloor{\\frac{H - 3}{2}}\\right\\rfloor" in p.latex("multiplications")
+    >>> text = p.latex("multiplications")  # the floors as torch writes them: of (H - 3) / 2
+    >>> "lfloor" in text and "{H - 3}{2}" in text
     True
     """
 
