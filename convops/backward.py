@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
@@ -64,9 +64,11 @@ class Gradient:
 
     @property
     def total(self) -> sp.Expr:
+        """Multiplications plus additions."""
         return self.multiplications + self.additions
 
-    def subs(self, *args, **kwargs) -> Gradient:
+    def subs(self, *args: Any, **kwargs: Any) -> Gradient:
+        """Both expressions with sympy's ``subs`` applied."""
         return Gradient(self.multiplications.subs(*args, **kwargs),
                         self.additions.subs(*args, **kwargs))
 
@@ -100,14 +102,17 @@ class BackwardDerivation:
 
     @property
     def symbols(self) -> Symbols:
+        """The symbols of the forward derivation."""
         return self.forward.symbols
 
     @property
     def name(self) -> str:
+        """The module's class name, e.g. ``"Conv2d"``."""
         return self.forward.name
 
     @property
     def transposed(self) -> bool:
+        """Whether the forward is a transposed convolution."""
         return self.forward.kind.transposed
 
     # -- grad_input --------------------------------------------------------------------------
@@ -186,14 +191,17 @@ class BackwardDerivation:
     # -- totals ------------------------------------------------------------------------------
     @cached_property
     def multiplications(self) -> sp.Expr:
+        """Multiplications of the three gradients."""
         return sum((self.gradient(g).multiplications for g in GRADIENTS), sp.S.Zero)
 
     @cached_property
     def additions(self) -> sp.Expr:
+        """Additions of the three gradients (the fold included)."""
         return sum((self.gradient(g).additions for g in GRADIENTS), sp.S.Zero)
 
     @cached_property
     def total(self) -> sp.Expr:
+        """Every operation of the backward pass."""
         return self.multiplications + self.additions
 
     def simplified(self, bias: bool, gradient: str = "total") -> sp.Expr:

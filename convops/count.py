@@ -309,6 +309,7 @@ class GradientCount:
 
     @property
     def total(self) -> int:
+        """Multiplications plus additions."""
         return self.multiplications + self.additions
 
 
@@ -336,14 +337,17 @@ class BackwardBreakdown:
 
     @property
     def multiplications(self) -> int:
+        """Multiplications of the gradients computed."""
         return sum(g.multiplications for g in self._computed())
 
     @property
     def additions(self) -> int:
+        """Additions of the gradients computed."""
         return sum(g.additions for g in self._computed())
 
     @property
     def total(self) -> int:
+        """Every operation of the gradients computed."""
         return self.multiplications + self.additions
 
     @property

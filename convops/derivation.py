@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
 from . import additions
 from .symbols import Symbols, latex, symbols
+
+if TYPE_CHECKING:
+    from .backward import BackwardDerivation
 from .errors import ConvopsError
 
 
@@ -177,7 +181,7 @@ class Derivation:
         return _simplified(self.name, bool(bias))
 
     @cached_property
-    def backward(self):
+    def backward(self) -> BackwardDerivation:
         """The backward pass: :class:`~convops.backward.BackwardDerivation`."""
         from .backward import BackwardDerivation
 

@@ -222,7 +222,13 @@ PEERS: dict[str, Peer] = {peer.name: peer for peer in (
 
 
 def available_peers() -> list[Peer]:
-    """The peers of :data:`PEERS` whose package is installed."""
+    """The peers of :data:`PEERS` whose package is installed.
+
+    Examples
+    --------
+    >>> "FlopCounterMode" in [peer.name for peer in available_peers()]  # torch ships it
+    True
+    """
     return [peer for peer in PEERS.values() if peer.available]
 
 

@@ -20,7 +20,7 @@ import dataclasses
 import html
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -56,18 +56,22 @@ class LayerProfile:
 
     @property
     def counted(self) -> bool:
+        """Whether convops counted this call (a convolution it accepts)."""
         return self.breakdown is not None
 
     @property
     def multiplications(self) -> int | None:
+        """The call's multiplications (``None`` where not counted)."""
         return None if self.breakdown is None else self.breakdown.multiplications
 
     @property
     def additions(self) -> int | None:
+        """The call's additions (``None`` where not counted)."""
         return None if self.breakdown is None else self.breakdown.additions
 
     @property
     def total(self) -> int | None:
+        """The call's operations (``None`` where not counted)."""
         return None if self.breakdown is None else self.breakdown.total
 
     @property
@@ -94,22 +98,27 @@ class Profile:
 
     @property
     def counted(self) -> tuple[LayerProfile, ...]:
+        """The convolution calls convops counted."""
         return tuple(layer for layer in self.layers if layer.counted)
 
     @property
     def not_counted(self) -> tuple[LayerProfile, ...]:
+        """Every other operation, and the modules that ran none, with a note saying why."""
         return tuple(layer for layer in self.layers if not layer.counted)
 
     @property
     def multiplications(self) -> int:
+        """Multiplications of every counted call."""
         return sum(layer.multiplications for layer in self.counted)
 
     @property
     def additions(self) -> int:
+        """Additions of every counted call."""
         return sum(layer.additions for layer in self.counted)
 
     @property
     def total(self) -> int:
+        """Operations of every counted call."""
         return sum(layer.total for layer in self.counted)
 
     @property
@@ -167,6 +176,7 @@ class Profile:
                 _number(self.total), *backward, ""]
 
     def summary(self) -> str:
+        """One sentence: the totals, the conventions of other counters, what was not counted."""
         counted, skipped = self.counted, self.not_counted
         kinds = sorted({layer.op or f"{layer.kind} (ran nothing)" for layer in skipped})
         return (f"{self.model} on input {self.inputs or self.input_shape}: {len(counted)} "
@@ -325,8 +335,11 @@ def _is_symbolic(value) -> bool:
     return False
 
 
-def run(model: torch.nn.Module, args: tuple, kwargs: dict, make_input, stand_in=None,
-        capture: _Capture | None = None, backward: bool = False):
+def run(model: torch.nn.Module, args: tuple, kwargs: dict,
+        make_input: Callable[[Any], torch.Tensor],
+        stand_in: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        capture: _Capture | None = None,
+        backward: bool = False) -> tuple[list, dict[torch.nn.Module, str]]:
     """Run ``model`` once under ``capture`` (a :class:`_Capture`); return the calls and the
     modules' names.  With ``backward``, autograd records the forward and the backward pass
     runs under ``capture`` too, from a gradient for every output that requires one: its calls
@@ -430,7 +443,7 @@ def _shape(value) -> tuple | None:
 _OP_NAMES: dict = {}
 
 
-def conv_layer(args) -> Layer:
+def conv_layer(args: Sequence[Any]) -> Layer:
     """The :class:`Layer` an ``aten.convolution`` call computes (its first nine arguments).
 
     Examples
@@ -465,7 +478,8 @@ def _conv_args(func, args, kwargs) -> tuple:
     return (*args, *(kwargs.get(a.name, a.default_value) for a in rest))
 
 
-def rows(calls, names, count) -> list[LayerProfile]:
+def rows(calls: list, names: dict[torch.nn.Module, str],
+         count: Callable[[Layer, tuple, tuple], Breakdown]) -> list[LayerProfile]:
     """One :class:`LayerProfile` per call of :func:`run`, then one per leaf or convolution module
     that ran nothing.  ``count(layer, input_shape, output_shape)`` returns a :class:`Breakdown`
     or raises :class:`ConvopsError`, and the call is then listed with the reason.

@@ -19,6 +19,7 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any, Iterable
 
 import sympy as sp
 import torch
@@ -95,6 +96,7 @@ class SymbolicProfile(Profile):
     specializations: tuple[Specialization, ...] = ()
 
     def summary(self) -> str:
+        """One sentence: the calls, the total as a formula, and the sizes it is written in."""
         names = ", ".join(map(str, self.symbols))
         text = (f"{self.model} on input {self.inputs}: {len(self.counted)} convolution calls, "
                 f"counted as formulas in {names}")
@@ -205,7 +207,8 @@ class SymbolicProfile(Profile):
             sizes[v] if isinstance(v, str) else v for v in self.input_shape)
         return Profile(self.model, shape, tuple(layers), inputs)
 
-    def plot(self, along: str, values, quantity: str = "total", ax=None, **fixed):
+    def plot(self, along: str, values: Iterable[int], quantity: str = "total", ax: Any = None,
+             **fixed: int | str) -> Any:
         """``quantity`` (``total``, ``multiplications`` or ``additions``) against the size
         ``along`` over ``values``, exact at each; the other sizes are ints or the name of a size
         they equal (``plot("H", range(64, 1025, 32), W="H")``).  Draws on ``ax`` (default: a new
