@@ -138,3 +138,12 @@ def test_layers_table_has_one_checked_line_per_layer():
     assert len(table.rows) == 2 and all(cell.endswith("✓") for row in table.rows for cell in row[2:])
     with pytest.raises(ValueError, match="unknown"):
         notebook.layers_table(LAYERS[:1], rows=("x",))
+
+
+def test_tables_show_their_verdicts_first():
+    """A ✓ column is shown first (HTML, Markdown, text), where a narrow page cannot hide it."""
+    table = notebook.Table(("quantity", "value", ""), (("ψ", "4", "✓"), ("λ", "9", "✗")))
+    assert table._repr_html_().index("<td>✓</td>") < table._repr_html_().index("<td>ψ</td>")
+    assert table._repr_markdown_().splitlines()[2] == "| ✓ | ψ | 4 |"
+    assert repr(table).splitlines()[1].startswith("✓")
+    assert table.rows[0] == ("ψ", "4", "✓")

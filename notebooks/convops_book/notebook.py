@@ -158,25 +158,38 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     caption: str = ""
 
+    def _shown(self) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+        """Header and rows as shown: a last column of verdicts (✓/✗, untitled) comes first, so
+        that a reader sees it even where the table is wider than the page."""
+        verdicts = self.header and self.header[-1] == "" and all(
+            row[-1] in ("✓", "✗") for row in self.rows)
+        if not verdicts:
+            return self.header, self.rows
+        return (self.header[-1:] + self.header[:-1],
+                tuple(row[-1:] + row[:-1] for row in self.rows))
+
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in self.header)
+        header, rows = self._shown()
+        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
         body = "".join("<tr>" + "".join(_cell_html(cell) for cell in row) + "</tr>"
-                       for row in self.rows)
+                       for row in rows)
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def _repr_markdown_(self) -> str:
+        header, rows = self._shown()
         lines = [f"**{self.caption}**", ""] if self.caption else []
-        lines.append("| " + " | ".join(self.header) + " |")
-        lines.append("|" + " --- |" * len(self.header))
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + " --- |" * len(header))
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        widths = [max(len(r[i]) for r in (self.header, *self.rows)) for i in range(len(self.header))]
+        header, rows = self._shown()
+        widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
         lines = [self.caption] if self.caption else []
         lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
-                  for row in (self.header, *self.rows)]
+                  for row in (header, *rows)]
         return "\n".join(lines)
 
     @property
