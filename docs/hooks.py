@@ -5,11 +5,18 @@
 - Open each module page (the notebook ``notebooks/<kind>.ipynb``) with the formula summary that
   :mod:`convops_book.site` generates from the derivation, right under the notebook's title.
 - Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
-  Markdown pages with that formula and with the table of every formula's anchor.
+  Markdown pages with that formula and with the table of every formula's anchor;
+  ``<!-- convops:api -->`` with the API reference of ``convops.__all__`` and
+  ``<!-- convops:cli -->`` with the command line's arguments, read from its parser.
 - Point a notebook's links to other notebooks or pages (``conv2d.ipynb#psi``, ``../README.md``
   work in Jupyter) to those pages on the site.
 - Give each notebook page the table of contents of its rendered headings: mkdocs-jupyter's own
   drops code and math from the titles, so its links miss nbconvert's heading ids.
+- Stamp each notebook page with what executed its stored outputs (``metadata.convops``, written
+  by ``tools/execute_notebooks.py``) and a link to download the notebook.
+- Read the repository link (``repo_url``, unless ``CONVOPS_REPO_URL`` sets it) and the cite
+  page's BibTeX from ``CITATION.cff``, the one record of the software; fill in the home page's
+  install line from them.
 - Drop what nbconvert's templates load from CDNs (MathJax 2 and its configuration, Mermaid):
   the site renders all math with the KaTeX above, and has no network to reach a CDN.
 """
@@ -21,13 +28,20 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import json
+import os
+
 import markdown
+import yaml
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 from mkdocs.structure.toc import TableOfContents, get_toc
 
+import convops
 from convops import KINDS
-from convops_book.site import anchors_markdown, formula_markdown, page_name, summary_markdown
+from convops.cli import _parser
+from convops_book.site import (anchors_markdown, api_markdown, bibtex, cli_markdown, formula_markdown,
+                               page_name, summary_markdown)
 
 #: KaTeX's files the pages load, relative to ``node_modules/katex/dist``; the fonts load from CSS.
 KATEX_FILES = ("katex.min.css", "katex.min.js", "contrib/auto-render.min.js",
@@ -48,6 +62,23 @@ _TAG = re.compile(r"<[^>]+>")
 _HREF = re.compile(r'href="([^"#]+\.(?:ipynb|md))(#[^"]*)?"')
 _FORMULA = re.compile(r"<!-- convops:formula (\w+) (\w+) -->")
 _ANCHORS = "<!-- convops:anchors -->"
+_BIBTEX = "<!-- convops:bibtex -->"
+_INSTALL = "<!-- convops:install -->"
+_VERSION = "<!-- convops:version -->"
+_API = "<!-- convops:api -->"
+_CLI = "<!-- convops:cli -->"
+
+
+def citation(config) -> dict:
+    """``CITATION.cff`` beside ``mkdocs.yml``, parsed."""
+    return yaml.safe_load((Path(config.config_file_path).parent / "CITATION.cff").read_text())
+
+
+def on_config(config):
+    config.repo_url = os.environ.get("CONVOPS_REPO_URL") or config.repo_url or \
+        citation(config)["repository-code"]
+    config.repo_name = urlsplit(config.repo_url).path.strip("/") or config.repo_url
+    return config
 
 
 def katex_dist(config) -> Path:
@@ -69,7 +100,29 @@ def on_page_markdown(markdown_text, page, config, files):
     markdown_text = _FORMULA.sub(lambda m: formula_markdown(m[1], m[2]), markdown_text)
     if _ANCHORS in markdown_text:
         markdown_text = markdown_text.replace(_ANCHORS, anchors_markdown())
-    return markdown_text
+    cff = citation(config)
+    install = (f"```bash\npip install torch   # any torch >= 2.1; the CPU build is enough\n"
+               f"pip install \"convops @ git+{config.repo_url}@v{cff['version']}\"\n```")
+    if _API in markdown_text:
+        markdown_text = markdown_text.replace(_API, api_markdown(convops.__all__))
+    if _CLI in markdown_text:
+        markdown_text = markdown_text.replace(_CLI, cli_markdown(_parser()))
+    return (markdown_text.replace(_BIBTEX, f"```bibtex\n{bibtex(cff)}\n```")
+            .replace(_INSTALL, install).replace(_VERSION, str(cff["version"])))
+
+
+def execution_stamp(page) -> str:
+    """The line that says what executed a notebook's stored outputs, with a link to download it."""
+    path = Path(page.file.abs_src_path)
+    versions = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("convops", {}).get(
+        "executed_with")
+    if not versions:
+        raise PluginError(f"{page.file.src_uri} does not say what executed it: run "
+                          f"tools/execute_notebooks.py {page.file.src_uri}")
+    return (f'<p class="convops-stamp">Outputs stored from a run with convops '
+            f'{versions["convops"]}, torch {versions["torch"]} and Python {versions["python"]}; '
+            f'<code>make test</code> re-runs them. '
+            f'<a href="{path.name}" download>Download the notebook ({path.name})</a></p>')
 
 
 def strip_cdn_scripts(html: str) -> str:
@@ -105,6 +158,9 @@ def on_page_content(html, page, config, files):
         title_end = _FIRST_H1_END.search(html)
         at = title_end.end() if title_end else 0
         html = html[:at] + summary + html[at:]
+    title_end = _FIRST_H1_END.search(html)
+    at = title_end.end() if title_end else 0
+    html = html[:at] + execution_stamp(page) + html[at:]
     page.toc = toc_of(html)
     return html
 

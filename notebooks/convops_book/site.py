@@ -10,7 +10,9 @@ blocks, ``pymdownx.arithmatex``); ``docs/hooks.py`` puts them at the top of each
 
 from __future__ import annotations
 
+import argparse
 from functools import lru_cache
+from typing import Sequence
 
 import sympy as sp
 
@@ -174,3 +176,92 @@ def anchors_markdown() -> str:
                           for q in quantities(name))
         rows.append(f"| [{name}]({page}) | {links} |")
     return "| module | formulas |\n| --- | --- |\n" + "\n".join(rows) + "\n"
+
+
+# -- citation --------------------------------------------------------------------------------------
+def bibtex(cff: dict) -> str:
+    """A BibTeX ``@misc`` record (BibTeX and biblatex both read it) of the software that the
+    ``CITATION.cff`` record ``cff`` (parsed YAML) describes: title, authors, year, version, url.
+
+    Examples
+    --------
+    >>> print(bibtex({"title": "t", "authors": [{"name": "a b"}], "version": "1.0",
+    ...               "date-released": "2026-01-02", "url": "https://x"}))
+    @misc{t,
+      title        = {t},
+      author       = {{a b}},
+      year         = {2026},
+      month        = {1},
+      version      = {1.0},
+      howpublished = {\\url{https://x}},
+      url          = {https://x},
+      note         = {Version 1.0, https://x}
+    }
+    """
+    released = str(cff["date-released"])
+    authors = " and ".join(
+        "{" + a["name"] + "}" if "name" in a else f"{a['family-names']}, {a['given-names']}"
+        for a in cff["authors"])
+    url = cff.get("url") or cff.get("repository-code")
+    key = cff["title"].split(":")[0].split()[0].lower()
+    fields = {"title": cff["title"], "author": authors, "year": released[:4],
+              "month": str(int(released[5:7])), "version": cff["version"],
+              "howpublished": rf"\url{{{url}}}", "url": url,
+              "note": f"Version {cff['version']}, {url}"}
+    body = ",\n".join(f"  {name:<12} = {{{value}}}" for name, value in fields.items())
+    return f"@misc{{{key},\n{body}\n}}"
+
+
+# -- API and command line pages --------------------------------------------------------------------
+#: The public API (``convops.__all__``) in the order the API page documents it.
+API_ORDER = ("count_ops", "breakdown", "Breakdown", "derive", "Derivation", "Kind", "KINDS",
+             "Layer", "latex", "ConvopsError", "profile", "Profile", "LayerProfile", "peers",
+             "reference")
+
+
+def api_markdown(public: Sequence[str]) -> str:
+    """The API page's body: a mkdocstrings block per name of ``public`` (``convops.__all__``),
+    and :data:`~convops.KINDS` as a table rather than its value's source."""
+    missing = sorted(set(public) - set(API_ORDER)) + sorted(set(API_ORDER) - set(public))
+    if missing:
+        raise ValueError(f"API_ORDER and convops.__all__ differ in {missing}")
+    blocks = []
+    for name in API_ORDER:
+        if name == "KINDS":
+            rows = "\n".join(f"| `{k.name}` | {k.ndim} | {'yes' if k.transposed else 'no'} | "
+                              f"`torch.nn.{k.name}` |" for k in KINDS.values())
+            blocks.append("## `convops.KINDS` {#convops.KINDS}\n\nThe six modules convops derives, "
+                          "a `dict` from class name to `Kind` (no torch needed to list them):\n\n"
+                          "| name | ndim | transposed | module |\n| --- | --- | --- | --- |\n" + rows)
+        else:
+            blocks.append(f"::: convops.{name}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def cli_markdown(parser: argparse.ArgumentParser) -> str:
+    """The command line page's body, from ``parser`` (``convops.cli._parser()``): usage,
+    description and a table of the arguments of every command, and its examples."""
+    def section(level: str, title: str, command: argparse.ArgumentParser) -> list[str]:
+        lines = [f"{level} `{title}`", "", command.description or "", "",
+                 "```text", command.format_usage().strip(), "```", ""]
+        rows = []
+        for action in command._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            name = ", ".join(f"`{o}`" for o in action.option_strings) or f"`{action.metavar or action.dest}`"
+            if action.option_strings and action.nargs != 0:
+                name += f" `{action.metavar or action.dest.upper()}`"
+            help_text = (action.help or "").replace("|", "\\|")
+            rows.append(f"| {name} | {help_text}{' (required)' if action.required and action.option_strings else ''} |")
+        if rows:
+            lines += ["| argument | meaning |", "| --- | --- |", *rows, ""]
+        if command.epilog:
+            lines += ["```text", command.epilog.strip(), "```", ""]
+        return lines
+
+    lines = section("##", parser.prog, parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                lines += section("##", f"{parser.prog} {name}", command)
+    return "\n".join(lines)
