@@ -14,9 +14,10 @@
   drops code and math from the titles, so its links miss nbconvert's heading ids.
 - Stamp each notebook page with what executed its stored outputs (``metadata.convops``, written
   by ``tools/execute_notebooks.py``) and a link to download the notebook.
-- Read the repository link (``repo_url``, unless ``CONVOPS_REPO_URL`` sets it) and the cite
+- Read the repository link (footer; ``CONVOPS_REPO_URL`` overrides it) and the cite
   page's BibTeX from ``CITATION.cff``, the one record of the software; fill in the home page's
   install line from them.
+- Keep code cells' sources, cell outputs and TeX out of the search index.
 - Drop what nbconvert's templates load from CDNs (MathJax 2 and its configuration, Mermaid):
   the site renders all math with the KaTeX above, and has no network to reach a CDN.
 """
@@ -34,6 +35,7 @@ import os
 import markdown
 import yaml
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.structure.toc import TableOfContents, get_toc
 
@@ -56,6 +58,17 @@ _CDN_SCRIPTS = (
     re.compile(r"<script src=\"https?://[^\"]*\">\s*</script>"),
 )
 _FIRST_H1_END = re.compile(r"</h1>")
+#: What search leaves out, by class: code cells' sources (their hidden copy and "Copied!"
+#: notice), cell outputs, math (its TeX source is not text a reader searches for), LaTeX code
+#: blocks.  Material's search skips elements marked data-search-exclude, but stops skipping
+#: at the first closing tag of the same name, so only elements without a nested one of their
+#: own tag are marked: each output, not the output area.
+_NOT_SEARCHED = ("clipboard-copy-txt", "notice", "jp-OutputArea-output", "arithmatex")
+_CLASSED = re.compile(r'<(div|span) class="([^"]*)"')
+_CELL_SOURCE = '<div class="highlight-ipynb hl-python"><pre>'
+_LATEX_BLOCK = '<div class="highlight"><span class="filename">#'  # titled with its anchor
+#: TeX left in the text of notebooks' Markdown cells, which KaTeX renders in the browser.
+_TEX = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$|\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL)
 _HEADING = re.compile(r'<h([1-6])\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</h\1>', re.DOTALL)
 _PERMALINK = re.compile(r'<a class="(?:anchor-link|headerlink)"[^>]*>.*?</a>', re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
@@ -74,10 +87,16 @@ def citation(config) -> dict:
     return yaml.safe_load((Path(config.config_file_path).parent / "CITATION.cff").read_text())
 
 
+def repository(config) -> str:
+    """The repository's URL: ``CONVOPS_REPO_URL``, else ``CITATION.cff``'s ``repository-code``."""
+    return os.environ.get("CONVOPS_REPO_URL") or citation(config)["repository-code"]
+
+
 def on_config(config):
-    config.repo_url = os.environ.get("CONVOPS_REPO_URL") or config.repo_url or \
-        citation(config)["repository-code"]
-    config.repo_name = urlsplit(config.repo_url).path.strip("/") or config.repo_url
+    # A link in every page's footer; not Material's repo_url, whose header widget fetches the
+    # repository's stars from GitHub's API (the site loads nothing from outside itself).
+    config.extra["social"] = [{"icon": "fontawesome/brands/github", "link": repository(config),
+                               "name": "convops: the repository"}]
     return config
 
 
@@ -102,7 +121,8 @@ def on_page_markdown(markdown_text, page, config, files):
         markdown_text = markdown_text.replace(_ANCHORS, anchors_markdown())
     cff = citation(config)
     install = (f"```bash\npip install torch   # any torch >= 2.1; the CPU build is enough\n"
-               f"pip install \"convops @ git+{config.repo_url}@v{cff['version']}\"\n```")
+               f"pip install \"convops @ git+{repository(config)}@v{cff['version']}\"\n```\n\n"
+               f"The source, issues and releases: [{repository(config)}]({repository(config)}).")
     if _API in markdown_text:
         markdown_text = markdown_text.replace(_API, api_markdown(convops.__all__))
     if _CLI in markdown_text:
@@ -146,10 +166,21 @@ def site_links(html: str, page, files) -> str:
     return _HREF.sub(to_page, html)
 
 
+def exclude_from_search(html: str) -> str:
+    """``html`` with what search should not index marked ``data-search-exclude``."""
+    def mark(tag: re.Match) -> str:
+        if set(tag[2].split()).isdisjoint(_NOT_SEARCHED):
+            return tag[0]
+        return f'<{tag[1]} data-search-exclude class="{tag[2]}"'
+    html = html.replace(_CELL_SOURCE, _CELL_SOURCE.replace("<pre>", "<pre data-search-exclude>"))
+    html = html.replace(_LATEX_BLOCK, _LATEX_BLOCK.replace("<div", "<div data-search-exclude"))
+    return _CLASSED.sub(mark, html)
+
+
 def on_page_content(html, page, config, files):
     src = page.file.src_uri
     if not src.endswith(".ipynb"):
-        return html
+        return exclude_from_search(html)
     html = site_links(strip_cdn_scripts(html), page, files)
     if src in MODULE_PAGES:
         md = markdown.Markdown(extensions=config.markdown_extensions,
@@ -162,7 +193,22 @@ def on_page_content(html, page, config, files):
     at = title_end.end() if title_end else 0
     html = html[:at] + execution_stamp(page) + html[at:]
     page.toc = toc_of(html)
-    return html
+    return exclude_from_search(html)
+
+
+def search_text(text: str) -> str:
+    """A search index entry's text without TeX (math is rendered, not searched)."""
+    return re.sub(r"[ \t]{2,}", " ", _TEX.sub("", text))
+
+
+@event_priority(-100)  # after the search plugin has written its index
+def on_post_build(config):
+    index = Path(config.site_dir) / "search" / "search_index.json"
+    if index.is_file():
+        data = json.loads(index.read_text(encoding="utf-8"))
+        for doc in data["docs"]:
+            doc["text"] = search_text(doc["text"])
+        index.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
 def toc_of(html: str) -> TableOfContents:

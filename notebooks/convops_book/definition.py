@@ -20,14 +20,33 @@ from convops.additions import Iverson
 from convops.derivation import derive, kind_of
 
 
+#: The input channel that the ``c``-th channel of output channel ``j``'s group is.
+CHANNEL = sp.Symbol(r"\hat{c}", integer=True, nonnegative=True)
+
+
+def input_channel(kind) -> sp.Eq:
+    r""":math:`\hat c`, the input channel of :func:`defining_equation`: the ``c``-th channel of
+    the group of output channel ``j``, whose first is :math:`\lfloor g j / C_\text{out} \rfloor
+    \, C_\text{in} / g`.
+
+    Examples
+    --------
+    >>> from convops import latex
+    >>> print(latex(input_channel("Conv1d")))
+    \hat{c} = \frac{C_{\text{in}} \left\lfloor{\frac{g j}{C_{\text{out}}}}\right\rfloor}{g} + c
+    """
+    S = derive(kind).symbols
+    j, c = sp.symbols("j c", integer=True, nonnegative=True)
+    return sp.Eq(CHANNEL, sp.floor(j * S.g / S.C_out) * S.C_in / S.g + c, evaluate=False)
+
+
 def defining_equation(kind) -> sp.Eq:
     r"""The sum that defines ``kind``'s output, in the symbols of its derivation.
 
-    ``n`` is the sample, ``j`` the output channel and ``c`` the input channel within the group
-    of ``j``, whose first channel is :math:`\lfloor j / (C_\text{out}/g) \rfloor \, C_\text{in}/g`
-    (for a transposed convolution the roles of the channel counts swap); ``o_i`` and ``t_i``
-    the output position and the tap along dimension ``i``; ``x_pad`` the input padded as torch
-    pads it (zeros, reflect, replicate or circular).
+    ``n`` is the sample, ``j`` the output channel and ``c`` the index within the group of ``j``
+    of the input channel :math:`\hat c` (:func:`input_channel`); ``o_i`` and ``t_i`` the output
+    position and the tap along dimension ``i``; ``x_pad`` the input padded as torch pads it
+    (zeros, reflect, replicate or circular).
 
     Examples
     --------
@@ -47,17 +66,15 @@ def defining_equation(kind) -> sp.Eq:
     taps = [(t[i], 0, S.k[i] - 1) for i in range(ndim)]
     if not d.kind.transposed:
         x_pad = sp.IndexedBase(r"x_{\text{pad}}")
-        first = sp.floor(j / (S.C_out / S.g)) * S.C_in / S.g
         read = [o[i] * S.s[i] + t[i] * S.d[i] for i in range(ndim)]
-        body = w[(j, c, *t)] * x_pad[(n, first + c, *read)]
+        body = w[(j, c, *t)] * x_pad[(n, CHANNEL, *read)]
         total = sp.Sum(body, (c, 0, S.C_in / S.g - 1), *taps)
     else:
         i_ = sp.symbols(" ".join(f"i_{k}" for k in range(ndim)) if ndim > 1 else "i",
                         integer=True, nonnegative=True, seq=True)
         per_group = S.C_out / S.g
-        first = sp.floor(j / per_group) * S.C_in / S.g
         lands = sp.And(*(sp.Eq(i_[k] * S.s[k] + t[k] * S.d[k] - S.p[k], o[k]) for k in range(ndim)))
-        body = Iverson(lands) * x[(n, first + c, *i_)] * w[(first + c, sp.Mod(j, per_group), *t)]
+        body = Iverson(lands) * x[(n, CHANNEL, *i_)] * w[(CHANNEL, sp.Mod(j, per_group), *t)]
         inputs = [(i_[k], 0, S.size_in[k] - 1) for k in range(ndim)]
         total = sp.Sum(body, (c, 0, S.C_in / S.g - 1), *inputs, *taps)
     return sp.Eq(y[(n, j, *o)], sp.Add(b[j], total, evaluate=False), evaluate=False)

@@ -11,6 +11,7 @@ blocks, ``pymdownx.arithmatex``); ``docs/hooks.py`` puts them at the top of each
 from __future__ import annotations
 
 import argparse
+import re
 from functools import lru_cache
 from typing import Sequence
 
@@ -238,11 +239,16 @@ def api_markdown(public: Sequence[str]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def _plain(text: str) -> str:
+    """``text`` as literal Markdown: ``*``, ``_``, ``|`` and ``<`` shown as themselves."""
+    return re.sub(r"([*_|<\\`])", r"\\\1", text)
+
+
 def cli_markdown(parser: argparse.ArgumentParser) -> str:
     """The command line page's body, from ``parser`` (``convops.cli._parser()``): usage,
     description and a table of the arguments of every command, and its examples."""
     def section(level: str, title: str, command: argparse.ArgumentParser) -> list[str]:
-        lines = [f"{level} `{title}`", "", command.description or "", "",
+        lines = [f"{level} `{title}`", "", _plain(command.description or ""), "",
                  "```text", command.format_usage().strip(), "```", ""]
         rows = []
         for action in command._actions:
@@ -251,7 +257,7 @@ def cli_markdown(parser: argparse.ArgumentParser) -> str:
             name = ", ".join(f"`{o}`" for o in action.option_strings) or f"`{action.metavar or action.dest}`"
             if action.option_strings and action.nargs != 0:
                 name += f" `{action.metavar or action.dest.upper()}`"
-            help_text = (action.help or "").replace("|", "\\|")
+            help_text = _plain(action.help or "")
             rows.append(f"| {name} | {help_text}{' (required)' if action.required and action.option_strings else ''} |")
         if rows:
             lines += ["| argument | meaning |", "| --- | --- |", *rows, ""]
