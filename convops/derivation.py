@@ -243,7 +243,7 @@ class Derivation:
         Examples
         --------
         >>> print(derive("Conv3d").latex("output_size"))
-        L_{\\text{out},i} = \\left\\lfloor{\\frac{L_{\\text{in},i} + 2 p_{i} - d_{i} \\left(k_{i} - 1\\right) - 1}{s_{i}}}\\right\\rfloor + 1
+        L_{\\text{out},i} = \\left\\lfloor{\\frac{L_{\\text{in},i} - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1}{s_{i}}}\\right\\rfloor + 1
         """
         S, eqs = self.symbols, self.equations()
         generic = {} if S.ndim == 1 else _per_dimension(S, 0, indexed_symbols())
