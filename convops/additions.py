@@ -119,6 +119,43 @@ class LatticeCount(sp.Function):
         return rf"F_{{{L},\,{k}}}^{{{s},\,{d}}}\left({T}\right)"
 
 
+class Iverson(sp.Function):
+    r""":math:`[\,\text{condition}\,]`: 1 where the condition holds, 0 where it does not."""
+
+    nargs = 1
+    is_integer = True
+
+    @classmethod
+    def eval(cls, condition: sp.Basic) -> sp.Expr | None:
+        """1 or 0 once ``condition`` is decided; else unevaluated."""
+        if condition in (sp.true, sp.false):
+            return sp.Integer(condition == sp.true)
+        return None
+
+    def _latex(self, printer):
+        return rf"\left[{printer._print(self.args[0])}\right]"
+
+
+def lattice_count_definition() -> sp.Eq:
+    r"""The definition of :math:`F`, the lattice count :class:`LatticeCount` evaluates:
+    :math:`F_{L,k}^{s,d}(T) = \sum_{i=0}^{L-1} \sum_{j=0}^{k-1} [\,i s + j d < T\,]`.
+
+    Examples
+    --------
+    >>> definition = lattice_count_definition()
+    >>> L, k, s, d, T = sorted(definition.lhs.free_symbols, key=definition.lhs.args.index)
+    >>> values = {L: 4, k: 3, s: 2, d: 1, T: 5}
+    >>> definition.rhs.subs(values).doit(), lattice_count(4, 3, 2, 1, 5)
+    (7, 7)
+    """
+    L, k, s, d = sp.symbols("L k s d", integer=True, positive=True)
+    T = sp.Symbol("T", integer=True)
+    i, j = sp.symbols("i j", integer=True, nonnegative=True)
+    body = Iverson(sp.StrictLessThan(i * s + j * d, T))
+    return sp.Eq(LatticeCount(L, k, s, d, T), sp.Sum(body, (i, 0, L - 1), (j, 0, k - 1)),
+                 evaluate=False)
+
+
 class Saturation(sp.Function):
     """:func:`saturation` as a sympy function."""
 

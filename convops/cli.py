@@ -19,6 +19,7 @@ from .count import breakdown
 from .derivation import KINDS, derive
 from .errors import ConvopsError
 from .layer import Layer
+from .symbols import pretty
 
 _EXAMPLE = 'convops count "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)" --input 1,3,224,224'
 
@@ -137,7 +138,7 @@ def _plain(name: str, eq: sp.Eq, kind: str) -> str:
     lhs = eq.lhs
     if name.startswith("total"):
         lhs = sp.Symbol(f"{kind}_ops")
-    return sp.pretty(sp.Eq(lhs, eq.rhs, evaluate=False), use_unicode=True)
+    return pretty(sp.Eq(lhs, eq.rhs, evaluate=False))
 
 
 def _print_formula(kind: str, bias: bool | None, as_latex: bool) -> None:

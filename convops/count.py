@@ -239,17 +239,17 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
 class Breakdown:
     """The terms of the count for one layer and input shape (all exact ints)."""
 
-    kind: str
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    batch: int
+    kind: str  #: the module's class name, e.g. ``"Conv2d"``
+    input_shape: tuple[int, ...]  #: the input shape counted, batched or not
+    output_shape: tuple[int, ...]  #: the output shape torch produces for it
+    batch: int  #: N, the batch size (1 for an unbatched input)
     psi: int  #: filters
     lam: int  #: operations per filter
     gamma: int  #: aggregation and bias additions (per sample)
     A: int | None  #: additions per filter of a transposed convolution; None for a convolution
-    multiplications: int
-    additions: int
-    total: int
+    multiplications: int  #: every multiplication of the layer over the batch
+    additions: int  #: every addition of the layer over the batch, bias included
+    total: int  #: multiplications + additions = N (psi lam + gamma)
 
     @property
     def macs(self) -> int:

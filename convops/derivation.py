@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from . import additions
-from .symbols import Symbols, latex, symbols
+from .symbols import GAMMA, LAM, PSI, Symbols, indexed_symbols, latex, symbols
 
 if TYPE_CHECKING:
     from .backward import BackwardDerivation
@@ -222,7 +222,7 @@ class Derivation:
     def equations(self) -> dict[str, sp.Eq]:
         """Every formula of the derivation as a sympy equation, in the order of the derivation."""
         S = self.symbols
-        psi, lam, gamma = sp.symbols(r"\psi \lambda \gamma")
+        psi, lam, gamma = PSI, LAM, GAMMA
         ops = sp.Symbol(rf"\text{{{self.name}}}_{{\text{{ops}}}}")
         eqs = {f"output_size_{i}": sp.Eq(out, expr, evaluate=False)
                for i, (out, expr) in enumerate(zip(S.size_out, self.output_size))}
@@ -243,17 +243,49 @@ class Derivation:
                     eqs[f"{name}_{i}"] = sp.Eq(symbol, self.A_terms[symbol], evaluate=False)
         return eqs
 
+    def indexed_equations(self) -> dict[str, sp.Eq]:
+        """:meth:`equations` with each family of per-dimension equations (``output_size_0``,
+        ``output_size_1`` …) as one equation in a generic dimension ``i``, keyed without the
+        index (``output_size``, and ``s_reduced``, ``d_reduced``, ``P``, ``Z`` when transposed).
+
+        The indexed equation is dimension 0's with its symbols renamed to those of
+        :func:`convops.symbols.indexed_symbols` (for one dimension, the equation itself).
+
+        Examples
+        --------
+        >>> print(derive("Conv3d").latex("output_size"))
+        L_{\\text{out},i} = \\left\\lfloor{\\frac{L_{\\text{in},i} - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1}{s_{i}}}\\right\\rfloor + 1
+        """
+        S, eqs = self.symbols, self.equations()
+        generic = {} if S.ndim == 1 else _per_dimension(S, 0, indexed_symbols())
+        indexed = {}
+        for key, eq in eqs.items():
+            family, _, index = key.rpartition("_")
+            if index.isdigit():
+                if index == "0":
+                    indexed[family] = eq.xreplace(generic)
+            else:
+                indexed[key] = eq
+        return indexed
+
     def latex(self, quantity: str) -> str:
         """LaTeX of one equation: ``psi``, ``lam``, ``gamma``, ``total``, ``total_bias``,
-        ``total_no_bias``, ``A`` (transposed) or ``output_size_0`` …"""
-        eqs = self.equations()
+        ``total_no_bias``, ``A`` (transposed), ``output_size_0`` … or an indexed family of
+        :meth:`indexed_equations` (``output_size`` …); symbols in reading order."""
+        eqs = {**self.equations(), **self.indexed_equations()}
         if quantity not in eqs:
             raise ConvopsError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
-        # The total keeps the pages' order, N (psi lambda + gamma); the rest sympy's.
-        return latex(eqs[quantity], **({"order": "none"} if quantity == "total" else {}))
+        return latex(eqs[quantity])
 
     def __repr__(self) -> str:
         return f"Derivation({self.name}: total = {self.total})"
+
+
+def _per_dimension(S: Symbols, i: int, into: Symbols) -> dict[sp.Symbol, sp.Symbol]:
+    """Each per-dimension symbol of dimension ``i`` of ``S`` mapped to its counterpart in ``into``."""
+    return {getattr(S, name)[i]: getattr(into, name)[0]
+            for name in ("size_in", "size_out", "k", "s", "d", "p", "q", "s_reduced", "d_reduced",
+                         "P", "Z")}
 
 
 @lru_cache(maxsize=None)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy as sp
+from sympy.printing.pretty.pretty import PrettyPrinter
+
 from .errors import ConvopsError
 
 #: Names of the spatial dimensions, as torch's documentation writes them.
@@ -20,6 +22,15 @@ SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 #: LaTeX for every symbol whose name sympy would not print as the pages do (``C_in`` -> C_{in}).
 LATEX_NAMES: dict[sp.Symbol, str] = {}
 
+#: Reading order of the symbols in printed formulas: the batch, the pieces of the count, the
+#: channels, groups and bias, the sizes, then the kernel, stride, dilation and padding, and last
+#: what the transposed additions are written in.  sympy alone sorts factors and terms by name.
+READING_ORDER = ("N", "psi", "lam", "gamma", "C_in", "C_out", "g", "b", "size_in", "size_out",
+                 "k", "s", "d", "p", "q", "s_reduced", "d_reduced", "P", "Z", "A")
+
+#: Rank of every symbol in :data:`READING_ORDER` (per-dimension symbols by dimension within it).
+_RANKS: dict[sp.Symbol, int] = {}
+
 
 def _symbol(name: str, latex: str, **assumptions) -> sp.Symbol:
     symbol = sp.Symbol(name, integer=True, **assumptions)
@@ -27,16 +38,60 @@ def _symbol(name: str, latex: str, **assumptions) -> sp.Symbol:
     return symbol
 
 
+def _ranked(symbol: sp.Symbol, group: str, index: int = 0) -> sp.Symbol:
+    _RANKS[symbol] = READING_ORDER.index(group) * 10 + index
+    return symbol
+
+
+#: The pieces of the counting model, total = N (psi lambda + gamma), as symbols to print.
+PSI = _ranked(_symbol("psi", r"\psi", nonnegative=True), "psi")
+LAM = _ranked(_symbol("lam", r"\lambda", nonnegative=True), "lam")
+GAMMA = _ranked(_symbol("gamma", r"\gamma", nonnegative=True), "gamma")
+
+
+def _in_reading_order(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]]:
+    """``expr`` with every ranked symbol renamed so that sympy's sort by name is reading order,
+    and the map from each renamed symbol back to the original."""
+    renamed = {symbol: sp.Symbol(f"{_RANKS[symbol]:03d}{symbol.name}", **symbol.assumptions0)
+               for symbol in expr.free_symbols if symbol in _RANKS}
+    return expr.xreplace(renamed), {new: old for old, new in renamed.items()}
+
+
 def latex(expr: sp.Basic, **settings) -> str:
-    """LaTeX of ``expr`` with convops' symbol names (``C_{\\text{in}}`` rather than ``C_{in}``).
+    """LaTeX of ``expr`` with convops' symbol names (``C_{\\text{in}}`` rather than ``C_{in}``),
+    factors and terms in :data:`READING_ORDER` (``N C_{\\text{in}} C_{\\text{out}}``, sizes, kernel).
+
+    Examples
+    --------
+    >>> S = symbols(2)
+    >>> print(latex(S.k[0] * S.size_out[1] * S.C_in * S.N))
+    N C_{\\text{in}} W_{\\text{out}} k_0
+    """
+    ordered, original = _in_reading_order(expr)
+    names = {**LATEX_NAMES, **{new: LATEX_NAMES.get(old, old.name) for new, old in original.items()}}
+    return sp.latex(ordered, symbol_names=names, **settings)
+
+
+class _ReadingOrderPretty(PrettyPrinter):
+    def __init__(self, original: dict[sp.Symbol, sp.Symbol], **settings):
+        super().__init__(settings)
+        self._original = original
+
+    def _print_Symbol(self, e, bold_name=False):
+        return super()._print_Symbol(self._original.get(e, e), bold_name)
+
+
+def pretty(expr: sp.Basic) -> str:
+    """``expr`` as sympy's Unicode pretty print, in :data:`READING_ORDER` like :func:`latex`.
 
     Examples
     --------
     >>> S = symbols(1)
-    >>> latex(S.g * S.k[0] * S.d_reduced[0])
-    "d' g k"
+    >>> print(pretty(S.k[0] * S.N))
+    N⋅k
     """
-    return sp.latex(expr, symbol_names=LATEX_NAMES, **settings)
+    ordered, original = _in_reading_order(expr)
+    return _ReadingOrderPretty(original, use_unicode=True).doprint(ordered)
 
 
 @dataclass(frozen=True)
@@ -66,7 +121,15 @@ class Symbols:
     Z: tuple[sp.Symbol, ...]  #: output positions reached by a product (transposed only)
 
     def describe(self) -> dict[sp.Symbol, str]:
-        """What each symbol stands for, in torch's words."""
+        """What each symbol stands for, in torch's words.
+
+        Examples
+        --------
+        >>> symbols(2).describe()[symbols(2).k[1]]
+        'kernel_size[1]'
+        >>> indexed_symbols().describe()[indexed_symbols().size_out[0]]
+        'output size along spatial dimension i (y.shape[i - ndim])'
+        """
         meaning = {
             self.N: "batch size (1 for unbatched input)",
             self.C_in: "in_channels",
@@ -75,17 +138,23 @@ class Symbols:
             self.b: "1 if bias else 0",
             self.A: "additions per filter of the transposed convolution",
         }
-        for i, name in enumerate(SPATIAL_NAMES[self.ndim]):
-            meaning[self.size_in[i]] = f"input size along {name} (x.shape[{i - self.ndim}])"
-            meaning[self.size_out[i]] = f"output size along {name} (y.shape[{i - self.ndim}])"
+        if self.ndim == 0:  # indexed_symbols(): one generic dimension i
+            dims = [("i", "spatial dimension i", "i - ndim]")]
+        else:
+            dims = [(str(i), name, f"{i - self.ndim}]")
+                    for i, name in enumerate(SPATIAL_NAMES[self.ndim])]
+        for i, (index, name, shape) in enumerate(dims):
+            meaning[self.size_in[i]] = f"input size along {name} (x.shape[{shape})"
+            meaning[self.size_out[i]] = f"output size along {name} (y.shape[{shape})"
         for attr, torch_name in (("k", "kernel_size"), ("s", "stride"), ("d", "dilation"),
                                  ("p", "padding"), ("q", "output_padding")):
             for i, sym in enumerate(getattr(self, attr)):
-                meaning[sym] = f"{torch_name}[{i}]"
-        for i, name in enumerate(SPATIAL_NAMES[self.ndim]):
-            meaning[self.s_reduced[i]] = f"reduced stride, stride[{i}] / gcd(stride[{i}], dilation[{i}])"
-            meaning[self.d_reduced[i]] = (f"reduced dilation, dilation[{i}] / "
-                                          f"gcd(stride[{i}], dilation[{i}])")
+                meaning[sym] = f"{torch_name}[{dims[i][0]}]"
+        for i, (index, name, _) in enumerate(dims):
+            meaning[self.s_reduced[i]] = (f"reduced stride, stride[{index}] / "
+                                          f"gcd(stride[{index}], dilation[{index}])")
+            meaning[self.d_reduced[i]] = (f"reduced dilation, dilation[{index}] / "
+                                          f"gcd(stride[{index}], dilation[{index}])")
             meaning[self.P[i]] = f"products landing inside the output along {name}"
             meaning[self.Z[i]] = f"output positions along {name} that receive a product"
         return meaning
@@ -111,7 +180,7 @@ def symbols(ndim: int) -> Symbols:
             return (_symbol(letter, latex, **assumptions),)
         return tuple(_symbol(f"{letter}{i}", f"{latex}_{i}", **assumptions) for i in range(ndim))
 
-    return Symbols(
+    return _rank(Symbols(
         ndim=ndim,
         N=_symbol("N", "N", positive=True),
         C_in=_symbol("C_in", r"C_{\text{in}}", positive=True),
@@ -130,4 +199,49 @@ def symbols(ndim: int) -> Symbols:
         d_reduced=per_dim("d_r", "d'", positive=True),
         P=per_dim("P", nonnegative=True),
         Z=per_dim("Z", nonnegative=True),
-    )
+    ))
+
+
+def _rank(S: Symbols) -> Symbols:
+    for group in READING_ORDER:
+        value = getattr(S, group, None)
+        if isinstance(value, sp.Symbol):
+            _ranked(value, group)
+        elif isinstance(value, tuple):
+            for i, symbol in enumerate(value):
+                _ranked(symbol, group, i)
+    return S
+
+
+@lru_cache(maxsize=None)
+def indexed_symbols() -> Symbols:
+    """The per-dimension symbols of a generic dimension ``i``: ``L_{\\text{in},i}``, ``k_i`` …
+
+    One formula in these stands for the same formula along every spatial dimension (``ndim`` is
+    0: the tuples hold one symbol each; the other symbols are those of every derivation).
+
+    Examples
+    --------
+    >>> S = indexed_symbols()
+    >>> print(latex(S.size_out[0] - S.k[0] * S.s_reduced[0]))
+    L_{\\text{out},i} - k_{i} s'_{i}
+    """
+    S = symbols(1)
+
+    def indexed(letter: str, latex: str, **assumptions) -> tuple[sp.Symbol, ...]:
+        return (_symbol(f"{letter}_i", f"{latex}_{{i}}", **assumptions),)
+
+    return _rank(Symbols(
+        ndim=0, N=S.N, C_in=S.C_in, C_out=S.C_out, g=S.g, b=S.b, A=S.A,
+        size_in=(_symbol("L_in_i", r"L_{\text{in},i}", positive=True),),
+        size_out=(_symbol("L_out_i", r"L_{\text{out},i}", positive=True),),
+        k=indexed("k", "k", positive=True),
+        s=indexed("s", "s", positive=True),
+        d=indexed("d", "d", positive=True),
+        p=indexed("p", "p", nonnegative=True),
+        q=indexed("q", "q", nonnegative=True),
+        s_reduced=indexed("s_r", "s'", positive=True),
+        d_reduced=indexed("d_r", "d'", positive=True),
+        P=indexed("P", "P", nonnegative=True),
+        Z=indexed("Z", "Z", nonnegative=True),
+    ))

@@ -6,11 +6,19 @@
   (:func:`convops_book.backward.backward_summary_markdown`), with the formula summary that
   :mod:`convops_book.site` generates from the derivation, right under the notebook's title.
 - Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
-  Markdown pages with that formula and with the table of every formula's anchor.
+  Markdown pages with that formula and with the table of every formula's anchor;
+  ``<!-- convops:api -->`` with the API reference of ``convops.__all__`` and
+  ``<!-- convops:cli -->`` with the command line's arguments, read from its parser.
 - Point a notebook's links to other notebooks or pages (``conv2d.ipynb#psi``, ``../README.md``
   work in Jupyter) to those pages on the site.
 - Give each notebook page the table of contents of its rendered headings: mkdocs-jupyter's own
   drops code and math from the titles, so its links miss nbconvert's heading ids.
+- Stamp each notebook page with what executed its stored outputs (``metadata.convops``, written
+  by ``tools/execute_notebooks.py``) and a link to download the notebook.
+- Read the repository link (footer; ``CONVOPS_REPO_URL`` overrides it) and the cite
+  page's BibTeX from ``CITATION.cff``, the one record of the software; fill in the home page's
+  install line from them.
+- Keep code cells' sources, cell outputs and TeX out of the search index.
 - Drop what nbconvert's templates load from CDNs (MathJax 2 and its configuration, Mermaid):
   the site renders all math with the KaTeX above, and has no network to reach a CDN.
 """
@@ -22,14 +30,22 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import json
+import os
+
 import markdown
+import yaml
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.structure.toc import TableOfContents, get_toc
 
+import convops
 from convops import KINDS
 from convops_book.backward import backward_summary_markdown
-from convops_book.site import anchors_markdown, formula_markdown, page_name, summary_markdown
+from convops.cli import _parser
+from convops_book.site import (anchors_markdown, api_markdown, bibtex, cli_markdown, formula_markdown,
+                               page_name, summary_markdown)
 
 #: KaTeX's files the pages load, relative to ``node_modules/katex/dist``; the fonts load from CSS.
 KATEX_FILES = ("katex.min.css", "katex.min.js", "contrib/auto-render.min.js",
@@ -47,12 +63,46 @@ _CDN_SCRIPTS = (
     re.compile(r"<script src=\"https?://[^\"]*\">\s*</script>"),
 )
 _FIRST_H1_END = re.compile(r"</h1>")
+#: What search leaves out, by class: code cells' sources (their hidden copy and "Copied!"
+#: notice), cell outputs, math (its TeX source is not text a reader searches for), LaTeX code
+#: blocks.  Material's search skips elements marked data-search-exclude, but stops skipping
+#: at the first closing tag of the same name, so only elements without a nested one of their
+#: own tag are marked: each output, not the output area.
+_NOT_SEARCHED = ("clipboard-copy-txt", "notice", "jp-OutputArea-output", "arithmatex")
+_CLASSED = re.compile(r'<(div|span) class="([^"]*)"')
+_CELL_SOURCE = '<div class="highlight-ipynb hl-python"><pre>'
+_LATEX_BLOCK = '<div class="highlight"><span class="filename">#'  # titled with its anchor
+#: TeX left in the text of notebooks' Markdown cells, which KaTeX renders in the browser.
+_TEX = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$|\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL)
 _HEADING = re.compile(r'<h([1-6])\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</h\1>', re.DOTALL)
 _PERMALINK = re.compile(r'<a class="(?:anchor-link|headerlink)"[^>]*>.*?</a>', re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _HREF = re.compile(r'href="([^"#]+\.(?:ipynb|md))(#[^"]*)?"')
 _FORMULA = re.compile(r"<!-- convops:formula (\w+) (\w+) -->")
 _ANCHORS = "<!-- convops:anchors -->"
+_BIBTEX = "<!-- convops:bibtex -->"
+_INSTALL = "<!-- convops:install -->"
+_VERSION = "<!-- convops:version -->"
+_API = "<!-- convops:api -->"
+_CLI = "<!-- convops:cli -->"
+
+
+def citation(config) -> dict:
+    """``CITATION.cff`` beside ``mkdocs.yml``, parsed."""
+    return yaml.safe_load((Path(config.config_file_path).parent / "CITATION.cff").read_text())
+
+
+def repository(config) -> str:
+    """The repository's URL: ``CONVOPS_REPO_URL``, else ``CITATION.cff``'s ``repository-code``."""
+    return os.environ.get("CONVOPS_REPO_URL") or citation(config)["repository-code"]
+
+
+def on_config(config):
+    # A link in every page's footer; not Material's repo_url, whose header widget fetches the
+    # repository's stars from GitHub's API (the site loads nothing from outside itself).
+    config.extra["social"] = [{"icon": "fontawesome/brands/github", "link": repository(config),
+                               "name": "convops: the repository"}]
+    return config
 
 
 def katex_dist(config) -> Path:
@@ -74,7 +124,30 @@ def on_page_markdown(markdown_text, page, config, files):
     markdown_text = _FORMULA.sub(lambda m: formula_markdown(m[1], m[2]), markdown_text)
     if _ANCHORS in markdown_text:
         markdown_text = markdown_text.replace(_ANCHORS, anchors_markdown())
-    return markdown_text
+    cff = citation(config)
+    install = (f"```bash\npip install torch   # any torch >= 2.1; the CPU build is enough\n"
+               f"pip install \"convops @ git+{repository(config)}@v{cff['version']}\"\n```\n\n"
+               f"The source, issues and releases: [{repository(config)}]({repository(config)}).")
+    if _API in markdown_text:
+        markdown_text = markdown_text.replace(_API, api_markdown(convops.__all__))
+    if _CLI in markdown_text:
+        markdown_text = markdown_text.replace(_CLI, cli_markdown(_parser()))
+    return (markdown_text.replace(_BIBTEX, f"```bibtex\n{bibtex(cff)}\n```")
+            .replace(_INSTALL, install).replace(_VERSION, str(cff["version"])))
+
+
+def execution_stamp(page) -> str:
+    """The line that says what executed a notebook's stored outputs, with a link to download it."""
+    path = Path(page.file.abs_src_path)
+    versions = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("convops", {}).get(
+        "executed_with")
+    if not versions:
+        raise PluginError(f"{page.file.src_uri} does not say what executed it: run "
+                          f"tools/execute_notebooks.py {page.file.src_uri}")
+    return (f'<p class="convops-stamp">Outputs stored from a run with convops '
+            f'{versions["convops"]}, torch {versions["torch"]} and Python {versions["python"]}; '
+            f'<code>make test</code> re-runs them. '
+            f'<a href="{path.name}" download>Download the notebook ({path.name})</a></p>')
 
 
 def strip_cdn_scripts(html: str) -> str:
@@ -98,10 +171,21 @@ def site_links(html: str, page, files) -> str:
     return _HREF.sub(to_page, html)
 
 
+def exclude_from_search(html: str) -> str:
+    """``html`` with what search should not index marked ``data-search-exclude``."""
+    def mark(tag: re.Match) -> str:
+        if set(tag[2].split()).isdisjoint(_NOT_SEARCHED):
+            return tag[0]
+        return f'<{tag[1]} data-search-exclude class="{tag[2]}"'
+    html = html.replace(_CELL_SOURCE, _CELL_SOURCE.replace("<pre>", "<pre data-search-exclude>"))
+    html = html.replace(_LATEX_BLOCK, _LATEX_BLOCK.replace("<div", "<div data-search-exclude"))
+    return _CLASSED.sub(mark, html)
+
+
 def on_page_content(html, page, config, files):
     src = page.file.src_uri
     if not src.endswith(".ipynb"):
-        return html
+        return exclude_from_search(html)
     html = site_links(strip_cdn_scripts(html), page, files)
     if src in SUMMARIES:
         md = markdown.Markdown(extensions=config.markdown_extensions,
@@ -110,8 +194,26 @@ def on_page_content(html, page, config, files):
         title_end = _FIRST_H1_END.search(html)
         at = title_end.end() if title_end else 0
         html = html[:at] + summary + html[at:]
+    title_end = _FIRST_H1_END.search(html)
+    at = title_end.end() if title_end else 0
+    html = html[:at] + execution_stamp(page) + html[at:]
     page.toc = toc_of(html)
-    return html
+    return exclude_from_search(html)
+
+
+def search_text(text: str) -> str:
+    """A search index entry's text without TeX (math is rendered, not searched)."""
+    return re.sub(r"[ \t]{2,}", " ", _TEX.sub("", text))
+
+
+@event_priority(-100)  # after the search plugin has written its index
+def on_post_build(config):
+    index = Path(config.site_dir) / "search" / "search_index.json"
+    if index.is_file():
+        data = json.loads(index.read_text(encoding="utf-8"))
+        for doc in data["docs"]:
+            doc["text"] = search_text(doc["text"])
+        index.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
 def toc_of(html: str) -> TableOfContents:

@@ -47,9 +47,23 @@ def test_smallest_layers(peer):
 
 def test_tables_render():
     comparisons = [peers.compare(*comparison.CASES[0], [peers.PEERS["FlopCounterMode"]])]
-    for table in (comparison.counts_table(comparisons), comparison.verdict_table(comparisons),
-                  comparison.conventions_table([peers.PEERS["FlopCounterMode"]])):
-        assert "<table>" in table._repr_html_() and repr(table).count("\n") == len(table.rows)
+    tables = (comparison.counts_table(comparisons), *comparison.peer_tables(comparisons),
+              comparison.conventions_table([peers.PEERS["FlopCounterMode"]]))
+    for table in tables:
+        assert "<table>" in table._repr_html_()
+        assert repr(table).count("\n") == len(table.rows) + bool(table.caption)
+    [flop_counter] = comparison.peer_tables(comparisons)
+    assert flop_counter.header[0] == "verdict" and flop_counter.caption.startswith("FlopCounterMode")
+
+
+def test_model_table_lists_only_counted_layers():
+    import convops
+    from convops_book.models import UNet
+
+    profile = convops.profile(UNet(width=4, depth=2), (1, 3, 32, 32))
+    table = comparison.model_table(profile)
+    assert len(table.rows) == len(profile.counted) + 1 < len(profile.layers)
+    assert table.rows[-1][-1] == f"{profile.total:,}" and "not counted" in table.caption
 
 
 def test_to_module_round_trips():

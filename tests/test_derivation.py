@@ -65,3 +65,40 @@ def test_uncropped_additions_depend_on_stride_and_dilation_through_their_gcd():
     uncropped = d.A_explicit.subs({S.p[0]: 0, S.q[0]: 0})
     gcd = convops.additions.Gcd(s, dil)
     assert uncropped == sp.Max(0, L - dil / gcd) * sp.Max(0, k - s / gcd)
+
+
+@pytest.mark.parametrize("name", KIND_NAMES)
+def test_formulas_print_in_reading_order(name):
+    """N first, then channels, then sizes, then the kernel: not sympy's alphabetical order."""
+    d = convops.derive(name)
+    S = d.symbols
+    sizes = S.size_in if d.kind.transposed else S.size_out
+    expected = [S.N, S.C_in, S.C_out, *sizes, *S.k]
+    tex = d.latex("total_bias")
+    positions = [tex.index(convops.symbols.LATEX_NAMES[symbol]) for symbol in expected]
+    assert positions == sorted(positions), tex
+    assert d.latex("total").endswith(r"N \left(\psi \lambda + \gamma\right)")
+    plain = convops.symbols.pretty(d.equations()["total_no_bias"].rhs)
+    assert plain.index("N") < plain.index("C")
+
+
+@pytest.mark.parametrize("name", KIND_NAMES)
+def test_indexed_formulas_are_each_dimension_renamed(name):
+    """One formula in a generic dimension i stands for the formula of every dimension."""
+    from convops.symbols import indexed_symbols
+
+    d = convops.derive(name)
+    S, generic, eqs = d.symbols, indexed_symbols(), d.equations()
+    families = [key for key in d.indexed_equations() if f"{key}_0" in eqs]
+    assert "output_size" in families and (d.kind.transposed == ("Z" in families))
+    for family in families:
+        for i in range(S.ndim):
+            per_dim = {getattr(generic, attr)[0]: getattr(S, attr)[i]
+                       for attr in ("size_in", "size_out", "k", "s", "d", "p", "q", "s_reduced",
+                                    "d_reduced", "P", "Z")}
+            indexed = d.indexed_equations()[family]
+            if S.ndim == 1:
+                assert indexed == eqs[f"{family}_0"]
+            else:
+                assert indexed.xreplace(per_dim) == eqs[f"{family}_{i}"]
+                assert "_{i}" in d.latex(family)

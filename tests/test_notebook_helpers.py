@@ -122,14 +122,28 @@ def test_plot_sweeps_draws_one_panel_per_parameter():
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
-    fig = notebook.plot_sweeps(lambda kernel_size=3, stride=1: torch.nn.Conv1d(2, 2, kernel_size, stride),
-                               (1, 2, 12), {"kernel_size": [1, 3], "stride": [1, 2]})
+    def make(kernel_size=3, stride=1):
+        return torch.nn.Conv1d(2, 2, kernel_size, stride)
+
+    fig = notebook.draw_sweeps(make, (1, 2, 12), {"kernel_size": [1, 3], "stride": [1, 2]})
     try:
         assert len(fig.axes) == 2
         total, multiplications, flops = fig.axes[0].lines
         assert list(flops.get_ydata()) == list(multiplications.get_ydata())
     finally:
         plt.close(fig)
+    shown = notebook.plot_sweeps(make, (1, 2, 12), {"kernel_size": [1, 3], "stride": [1, 2]})
+    html = shown._repr_html_()
+    assert 'alt="2 panels' in html and "Conv1d(2, 2" in shown.alt and "<figcaption>" in html
+    assert shown.svg == notebook.plot_sweeps(make, (1, 2, 12), {"kernel_size": [1, 3], "stride": [1, 2]}).svg
+
+
+def test_figures_need_alt_text():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(ValueError, match="alt"):
+        notebook.figure(plt.figure(), " ", "caption")
 
 
 def test_layers_table_has_one_checked_line_per_layer():
@@ -138,3 +152,12 @@ def test_layers_table_has_one_checked_line_per_layer():
     assert len(table.rows) == 2 and all(cell.endswith("✓") for row in table.rows for cell in row[2:])
     with pytest.raises(ValueError, match="unknown"):
         notebook.layers_table(LAYERS[:1], rows=("x",))
+
+
+def test_tables_show_their_verdicts_first():
+    """A ✓ column is shown first (HTML, Markdown, text), where a narrow page cannot hide it."""
+    table = notebook.Table(("quantity", "value", ""), (("ψ", "4", "✓"), ("λ", "9", "✗")))
+    assert table._repr_html_().index("<td>✓</td>") < table._repr_html_().index("<td>ψ</td>")
+    assert table._repr_markdown_().splitlines()[2] == "| ✓ | ψ | 4 |"
+    assert repr(table).splitlines()[1].startswith("✓")
+    assert table.rows[0] == ("ψ", "4", "✓")

@@ -117,3 +117,11 @@ def test_additions_table():
     assert table.rows[-1][1] == "-3"
     with pytest.raises(ValueError, match="ConvTranspose"):
         overlap.additions_table(torch.nn.Conv1d(1, 1, 2), (1, 1, 4))
+
+
+def test_counts_figure_describes_each_map():
+    pytest.importorskip("matplotlib")
+    shown = overlap.counts_figure((4, 4), [dict(kernel_size=2, stride=3), dict(kernel_size=3)])
+    # (4 − 1)·3 + 2 = 11 positions per dimension, 8 of them reached: 121 − 64 = 57 unreached
+    assert "2 maps" in shown.alt and "k=2, s=3: 11×11 output, 57 positions unreached, A = 0" in shown.alt
+    assert "k=3: 6×6 output, 0 positions unreached, A = 108" in shown.alt  # 12·12 − 6·6

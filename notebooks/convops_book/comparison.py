@@ -49,25 +49,39 @@ def _text(value) -> str:
 
 
 def counts_table(comparisons) -> Table:
-    """Side by side: convops' total, multiplications, additions, and what each peer reports."""
-    rows = []
-    for c in comparisons:
-        row = {"layer": c.spec, "input": str(c.input_shape), "convops total": c.breakdown.total,
-               "multiplications": c.breakdown.multiplications, "additions": c.breakdown.additions}
-        row.update({r.peer: r.value for r in c.results})
-        rows.append(row)
-    return _table(rows)
+    """convops' count of each layer: total, multiplications, additions (the peers' numbers are in
+    :func:`peer_tables`, one table per peer, so that no table is wider than a page)."""
+    return _table([{"layer": c.spec, "input": str(c.input_shape), "convops total": c.breakdown.total,
+                    "multiplications": c.breakdown.multiplications,
+                    "additions": c.breakdown.additions} for c in comparisons])
 
 
-def verdict_table(comparisons) -> Table:
-    """For each layer and peer: agreement after converting the convention, or the named bug."""
-    rows = []
+def peer_tables(comparisons) -> list[Table]:
+    """One table per peer: for each layer its verdict first (agreement after converting the
+    convention, or the named bug), what the peer reports, convops in the peer's convention and
+    the peer's own formula evaluated exactly."""
+    by_peer: dict[str, list[dict]] = {}
     for c in comparisons:
         for r in c.results:
-            rows.append({"layer": c.spec, "input": str(c.input_shape), "peer": r.peer,
-                         "reports": r.value, "convention applied to convops": r.expected,
-                         "peer's formula": r.emulated, "verdict": r.verdict})
-    return _table(rows)
+            by_peer.setdefault(r.peer, []).append(
+                {"verdict": r.verdict, "layer": c.spec, "input": str(c.input_shape),
+                 "reports": r.value, "convops, converted": r.expected,
+                 "peer's formula": r.emulated})
+    conventions = {p.name: p.convention for p in available_peers()}
+    return [_table(rows)._replace_caption(f"{peer}: {conventions.get(peer, '')}".rstrip(": "))
+            for peer, rows in by_peer.items()]
+
+
+def model_table(profile) -> Table:
+    """The convolutions a :func:`convops.profile` counted, one row each; the layers it did not
+    count are summarised in the caption (``Profile.summary``), not listed."""
+    rows = [{"layer": layer.name, "module": layer.kind, "input": str(layer.input_shape),
+             "output": str(layer.output_shape), "multiplications": layer.multiplications,
+             "additions": layer.additions, "total": layer.total} for layer in profile.counted]
+    rows.append({"layer": "all convolutions", "module": "", "input": "", "output": "",
+                 "multiplications": profile.multiplications, "additions": profile.additions,
+                 "total": profile.total})
+    return _table(rows)._replace_caption(profile.summary())
 
 
 def conventions_table(peers=None) -> Table:

@@ -24,8 +24,8 @@ from convops.layer import Layer
 from convops.reference import flop_counter_flops, run
 from convops.symbols import latex
 
-__all__ = ["Measurement", "Table", "comparison", "describe_layer", "layers_table", "equation", "measure", "parameters",
-           "plot_style", "plot_sweeps", "step", "style_axes", "sweep", "symbol_values", "ROWS", "STEP_ROWS"]
+__all__ = ["Figure", "Measurement", "Table", "comparison", "figure", "describe_layer", "layers_table", "equation", "measure", "parameters",
+           "plot_style", "plot_sweeps", "draw_sweeps", "step", "style_axes", "sweep", "symbol_values", "ROWS", "STEP_ROWS"]
 
 
 # -- equations -----------------------------------------------------------------------------------
@@ -158,26 +158,43 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     caption: str = ""
 
+    def _shown(self) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+        """Header and rows as shown: a last column of verdicts (✓/✗, untitled) comes first, so
+        that a reader sees it even where the table is wider than the page."""
+        verdicts = self.header and self.header[-1] == "" and all(
+            row[-1] in ("✓", "✗") for row in self.rows)
+        if not verdicts:
+            return self.header, self.rows
+        return (self.header[-1:] + self.header[:-1],
+                tuple(row[-1:] + row[:-1] for row in self.rows))
+
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in self.header)
+        header, rows = self._shown()
+        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
         body = "".join("<tr>" + "".join(_cell_html(cell) for cell in row) + "</tr>"
-                       for row in self.rows)
+                       for row in rows)
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def _repr_markdown_(self) -> str:
+        header, rows = self._shown()
         lines = [f"**{self.caption}**", ""] if self.caption else []
-        lines.append("| " + " | ".join(self.header) + " |")
-        lines.append("|" + " --- |" * len(self.header))
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + " --- |" * len(header))
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        widths = [max(len(r[i]) for r in (self.header, *self.rows)) for i in range(len(self.header))]
+        header, rows = self._shown()
+        widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
         lines = [self.caption] if self.caption else []
         lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
-                  for row in (self.header, *self.rows)]
+                  for row in (header, *rows)]
         return "\n".join(lines)
+
+    def _replace_caption(self, caption: str) -> "Table":
+        """This table with ``caption``."""
+        return Table(self.header, self.rows, caption)
 
     @property
     def all_equal(self) -> bool:
@@ -312,19 +329,32 @@ def sweep(make_module, values: Sequence, input_shape: Sequence[int]) -> list[int
     return [breakdown(make_module(v), tuple(input_shape)).total for v in values]
 
 
-def plot_sweeps(make_module, input_shape: Sequence[int], sweeps: dict[str, Sequence]):
+def plot_sweeps(make_module, input_shape: Sequence[int], sweeps: dict[str, Sequence]) -> "Figure":
     """A row of panels, one per parameter of ``sweeps``: operations against that parameter.
 
     ``make_module(**{name: value})`` builds the layer for each value (the other parameters at the
     defaults of ``make_module``).  Each panel plots convops' total and its multiplications, with
-    ``FlopCounterMode`` FLOPs / 2 as markers on the multiplications.  Returns the pyplot figure
-    (drawn with :func:`plot_style`), which the inline backend shows at the end of the cell.
+    ``FlopCounterMode`` FLOPs / 2 as markers on the multiplications (:func:`draw_sweeps`).
+    Returns a :class:`Figure` whose alt text names the layer, the swept values and what is
+    plotted.
     """
+    base = make_module()
+    swept = "; ".join(f"{name} {', '.join(map(str, values))}" for name, values in sweeps.items())
+    alt = (f"{len(sweeps)} panels, operations on a log scale against one parameter each of "
+           f"{base!r} on input {_format(tuple(input_shape))} ({swept}): convops' total, its "
+           f"multiplications, and FlopCounterMode FLOPs / 2 as crosses on the multiplications.")
+    caption = ("Operations of one layer as one parameter varies at a time: convops' total and "
+               "multiplications; FlopCounterMode's FLOPs / 2 land on the multiplications.")
+    return figure(draw_sweeps(make_module, input_shape, sweeps), alt, caption)
+
+
+def draw_sweeps(make_module, input_shape: Sequence[int], sweeps: dict[str, Sequence]):
+    """The matplotlib figure of :func:`plot_sweeps` (drawn with :func:`plot_style`)."""
     import matplotlib
     import matplotlib.pyplot as plt
 
     with matplotlib.rc_context(plot_style()):
-        fig, axes = plt.subplots(1, len(sweeps), figsize=(3.2 * len(sweeps), 3.0),
+        fig, axes = plt.subplots(1, len(sweeps), figsize=(2.4 * len(sweeps), 2.8),
                                  layout="constrained", squeeze=False)
         for ax, (name, values) in zip(axes[0], sweeps.items()):
             modules = [make_module(**{name: value}) for value in values]
@@ -339,8 +369,61 @@ def plot_sweeps(make_module, input_shape: Sequence[int], sweeps: dict[str, Seque
             ax.set_xticks(list(values))
             ax.set_yscale("log")
         axes[0][0].set_ylabel("operations")
-        axes[0][-1].legend(loc="upper right", fontsize="small")
+        fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     return fig
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure as the pages show it: an SVG (transparent, readable in light and dark themes)
+    with its alt text and caption, in a ``<figure>``.  Jupyter shows the HTML; its text form is
+    the alt text.  Unlike the inline backend's PNG, it carries no ``needs_background`` (which
+    puts a dark box behind a figure in a light theme), and its SVG is the same on every run."""
+
+    svg: str
+    alt: str
+    caption: str
+    width: int  #: the width to display it at, in CSS pixels (its natural width)
+
+    def _repr_html_(self) -> str:
+        import base64
+
+        data = base64.b64encode(self.svg.encode()).decode()
+        # Never narrower than 3/4 of its natural width (its 10 pt labels stay >= 10 px): on a
+        # phone the figure scrolls sideways instead.
+        return (f'<figure class="convops-figure" style="overflow-x:auto;margin:0">'
+                f'<img src="data:image/svg+xml;base64,{data}" alt="{html.escape(self.alt)}" '
+                f'style="width:100%;max-width:{self.width}px;min-width:{self.width * 3 // 4}px">'
+                f"<figcaption>{html.escape(self.caption)}</figcaption></figure>")
+
+    def __repr__(self) -> str:
+        return f"Figure: {self.alt}"
+
+
+def figure(fig, alt: str, caption: str) -> Figure:
+    """``fig`` (a matplotlib figure, then closed) as a :class:`Figure` with ``alt`` and ``caption``.
+
+    Raises ``ValueError`` for an empty ``alt``: every figure says what it shows.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+
+    if not alt.strip():
+        raise ValueError("alt must describe the figure, got an empty text")
+    buffer = io.StringIO()
+    with matplotlib_rc({"svg.hashsalt": "convops", "svg.fonttype": "path"}):
+        fig.savefig(buffer, format="svg", transparent=True, metadata={"Date": None})
+    width = round(fig.get_figwidth() * 96)
+    plt.close(fig)
+    return Figure(buffer.getvalue(), alt, caption, width)
+
+
+def matplotlib_rc(settings: dict):
+    """``matplotlib.rc_context(settings)``, importing matplotlib only when called."""
+    import matplotlib
+
+    return matplotlib.rc_context(settings)
 
 
 #: Mid-tone colours that read on white and on near-black backgrounds.
@@ -364,7 +447,7 @@ def plot_style() -> dict:
         "legend.frameon": False, "legend.labelcolor": _GREY,
         "axes.spines.top": False, "axes.spines.right": False,
         "axes.prop_cycle": cycler(color=COLORS), "lines.linewidth": 2, "lines.markersize": 6,
-        "svg.hashsalt": "convops", "figure.dpi": 100,
+        "svg.hashsalt": "convops", "figure.dpi": 100, "font.size": 10,
     }
 
 

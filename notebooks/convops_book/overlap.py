@@ -223,7 +223,7 @@ def draw_counts(ax, counts: np.ndarray, title: str = "") -> None:
     luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
     for (row, col), n in np.ndenumerate(counts):
         if n:
-            ax.text(col, row, str(n), ha="center", va="center", fontsize=7,
+            ax.text(col, row, str(n), ha="center", va="center", fontsize=10,
                     color="black" if luminance[row, col] > 0.5 else "white")
     gaps = [Rectangle((col - 0.4, row - 0.4), 0.8, 0.8) for row, col in np.argwhere(counts == 0)]
     ax.add_collection(PatchCollection(gaps, facecolor="none", edgecolor="#8a8a8a",
@@ -232,7 +232,40 @@ def draw_counts(ax, counts: np.ndarray, title: str = "") -> None:
     ax.set_yticks([])
     ax.grid(False)
     style_axes(ax)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=10)
+
+
+def counts_figure(input_size: tuple[int, ...], panels: list[dict], columns: int = 3):
+    """The maps of :math:`n_o` (:func:`draw_counts`) of a ``input_size`` input under each layer
+    of ``panels`` (keyword arguments of :func:`products_per_position`), each titled with its
+    parameters and A, as a :class:`convops_book.notebook.Figure` whose alt text lists them."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from .notebook import figure, plot_style
+
+    short = {"kernel_size": "k", "stride": "s", "dilation": "d", "padding": "p",
+             "output_padding": "q"}
+    described = []
+    with matplotlib.rc_context(plot_style()):
+        rows = -(-len(panels) // columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(7.2, 2.9 * rows), layout="constrained",
+                                 squeeze=False)
+        for ax, args in zip(axes.flat, panels):
+            counts = products_per_position(input_size, **args)
+            label = ", ".join(f"{short[name]}={value}" for name, value in args.items())
+            additions = additions_from_counts(counts)
+            draw_counts(ax, counts, f"{label}\nA = {additions}")
+            described.append(f"{label}: {counts.shape[0]}×{counts.shape[1]} output, "
+                             f"{int((counts == 0).sum())} positions unreached, A = {additions}")
+        for ax in axes.flat[len(panels):]:
+            ax.set_axis_off()
+    alt = (f"{len(panels)} maps of the number of products landing on each output position of a "
+           f"transposed convolution of a {'×'.join(map(str, input_size))} input: "
+           + "; ".join(described) + ".")
+    caption = ("Products per output position (n_o), shaded and labelled; dotted outlines mark "
+               "positions no product reaches. Each title gives the layer and A, summed from its map.")
+    return figure(fig, alt, caption)
 
 
 def additions_table(module, input_shape):

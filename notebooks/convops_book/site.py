@@ -10,25 +10,53 @@ blocks, ``pymdownx.arithmatex``); ``docs/hooks.py`` puts them at the top of each
 
 from __future__ import annotations
 
+import argparse
+import re
 from functools import lru_cache
+from typing import Sequence
 
+import sympy as sp
+
+from convops.additions import LatticeCount, lattice_count_definition
 from convops.derivation import KINDS, derive, kind_of
+from convops.symbols import SPATIAL_NAMES, indexed_symbols, latex
 
 #: The tabs a summary opens with, and the total each one shows.
 BIAS_TABS = {"bias=True": "total_bias", "bias=False": "total_no_bias"}
 
+#: The summary's name of the definition of the lattice count F (transposed kinds).
+LATTICE_COUNT = "F"
+
 
 @lru_cache(maxsize=None)
 def quantities(name: str) -> tuple[str, ...]:
-    """The quantities of ``name``'s derivation, in its order."""
-    return tuple(derive(name).equations())
+    """The quantities a module page shows, in the derivation's order: per-dimension formulas as
+    one indexed formula (``output_size``), and ``F`` where the formulas use the lattice count."""
+    d = derive(name)
+    keys = tuple(d.indexed_equations())
+    return keys + ((LATTICE_COUNT,) if d.kind.transposed else ())
+
+
+@lru_cache(maxsize=None)
+def aliases(name: str, quantity: str) -> tuple[str, ...]:
+    """The per-dimension quantities an indexed one stands for (``output_size_0`` …), whose
+    anchors, cited before the formulas were indexed, keep pointing to it."""
+    keys = derive(name).equations()
+    return tuple(key for key in keys if key.rpartition("_")[0] == quantity
+                 and key.rpartition("_")[2].isdigit())
 
 
 def anchor(kind, quantity: str) -> str:
-    """The id of ``quantity``'s formula on the site, e.g. ``conv2d-total-bias``."""
+    """The id of ``quantity``'s formula on the site, e.g. ``conv2d-total-bias``.
+
+    ``quantity`` is one of :func:`quantities` or a per-dimension one (``output_size_1``), whose
+    anchor is an alias on its indexed formula.
+    """
     name = kind_of(kind).name
-    if quantity not in quantities(name):
-        raise ValueError(f"quantity must be one of {', '.join(quantities(name))}, got {quantity!r}")
+    known = (*quantities(name), *derive(name).equations())
+    if quantity not in known:
+        raise ValueError(f"quantity must be one of {', '.join(dict.fromkeys(known))}, "
+                         f"got {quantity!r}")
     return f"{name}-{quantity}".lower().replace("_", "-")
 
 
@@ -45,42 +73,99 @@ LABELS = {
     "total": "Total",
     "total_bias": "Total with bias",
     "total_no_bias": "Total without bias",
+    "output_size": "Output size",
+    "A": "Additions per filter",
+    "s_reduced": "Reduced stride",
+    "d_reduced": "Reduced dilation",
+    "P": "Products landing inside the output",
+    "Z": "Output positions that receive a product",
+    LATTICE_COUNT: "Lattice count: the pairs (input index i, tap j) whose product lands before T",
 }
+
+
+def equation(kind, quantity: str) -> sp.Eq:
+    """The sympy equation of ``quantity`` (:func:`quantities`) that the summary prints."""
+    if quantity == LATTICE_COUNT:
+        return lattice_count_definition()
+    return derive(kind).indexed_equations()[quantity]
+
+
+def formula_latex(kind, quantity: str) -> str:
+    """LaTeX of one formula of the summary, as convops prints it."""
+    return latex(equation(kind, quantity))
 
 
 def label(kind, quantity: str) -> str:
     """What ``quantity`` is, in words, as the summary titles it."""
-    if quantity in LABELS:
-        return LABELS[quantity]
     d = derive(kind)
-    lhs = d.equations()[quantity].lhs
-    meaning = d.symbols.describe().get(lhs, quantity.replace("_", " "))
-    return meaning[0].upper() + meaning[1:]
+    if quantity in LABELS:
+        text = LABELS[quantity]
+    else:
+        lhs = equation(kind, quantity).lhs
+        text = meanings(kind).get(lhs, quantity.replace("_", " "))
+    if aliases(d.name, quantity) and d.symbols.ndim > 1:
+        names = ", ".join(f"{i} = {n}" for i, n in enumerate(SPATIAL_NAMES[d.symbols.ndim]))
+        text += f", along every spatial dimension i ({names})"
+    return text[0].upper() + text[1:]
+
+
+def meanings(kind) -> dict[sp.Symbol, str]:
+    """What every symbol of the module's formulas means, indexed ones included."""
+    return {**derive(kind).symbols.describe(), **indexed_symbols().describe()}
+
+
+def symbols_used(kind) -> list[sp.Symbol]:
+    """The free symbols of the summary's formulas that the summary must define, in reading
+    order (the sides of the formulas themselves, ψ, λ, γ, are defined by them)."""
+    defined = {equation(kind, q).lhs for q in quantities(kind_of(kind).name)}
+    used = set().union(*(equation(kind, q).free_symbols for q in quantities(kind_of(kind).name)))
+    order = list(meanings(kind))
+    return sorted((s for s in used - defined if s in meanings(kind)), key=order.index)
+
+
+def lattice_count_used(kind) -> bool:
+    """Whether the summary's formulas use F (the lattice count)."""
+    return any(equation(kind, q).rhs.has(LatticeCount) for q in quantities(kind_of(kind).name))
 
 
 def formula_markdown(kind, quantity: str) -> str:
-    """One formula, rendered, in a block that carries its anchor."""
+    """One formula, rendered, in a block that carries its anchor (and its aliases')."""
+    name = kind_of(kind).name
+    alias_ids = "".join(f'<span id="{anchor(name, a)}"></span>' for a in aliases(name, quantity))
     return (f"/// html | div#{anchor(kind, quantity)}.convops-formula\n\n"
-            f"$$\n{derive(kind).latex(quantity)}\n$$\n\n///\n")
+            + (f"{alias_ids}\n\n" if alias_ids else "")
+            + f"$$\n{formula_latex(kind, quantity)}\n$$\n\n///\n")
 
 
 def latex_markdown(kind, quantity: str) -> str:
     """One formula's LaTeX in a code block titled with its anchor, to copy."""
-    return f'```latex title="#{anchor(kind, quantity)}"\n{derive(kind).latex(quantity)}\n```\n'
+    return f'```latex title="#{anchor(kind, quantity)}"\n{formula_latex(kind, quantity)}\n```\n'
+
+
+def symbols_markdown(kind) -> str:
+    """The table of every symbol the summary's formulas use, with its meaning; F links to its
+    definition."""
+    rows = [f"| ${latex(symbol)}$ | {text} |" for symbol, text in
+            ((s, meanings(kind)[s]) for s in symbols_used(kind))]
+    if lattice_count_used(kind):
+        rows.append(f"| $F$ | lattice count, defined [above](#{anchor(kind, LATTICE_COUNT)}) |")
+    return ('/// html | div.convops-symbols\n\n| symbol | meaning |\n| --- | --- |\n'
+            + "\n".join(rows) + "\n\n///\n")
 
 
 def summary_markdown(kind) -> str:
-    """The summary a module page opens with: the total in a tab per bias case, then its pieces
-    and, folded, the LaTeX of each piece."""
+    """The summary a module page opens with: the total in a tab per bias case, then its pieces,
+    the symbols they are written in and, folded, the LaTeX of each formula."""
     pieces = [q for q in quantities(kind_of(kind).name) if q not in BIAS_TABS.values()]
     tabs = "\n".join(f"//// tab | {title}\n\n{formula_markdown(kind, total)}\n"
                      f"{latex_markdown(kind, total)}\n////\n"
                      for title, total in BIAS_TABS.items())
     where = "\n".join(f"**{label(kind, q)}** · [#{anchor(kind, q)}](#{anchor(kind, q)})\n\n"
                       f"{formula_markdown(kind, q)}" for q in pieces)
-    latex = "\n".join(latex_markdown(kind, q) for q in pieces)
+    latex_blocks = "\n".join(latex_markdown(kind, q) for q in pieces)
     return (f"## Formula summary\n\n{tabs}\nwhere\n\n{where}\n"
-            f"/// details | LaTeX of these formulas\n    type: quote\n\n{latex}\n///\n")
+            f"### Symbols\n\n{symbols_markdown(kind)}\n"
+            f"/// details | LaTeX of these formulas\n    type: quote\n\n{latex_blocks}\n///\n")
 
 
 def anchors_markdown() -> str:
@@ -92,3 +177,98 @@ def anchors_markdown() -> str:
                           for q in quantities(name))
         rows.append(f"| [{name}]({page}) | {links} |")
     return "| module | formulas |\n| --- | --- |\n" + "\n".join(rows) + "\n"
+
+
+# -- citation --------------------------------------------------------------------------------------
+def bibtex(cff: dict) -> str:
+    """A BibTeX ``@misc`` record (BibTeX and biblatex both read it) of the software that the
+    ``CITATION.cff`` record ``cff`` (parsed YAML) describes: title, authors, year, version, url.
+
+    Examples
+    --------
+    >>> print(bibtex({"title": "t", "authors": [{"name": "a b"}], "version": "1.0",
+    ...               "date-released": "2026-01-02", "url": "https://x"}))
+    @misc{t,
+      title        = {t},
+      author       = {{a b}},
+      year         = {2026},
+      month        = {1},
+      version      = {1.0},
+      howpublished = {\\url{https://x}},
+      url          = {https://x},
+      note         = {Version 1.0, https://x}
+    }
+    """
+    released = str(cff["date-released"])
+    authors = " and ".join(
+        "{" + a["name"] + "}" if "name" in a else f"{a['family-names']}, {a['given-names']}"
+        for a in cff["authors"])
+    url = cff.get("url") or cff.get("repository-code")
+    key = cff["title"].split(":")[0].split()[0].lower()
+    fields = {"title": cff["title"], "author": authors, "year": released[:4],
+              "month": str(int(released[5:7])), "version": cff["version"],
+              "howpublished": rf"\url{{{url}}}", "url": url,
+              "note": f"Version {cff['version']}, {url}"}
+    body = ",\n".join(f"  {name:<12} = {{{value}}}" for name, value in fields.items())
+    return f"@misc{{{key},\n{body}\n}}"
+
+
+# -- API and command line pages --------------------------------------------------------------------
+#: The public API (``convops.__all__``) in the order the API page documents it.
+API_ORDER = ("count_ops", "breakdown", "Breakdown", "BackwardBreakdown", "GradientCount",
+             "derive", "Derivation", "BackwardDerivation", "Kind", "KINDS", "Layer", "latex",
+             "ConvopsError", "profile", "Profile", "LayerProfile", "SymbolicProfile", "peers",
+             "reference")
+
+
+def api_markdown(public: Sequence[str]) -> str:
+    """The API page's body: a mkdocstrings block per name of ``public`` (``convops.__all__``),
+    and :data:`~convops.KINDS` as a table rather than its value's source."""
+    missing = sorted(set(public) - set(API_ORDER)) + sorted(set(API_ORDER) - set(public))
+    if missing:
+        raise ValueError(f"API_ORDER and convops.__all__ differ in {missing}")
+    blocks = []
+    for name in API_ORDER:
+        if name == "KINDS":
+            rows = "\n".join(f"| `{k.name}` | {k.ndim} | {'yes' if k.transposed else 'no'} | "
+                              f"`torch.nn.{k.name}` |" for k in KINDS.values())
+            blocks.append("## `convops.KINDS` {#convops.KINDS}\n\nThe six modules convops derives, "
+                          "a `dict` from class name to `Kind` (no torch needed to list them):\n\n"
+                          "| name | ndim | transposed | module |\n| --- | --- | --- | --- |\n" + rows)
+        else:
+            blocks.append(f"::: convops.{name}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def _plain(text: str) -> str:
+    """``text`` as literal Markdown: ``*``, ``_``, ``|`` and ``<`` shown as themselves."""
+    return re.sub(r"([*_|<\\`])", r"\\\1", text)
+
+
+def cli_markdown(parser: argparse.ArgumentParser) -> str:
+    """The command line page's body, from ``parser`` (``convops.cli._parser()``): usage,
+    description and a table of the arguments of every command, and its examples."""
+    def section(level: str, title: str, command: argparse.ArgumentParser) -> list[str]:
+        lines = [f"{level} `{title}`", "", _plain(command.description or ""), "",
+                 "```text", command.format_usage().strip(), "```", ""]
+        rows = []
+        for action in command._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            name = ", ".join(f"`{o}`" for o in action.option_strings) or f"`{action.metavar or action.dest}`"
+            if action.option_strings and action.nargs != 0:
+                name += f" `{action.metavar or action.dest.upper()}`"
+            help_text = _plain(action.help or "")
+            rows.append(f"| {name} | {help_text}{' (required)' if action.required and action.option_strings else ''} |")
+        if rows:
+            lines += ["| argument | meaning |", "| --- | --- |", *rows, ""]
+        if command.epilog:
+            lines += ["```text", command.epilog.strip(), "```", ""]
+        return lines
+
+    lines = section("##", parser.prog, parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                lines += section("##", f"{parser.prog} {name}", command)
+    return "\n".join(lines)

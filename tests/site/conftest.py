@@ -1,7 +1,9 @@
 """The built site, served on 127.0.0.1, and a headless Chromium to visit it.
 
 The site is built once per session with ``mkdocs build --strict`` (through ``docs/build.py``)
-into a temporary folder; every test of this folder reads that one build.
+into a temporary folder; every test of this folder reads that one build.  With
+``CONVOPS_BUILT_SITE=<folder>`` the tests read a site built before instead (to show that a test
+fails on an older site); the build's own tests then fail.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+PREBUILT = Path(os.environ["CONVOPS_BUILT_SITE"]) if os.environ.get("CONVOPS_BUILT_SITE") else None
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -42,7 +45,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """A server on 127.0.0.1 for the site's folder, its port bound now, serving once built."""
-    site = tmp_path_factory.mktemp("site")
+    site = PREBUILT or tmp_path_factory.mktemp("site")
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site)))
     yield server, site
     server.server_close()
@@ -57,6 +60,11 @@ def base_url(server) -> str:
 def build(server, base_url) -> Build:
     """The site, built by ``mkdocs build --strict`` for ``base_url``, then served there."""
     http, site = server
+    if PREBUILT:
+        threading.Thread(target=http.serve_forever, daemon=True).start()
+        yield Build(site, float("inf"), "prebuilt: CONVOPS_BUILT_SITE")
+        http.shutdown()
+        return
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "CONVOPS_SITE_URL": base_url}
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "docs/build.py", "build", "--strict", "--site-dir", str(site)],

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import convops
-from convops_book.site import anchor, page_name
+from convops_book.site import aliases, anchor, formula_latex, page_name, quantities
 
 BUILD_SECONDS_LIMIT = 30
 
@@ -73,11 +73,13 @@ def test_module_page_opens_with_generated_formulas(build, kind):
     text = page.read_text(encoding="utf-8")
     summary = text.index('id="formula-summary"')
     notebook_cells = text.index('class="jp-Cell', summary)  # the summary sits above the notebook
-    for quantity in convops.derive(kind).equations():
-        tex = html.escape(convops.derive(kind).latex(quantity), quote=False)
+    for quantity in quantities(kind):
+        tex = html.escape(formula_latex(kind, quantity), quote=False)
         formula = text.index(f'id="{anchor(kind, quantity)}"')
         assert summary < formula < notebook_cells
         assert tex in text[formula:], f"{kind} {quantity}: the page lacks convops' LaTeX"
+        for alias in aliases(kind, quantity):  # anchors cited before the formula was indexed
+            assert formula < text.index(f'id="{anchor(kind, alias)}"') < notebook_cells
     tabs = re.findall(r"<label[^>]*>(bias=(?:True|False))</label>", text[summary:notebook_cells])
     assert tabs == ["bias=True", "bias=False"]
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import convops
-from convops_book.site import BIAS_TABS, anchor, anchors_markdown, label, summary_markdown
+from convops_book.site import (BIAS_TABS, aliases, anchor, anchors_markdown, formula_latex, label,
+                               quantities, summary_markdown, symbols_used)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -26,8 +27,11 @@ def _load(name: str):
 def test_anchors_are_stable_and_unique():
     assert anchor("Conv2d", "total_bias") == "conv2d-total-bias"
     assert anchor("ConvTranspose3d", "P_2") == "convtranspose3d-p-2"
+    assert anchor("ConvTranspose3d", "P") == "convtranspose3d-p"
     assert anchor("ConvTranspose1d", "output_size_0") == "convtranspose1d-output-size-0"
-    every = [anchor(k, q) for k in convops.KINDS for q in convops.derive(k).equations()]
+    assert anchor("ConvTranspose1d", "output_size") == "convtranspose1d-output-size"
+    every = [anchor(k, q) for k in convops.KINDS
+             for q in {*quantities(k), *convops.derive(k).equations()}]
     assert len(every) == len(set(every))
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", a) for a in every)
 
@@ -41,10 +45,16 @@ def test_anchor_names_the_quantities_it_knows():
 def test_summary_shows_every_formula_of_convops(kind):
     summary = summary_markdown(kind)
     d = convops.derive(kind)
-    for quantity in d.equations():
+    for quantity in quantities(kind):
         assert f"div#{anchor(kind, quantity)}" in summary
-        assert f"$$\n{d.latex(quantity)}\n$$" in summary
+        assert f"$$\n{formula_latex(kind, quantity)}\n$$" in summary
         assert label(kind, quantity)
+        for alias in aliases(kind, quantity):  # anchors of per-dimension formulas still resolve
+            assert f'<span id="{anchor(kind, alias)}"></span>' in summary
+    # one indexed formula per family, whatever the number of dimensions
+    assert summary.count("$$\nL_{\\text{out}") == 1
+    for symbol in symbols_used(kind):
+        assert f"| ${convops.latex(symbol)}$ |" in summary
     for title, total in BIAS_TABS.items():
         assert f'tab | {title}\n\n/// html | div#{anchor(kind, total)}' in summary
     assert summary.index("tab | bias=True") < summary.index("tab | bias=False") < summary.index("where")
@@ -53,7 +63,7 @@ def test_summary_shows_every_formula_of_convops(kind):
 def test_anchor_table_links_every_formula():
     table = anchors_markdown()
     for kind in convops.KINDS:
-        for quantity in convops.derive(kind).equations():
+        for quantity in quantities(kind):
             assert f"#{anchor(kind, quantity)})" in table
 
 

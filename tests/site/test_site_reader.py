@@ -1,0 +1,144 @@
+"""What makes the site a reference to trust and cite, read from the built pages: every symbol
+of a formula summary defined on its page, every image described, cross-references as links,
+versions stamped, the citation records in agreement, a search index of text (not code or TeX),
+the public API and the command line documented."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import convops
+from convops.additions import LatticeCount
+from convops.cli import _parser
+from convops_book.site import LATTICE_COUNT, anchor, equation, page_name, quantities
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: What nbconvert writes for an image whose output carries no description.
+NO_ALT = "No description has been provided for this image"
+
+
+def _text(page: Path) -> str:
+    return page.read_text(encoding="utf-8")
+
+
+def _module_page(build, kind) -> str:
+    return _text(build.site / "notebooks" / page_name(kind) / "index.html")
+
+
+@pytest.mark.parametrize("kind", list(convops.KINDS))
+def test_every_symbol_of_a_summary_is_defined_on_its_page(build, visit, kind):
+    """Each free symbol of each formula in the summary (from the sympy equation the formula's
+    anchor names) is a row of the page's symbols table, as rendered; F is defined and anchored."""
+    visit.goto(f"notebooks/{page_name(kind)}/")
+    defined = set(visit.page.eval_on_selector_all(
+        ".convops-symbols td:first-child annotation", "nodes => nodes.map(n => n.textContent.trim())"))
+    shown = visit.page.eval_on_selector_all(".convops-formula[id]", "nodes => nodes.map(n => n.id)")
+    by_anchor = {anchor(kind, q): q for q in quantities(kind)}
+    undefined = []
+    for ident in shown:
+        eq = equation(kind, by_anchor[ident])
+        for symbol in eq.rhs.free_symbols - {eq.lhs} - {equation(kind, q).lhs for q in quantities(kind)}:
+            if convops.latex(symbol) not in defined and not ident.endswith(f"-{LATTICE_COUNT.lower()}"):
+                undefined.append(f"#{ident}: {convops.latex(symbol)}")
+        if eq.rhs.has(LatticeCount):
+            assert "F" in defined and f"{kind}-f".lower() in shown, f"#{ident} uses F, undefined"
+    assert shown and not undefined, "undefined on the page:\n" + "\n".join(undefined)
+
+
+def test_every_image_says_what_it_shows(build):
+    missing = []
+    for page in build.pages():
+        for tag in re.findall(r"<img\b[^>]*>", _text(page)):
+            alt = re.search(r'\balt="([^"]*)"', tag)
+            if not alt or not alt[1].strip() or alt[1] == NO_ALT:
+                missing.append(f"{page.relative_to(build.site)}: {tag[:120]}")
+    assert not missing, "\n".join(missing)
+
+
+def test_figures_have_no_background_box(build):
+    """A figure is transparent in both themes: no jp-needs-*-background box (ipykernel's
+    needs_background) around it."""
+    boxed = [p.relative_to(build.site) for p in build.pages()
+             if re.search(r'class="[^"]*jp-needs-', _text(p))]
+    assert not boxed, boxed
+
+
+def test_cross_references_are_links(build):
+    """A page or notebook named in the text is a link, not a code span."""
+    spans = []
+    for page in build.pages():
+        for name in re.findall(r"<code>([\w./-]+\.(?:ipynb|md))</code>", _text(page)):
+            if not re.search(rf"<a [^>]*><code>{re.escape(name)}</code></a>", _text(page)):
+                spans.append(f"{page.relative_to(build.site)}: {name}")
+    allowed = {"conv1d.md", "conv2d.md", "convtranspose1d.md"}  # the errata's names of the pages
+    assert not [s for s in spans if s.rsplit(": ", 1)[1] not in allowed], "\n".join(spans)
+
+
+def test_notebook_pages_say_what_executed_them(build):
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        versions = json.loads(path.read_text(encoding="utf-8"))["metadata"]["convops"]["executed_with"]
+        page = _text(build.site / "notebooks" / path.stem / "index.html")
+        assert (f"convops {versions['convops']}, torch {versions['torch']} and Python "
+                f"{versions['python']}") in page, path.name
+        assert f'href="{path.name}" download' in page and (build.site / "notebooks" / path.stem / path.name).is_file()
+
+
+def test_citation_records_agree(build):
+    """CITATION.cff, the package and the cite page's BibTeX: one version, one URL, one year."""
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["version"] == convops.__version__
+    assert cff["url"] and cff["repository-code"] and cff["date-released"]
+    page = html.unescape(re.sub(r"<[^>]+>", "", _text(build.site / "cite" / "index.html")))
+    record = re.search(r"@misc\{convops,.*?\n\}", page, re.DOTALL)
+    assert record, "no @misc record on the cite page"
+    fields = dict(re.findall(r"^\s+(\w+)\s+= \{(.*)\},?$", record[0], re.MULTILINE))
+    assert fields["version"] == cff["version"] and fields["url"] == cff["url"]
+    assert fields["year"] == str(cff["date-released"])[:4] and fields["title"] == cff["title"]
+    home = _text(build.site / "index.html")
+    assert f"git+{cff['repository-code']}@v{cff['version']}" in html.unescape(home)
+    assert cff["repository-code"] in home  # the footer's link
+
+
+def test_search_index_is_text_not_code_or_tex(build):
+    docs = json.loads((build.site / "search" / "search_index.json").read_text())["docs"]
+    problems = []
+    for doc in docs:
+        text = doc["text"]
+        prose = re.sub(r"<(pre|code)>.*?</\1>", "", text, flags=re.DOTALL)
+        for junk in ("Copied!", "¶", "$"):
+            if junk in text:
+                problems.append(f"{doc['location']}: {junk!r}")
+        if re.search(r"\\[a-zA-Z]+\{|\\\(|\\\[", prose):
+            problems.append(f"{doc['location']}: TeX {prose[:80]!r}")
+        if doc["location"].startswith("notebooks/") and re.search(r"^(import|from) \w", text, re.M):
+            problems.append(f"{doc['location']}: a code cell's source")
+    assert not problems, "\n".join(problems[:30])
+
+
+def test_api_page_documents_the_public_api(build):
+    page = _text(build.site / "api" / "index.html")
+    for name in convops.__all__:
+        assert f'id="convops.{name}"' in page, name
+    for field in ("psi", "lam", "gamma", "A", "multiplications", "additions", "total", "batch"):
+        section = page[page.index(f'id="convops.Breakdown.{field}"'):][:3000]
+        assert re.search(r"<p>[^<]", section), f"Breakdown.{field} has no description"
+    assert "Kind(name=" not in page  # KINDS as a table, not its value's source
+    assert "convops_book" not in page  # the book's helpers are not the API
+
+
+def test_cli_page_documents_every_argument(build):
+    page = html.unescape(_text(build.site / "cli" / "index.html"))
+    parser = _parser()
+    commands = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"][0].choices
+    for name, command in commands.items():
+        assert f"convops {name}" in page
+        for action in command._actions:
+            if action.help and action.help != "show this help message and exit":
+                assert action.help in page, (name, action.dest)
