@@ -14,12 +14,13 @@ import sys
 
 import sympy as sp
 
+from .additions import LatticeCount
 from .backward import GRADIENTS
 from .count import breakdown
 from .derivation import KINDS, derive
 from .errors import ConvopsError
 from .layer import Layer
-from .symbols import pretty
+from .symbols import indexed_symbols, latex, pretty
 
 _EXAMPLE = 'convops count "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)" --input 1,3,224,224'
 
@@ -117,20 +118,21 @@ def _print_count(report: dict) -> None:
 
 
 def formula_equations(kind: str, bias: bool | None) -> dict[str, sp.Eq]:
-    """The equations ``convops formula`` prints: the total(s), then what they are written in.
+    """The equations ``convops formula`` prints: the total(s), then what they are written in,
+    each per-dimension family as one formula in a generic dimension ``i``.
 
     Examples
     --------
-    >>> list(formula_equations("Conv1d", bias=True))
-    ['total_bias', 'output_size_0']
+    >>> list(formula_equations("ConvTranspose1d", bias=True))
+    ['total_bias', 'output_size', 'A', 's_reduced', 'd_reduced', 'P', 'Z']
     """
     d = derive(kind)
-    eqs = d.equations()
+    eqs = d.indexed_equations()
     names = {None: ["total_bias", "total_no_bias"], True: ["total_bias"],
              False: ["total_no_bias"]}[bias]
-    names += [name for name in eqs if name.startswith("output_size_")]
+    names.append("output_size")
     if d.kind.transposed:
-        names += ["A"] + [name for name in eqs if name[:2] in ("P_", "Z_")]
+        names += ["A", "s_reduced", "d_reduced", "P", "Z"]
     return {name: eqs[name] for name in names}
 
 
@@ -144,18 +146,26 @@ def _plain(name: str, eq: sp.Eq, kind: str) -> str:
 def _print_formula(kind: str, bias: bool | None, as_latex: bool) -> None:
     d = derive(kind)
     eqs = formula_equations(kind, bias)
-    titles = {"total_bias": "total, bias=True", "total_no_bias": "total, bias=False", "A":
-              "additions per filter A (P: products landing inside, Z: positions reached)"}
+    titles = {"total_bias": "total, bias=True", "total_no_bias": "total, bias=False",
+              "output_size": "output size, along every spatial dimension i",
+              "A": "additions per filter A (P: products landing inside, Z: positions reached)",
+              "s_reduced": "reduced stride s', along every dimension i",
+              "d_reduced": "reduced dilation d', along every dimension i",
+              "P": "products landing inside the output, along every dimension i",
+              "Z": "output positions reached by a product, along every dimension i"}
     for name, eq in eqs.items():
-        title = titles.get(name, name.replace("_", " "))
-        print(f"# {title}")
-        print(d.latex(name) if as_latex else _plain(name, eq, d.name))
+        print(f"# {titles.get(name, name.replace('_', ' '))}")
+        print(latex(eq) if as_latex else _plain(name, eq, d.name))
         print()
-    used = set().union(*(eq.rhs.free_symbols for eq in eqs.values()))
+    used = set().union(*(eq.rhs.free_symbols | eq.lhs.free_symbols for eq in eqs.values()))
     print("# where")
-    for symbol, meaning in d.symbols.describe().items():
-        if symbol in used:
+    meanings = {**d.symbols.describe(), **indexed_symbols().describe()}
+    for symbol, meaning in meanings.items():
+        if symbol in used and not symbol.name.startswith(("psi", "lam", "gamma")):
             print(f"  {symbol}: {meaning}")
+    if any(eq.rhs.has(LatticeCount) for eq in eqs.values()):
+        print("  LatticeCount(L, k, s, d, T): F, the number of pairs (i, j) with 0 <= i < L, "
+              "0 <= j < k and i*s + j*d < T")
 
 
 def _gradient_names(text: str) -> tuple[str, ...]:

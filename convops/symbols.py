@@ -80,6 +80,9 @@ class _ReadingOrderPretty(PrettyPrinter):
     def _print_Symbol(self, e, bold_name=False):
         return super()._print_Symbol(self._original.get(e, e), bold_name)
 
+    def _print_MinMaxBase(self, e):  # sympy has no pretty form of Max: it would print str(e)
+        return self._print_Function(e)
+
 
 def pretty(expr: sp.Basic) -> str:
     """``expr`` as sympy's Unicode pretty print, in :data:`READING_ORDER` like :func:`latex`.
@@ -89,6 +92,8 @@ def pretty(expr: sp.Basic) -> str:
     >>> S = symbols(1)
     >>> print(pretty(S.k[0] * S.N))
     N⋅k
+    >>> print(pretty(sp.Max(0, S.size_in[0] - S.d_reduced[0])))
+    Max(0, Lᵢₙ - dᵣ)
     """
     ordered, original = _in_reading_order(expr)
     return _ReadingOrderPretty(original, use_unicode=True).doprint(ordered)
