@@ -274,8 +274,8 @@ class BackwardDerivation:
             meaning[S.A] = f"additions per filter of {by}"
             for i, name in enumerate(names):
                 meaning[S.q[i]] = f"output padding along {name} of {by}"
-                meaning[S.P[i]] = (f"products of {by} (one per grad_output position and tap) "
-                                   f"landing inside grad_input along {name}")
+                meaning[S.P[i]] = (f"products along {name} of {by} (grad_output positions "
+                                   f"times taps) that land inside grad_input")
                 meaning[S.Z[i]] = f"grad_input positions along {name} that receive a product"
         return meaning
 
