@@ -232,9 +232,57 @@ class BackwardDerivation:
             eqs[_term_name(S, symbol)] = sp.Eq(symbol, definition, evaluate=False)
         return eqs
 
+    def indexed_equations(self) -> dict[str, sp.Eq]:
+        """:meth:`equations` with each family of per-dimension terms (``q_0``, ``q_1`` …) as one
+        equation in a generic dimension ``i``, keyed without the index (``q``, ``s_reduced``,
+        ``d_reduced``, ``P``, ``Z``), as :meth:`~convops.derivation.Derivation.indexed_equations`.
+
+        Examples
+        --------
+        >>> import convops
+        >>> [k for k in convops.derive("Conv3d").backward.indexed_equations() if len(k) < 10]
+        ['fold', 'q', 's_reduced', 'd_reduced', 'P', 'Z', 'A']
+        >>> print(convops.derive("Conv3d").backward.latex("q"))
+        q_{i} = L_{\\text{in},i} - s_{i} \\left(L_{\\text{out},i} - 1\\right) - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1
+        """
+        from .derivation import indexed
+
+        return indexed(self.symbols, self.equations())
+
+    def describe(self) -> dict[sp.Symbol, str]:
+        """What each symbol of :meth:`equations` and :meth:`indexed_equations` stands for: the
+        forward's meanings (:meth:`~convops.symbols.Symbols.describe`), except for the terms
+        ``grad_input`` is written in, which belong to the transposed convolution computing it
+        (whose input is ``grad_output``, of the forward's output size).
+
+        Examples
+        --------
+        >>> import convops
+        >>> b = convops.derive("Conv2d").backward
+        >>> b.describe()[b.symbols.q[1]]
+        'output padding along W of the transposed convolution computing grad_input'
+        """
+        from .symbols import SPATIAL_NAMES, indexed_symbols
+
+        meaning = {}
+        for S in (self.symbols, indexed_symbols()):
+            meaning.update(S.describe())
+            if self.transposed:
+                continue
+            names = ["spatial dimension i"] if S.ndim == 0 else SPATIAL_NAMES[S.ndim]
+            by = "the transposed convolution computing grad_input"
+            meaning[S.A] = f"additions per filter of {by}"
+            for i, name in enumerate(names):
+                meaning[S.q[i]] = f"output padding along {name} of {by}"
+                meaning[S.P[i]] = (f"products along {name} of {by} (grad_output positions "
+                                   f"times taps) that land inside grad_input")
+                meaning[S.Z[i]] = f"grad_input positions along {name} that receive a product"
+        return meaning
+
     def latex(self, quantity: str) -> str:
-        """LaTeX of one equation of :meth:`equations`, e.g. ``input_additions`` or ``total_bias``."""
-        eqs = self.equations()
+        """LaTeX of one equation of :meth:`equations`, e.g. ``input_additions`` or ``total_bias``,
+        or of an indexed family of :meth:`indexed_equations` (``q`` …)."""
+        eqs = {**self.equations(), **self.indexed_equations()}
         if quantity not in eqs:
             raise ConvopsError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
         return latex(eqs[quantity])

@@ -256,17 +256,7 @@ class Derivation:
         >>> print(derive("Conv3d").latex("output_size"))
         L_{\\text{out},i} = \\left\\lfloor{\\frac{L_{\\text{in},i} - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1}{s_{i}}}\\right\\rfloor + 1
         """
-        S, eqs = self.symbols, self.equations()
-        generic = {} if S.ndim == 1 else _per_dimension(S, 0, indexed_symbols())
-        indexed = {}
-        for key, eq in eqs.items():
-            family, _, index = key.rpartition("_")
-            if index.isdigit():
-                if index == "0":
-                    indexed[family] = eq.xreplace(generic)
-            else:
-                indexed[key] = eq
-        return indexed
+        return indexed(self.symbols, self.equations())
 
     def latex(self, quantity: str) -> str:
         """LaTeX of one equation: ``psi``, ``lam``, ``gamma``, ``total``, ``total_bias``,
@@ -279,6 +269,32 @@ class Derivation:
 
     def __repr__(self) -> str:
         return f"Derivation({self.name}: total = {self.total})"
+
+
+def indexed(S: Symbols, equations: dict[str, sp.Eq]) -> dict[str, sp.Eq]:
+    """``equations`` (keyed as :meth:`Derivation.equations`, in the symbols ``S``) with each family
+    of per-dimension equations (``key_0``, ``key_1`` …) as one equation keyed ``key``: dimension
+    0's, its symbols renamed to those of :func:`convops.symbols.indexed_symbols` (for one
+    dimension, the equation itself); the other equations as they are, in the same order.
+
+    Examples
+    --------
+    >>> from convops.symbols import symbols
+    >>> S = symbols(2)
+    >>> eqs = {f"q_{i}": sp.Eq(q, k - 1) for i, (q, k) in enumerate(zip(S.q, S.k))}
+    >>> indexed(S, eqs)
+    {'q': Eq(q_i, k_i - 1)}
+    """
+    generic = {} if S.ndim == 1 else _per_dimension(S, 0, indexed_symbols())
+    result = {}
+    for key, eq in equations.items():
+        family, _, index = key.rpartition("_")
+        if index.isdigit():
+            if index == "0":
+                result[family] = eq.xreplace(generic)
+        else:
+            result[key] = eq
+    return result
 
 
 def _per_dimension(S: Symbols, i: int, into: Symbols) -> dict[sp.Symbol, sp.Symbol]:

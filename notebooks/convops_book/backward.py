@@ -7,18 +7,25 @@ against ``torch.autograd``) and from ``FlopCounterMode``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
+import sympy as sp
 import torch
 
-from convops import KINDS, ConvopsError, breakdown, derive
+from convops import KINDS, ConvopsError, breakdown, derive, latex
+from convops.additions import LatticeCount, lattice_count_definition
 from convops.backward import GRADIENTS
 from convops.derivation import kind_of
 from convops.reference import flop_counter_backward_flops, measure_backward
 
 from .notebook import Table, _format, describe_layer
+from .site import (LABELS, LATTICE_COUNT, every_dimension, formula_block, free_symbols,
+                   per_dimension_keys, symbols_table)
 
-__all__ = ["backward_anchor", "backward_comparison", "backward_summary_markdown", "backward_table"]
+__all__ = ["backward_anchor", "backward_comparison", "backward_equation", "backward_quantities",
+           "backward_summary_markdown", "backward_symbols_anchor", "backward_symbols_markdown",
+           "backward_table"]
 
 
 def _cell(formula: int, measured: int) -> str:
@@ -89,15 +96,47 @@ _LABELS = {
     "d_reduced": "Reduced dilation",
     "P": "Products of that transposed convolution landing inside the input",
     "Z": "Input positions that receive a product",
+    LATTICE_COUNT: LABELS[LATTICE_COUNT],
 }
 
 
-def _label(quantity: str) -> str:
+@lru_cache(maxsize=None)
+def backward_quantities(kind) -> tuple[str, ...]:
+    """The quantities the training-cost page shows for ``kind``, in order: the backward's
+    :meth:`~convops.backward.BackwardDerivation.indexed_equations`, and ``F`` where they use the
+    lattice count.
+
+    Examples
+    --------
+    >>> backward_quantities("Conv2d")[-7:]
+    ('q', 's_reduced', 'd_reduced', 'P', 'Z', 'A', 'F')
+    >>> "q" in backward_quantities("ConvTranspose2d"), "F" in backward_quantities("ConvTranspose2d")
+    (False, False)
+    """
+    eqs = derive(kind).backward.indexed_equations()
+    uses_f = any(eq.rhs.has(LatticeCount) for eq in eqs.values())
+    return tuple(eqs) + ((LATTICE_COUNT,) if uses_f else ())
+
+
+def backward_equation(kind, quantity: str) -> sp.Eq:
+    """The sympy equation the page prints for ``quantity``: one of :func:`backward_quantities`
+    or a per-dimension one (``q_1``) of :meth:`~convops.backward.BackwardDerivation.equations`."""
+    if quantity == LATTICE_COUNT and quantity in backward_quantities(kind):
+        return lattice_count_definition()
+    backward = derive(kind).backward
+    eqs = {**backward.equations(), **backward.indexed_equations()}
+    if quantity not in eqs:
+        raise ConvopsError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
+    return eqs[quantity]
+
+
+def _label(kind, quantity: str) -> str:
     gradient, _, what = quantity.partition("_")
     if gradient in GRADIENTS:
         return f"grad_{gradient}: {what}"
     if quantity in _LABELS:
-        return _LABELS[quantity]
+        dimensions = per_dimension_keys(derive(kind).backward.equations(), quantity)
+        return _LABELS[quantity] + (every_dimension(kind_of(kind).ndim) if dimensions else "")
     stem, _, dimension = quantity.rpartition("_")
     return f"{_LABELS[stem]}, dimension {dimension}"
 
@@ -105,21 +144,43 @@ def _label(quantity: str) -> str:
 def backward_anchor(kind, quantity: str) -> str:
     """The id of a backward formula on the site, e.g. ``conv2d-backward-weight-additions``.
 
+    ``quantity`` is one of :func:`backward_quantities` (``q`` for the indexed formula of every
+    dimension) or a per-dimension one (``q_1``), whose anchor stays, as an alias on the indexed
+    formula.
+
     Examples
     --------
-    >>> backward_anchor("Conv2d", "total_bias")
-    'conv2d-backward-total-bias'
+    >>> backward_anchor("Conv2d", "total_bias"), backward_anchor("Conv2d", "q_1")
+    ('conv2d-backward-total-bias', 'conv2d-backward-q-1')
     """
     name = kind_of(kind).name
-    quantities = derive(name).backward.equations()
+    quantities = dict.fromkeys((*backward_quantities(name), *derive(name).backward.equations()))
     if quantity not in quantities:
         raise ConvopsError(f"quantity must be one of {', '.join(quantities)}, got {quantity!r}")
     return f"{name}-backward-{quantity}".lower().replace("_", "-")
 
 
+def backward_symbols_anchor(kind) -> str:
+    """The id of the table of the symbols ``kind``'s tab uses, e.g. ``conv2d-backward-symbols``."""
+    return f"{kind_of(kind).name}-backward-symbols".lower()
+
+
+def backward_symbols_markdown(kind) -> str:
+    """The table of every symbol of ``kind``'s backward formulas that they do not define, with
+    its meaning for the backward (:meth:`~convops.backward.BackwardDerivation.describe`); F links
+    to its definition."""
+    quantities = backward_quantities(kind)
+    meaning = derive(kind).backward.describe()
+    used = free_symbols([backward_equation(kind, q) for q in quantities], meaning)
+    lattice = backward_anchor(kind, LATTICE_COUNT) if LATTICE_COUNT in quantities else None
+    return symbols_table({s: meaning[s] for s in used}, lattice, backward_symbols_anchor(kind))
+
+
 def backward_summary_markdown() -> str:
     """The summary the training-cost page opens with: a tab per module kind with every formula
-    of its backward, each in a block carrying its :func:`backward_anchor`.
+    of its backward (one indexed formula per per-dimension family, the anchors of each dimension's
+    kept as aliases), each in a block carrying its :func:`backward_anchor`, then the symbols
+    they are written in.
 
     Examples
     --------
@@ -128,10 +189,12 @@ def backward_summary_markdown() -> str:
     """
     tabs = []
     for name in KINDS:
-        backward = derive(name).backward
+        eqs = derive(name).backward.equations()
         blocks = "\n".join(
-            f"**{_label(q)}** · [#{backward_anchor(name, q)}](#{backward_anchor(name, q)})\n\n"
-            f"/// html | div#{backward_anchor(name, q)}.convops-formula\n\n"
-            f"$$\n{backward.latex(q)}\n$$\n\n///\n" for q in backward.equations())
-        tabs.append(f"//// tab | {name}\n\n{blocks}\n////\n")
+            f"**{_label(name, q)}** · [#{backward_anchor(name, q)}](#{backward_anchor(name, q)})\n\n"
+            + formula_block(backward_anchor(name, q), latex(backward_equation(name, q)),
+                            [backward_anchor(name, a) for a in per_dimension_keys(eqs, q)])
+            for q in backward_quantities(name))
+        tabs.append(f"//// tab | {name}\n\n{blocks}\n**Symbols**\n\n"
+                    f"{backward_symbols_markdown(name)}\n////\n")
     return "## Formula summary\n\n" + "\n".join(tabs)

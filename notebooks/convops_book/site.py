@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import re
 from functools import lru_cache
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import sympy as sp
 
@@ -41,7 +41,17 @@ def quantities(name: str) -> tuple[str, ...]:
 def aliases(name: str, quantity: str) -> tuple[str, ...]:
     """The per-dimension quantities an indexed one stands for (``output_size_0`` …), whose
     anchors, cited before the formulas were indexed, keep pointing to it."""
-    keys = derive(name).equations()
+    return per_dimension_keys(derive(name).equations(), quantity)
+
+
+def per_dimension_keys(keys: Iterable[str], quantity: str) -> tuple[str, ...]:
+    """The keys of ``keys`` that the indexed ``quantity`` stands for: ``quantity_0`` …
+
+    Examples
+    --------
+    >>> per_dimension_keys(["P_0", "P_1", "PZ", "total_bias"], "P")
+    ('P_0', 'P_1')
+    """
     return tuple(key for key in keys if key.rpartition("_")[0] == quantity
                  and key.rpartition("_")[2].isdigit())
 
@@ -103,10 +113,23 @@ def label(kind, quantity: str) -> str:
     else:
         lhs = equation(kind, quantity).lhs
         text = meanings(kind).get(lhs, quantity.replace("_", " "))
-    if aliases(d.name, quantity) and d.symbols.ndim > 1:
-        names = ", ".join(f"{i} = {n}" for i, n in enumerate(SPATIAL_NAMES[d.symbols.ndim]))
-        text += f", along every spatial dimension i ({names})"
+    if aliases(d.name, quantity):
+        text += every_dimension(d.symbols.ndim)
     return text[0].upper() + text[1:]
+
+
+def every_dimension(ndim: int) -> str:
+    """What a label of an indexed formula ends with: which dimensions ``i`` stands for.
+
+    Examples
+    --------
+    >>> every_dimension(2), every_dimension(1)
+    (', along every spatial dimension i (0 = H, 1 = W)', '')
+    """
+    if ndim == 1:
+        return ""
+    names = ", ".join(f"{i} = {n}" for i, n in enumerate(SPATIAL_NAMES[ndim]))
+    return f", along every spatial dimension i ({names})"
 
 
 def meanings(kind) -> dict[sp.Symbol, str]:
@@ -117,10 +140,20 @@ def meanings(kind) -> dict[sp.Symbol, str]:
 def symbols_used(kind) -> list[sp.Symbol]:
     """The free symbols of the summary's formulas that the summary must define, in reading
     order (the sides of the formulas themselves, ψ, λ, γ, are defined by them)."""
-    defined = {equation(kind, q).lhs for q in quantities(kind_of(kind).name)}
-    used = set().union(*(equation(kind, q).free_symbols for q in quantities(kind_of(kind).name)))
-    order = list(meanings(kind))
-    return sorted((s for s in used - defined if s in meanings(kind)), key=order.index)
+    return free_symbols([equation(kind, q) for q in quantities(kind_of(kind).name)], meanings(kind))
+
+
+def free_symbols(equations: Sequence[sp.Eq], meaning: dict[sp.Symbol, str]) -> list[sp.Symbol]:
+    """The symbols of ``equations`` that no one of them defines (as its left-hand side), in the
+    order of ``meaning``; a symbol ``meaning`` lacks is an error (it would go undefined)."""
+    defined = {eq.lhs for eq in equations}
+    used = set().union(*(eq.rhs.free_symbols for eq in equations
+                         if not eq.lhs.has(LatticeCount))) - defined
+    unknown = used - set(meaning)
+    if unknown:
+        raise ValueError(f"no meaning for {sorted(map(str, unknown))}")
+    order = list(meaning)
+    return sorted(used, key=order.index)
 
 
 def lattice_count_used(kind) -> bool:
@@ -131,10 +164,16 @@ def lattice_count_used(kind) -> bool:
 def formula_markdown(kind, quantity: str) -> str:
     """One formula, rendered, in a block that carries its anchor (and its aliases')."""
     name = kind_of(kind).name
-    alias_ids = "".join(f'<span id="{anchor(name, a)}"></span>' for a in aliases(name, quantity))
-    return (f"/// html | div#{anchor(kind, quantity)}.convops-formula\n\n"
-            + (f"{alias_ids}\n\n" if alias_ids else "")
-            + f"$$\n{formula_latex(kind, quantity)}\n$$\n\n///\n")
+    return formula_block(anchor(kind, quantity), formula_latex(kind, quantity),
+                         [anchor(name, a) for a in aliases(name, quantity)])
+
+
+def formula_block(ident: str, tex: str, alias_ids: Sequence[str] = ()) -> str:
+    """The LaTeX ``tex`` rendered, in a block with the id ``ident`` and empty anchors
+    ``alias_ids`` (ids cited before, which keep pointing to it)."""
+    spans = "".join(f'<span id="{a}"></span>' for a in alias_ids)
+    return (f"/// html | div#{ident}.convops-formula\n\n" + (f"{spans}\n\n" if spans else "")
+            + f"$$\n{tex}\n$$\n\n///\n")
 
 
 def latex_markdown(kind, quantity: str) -> str:
@@ -145,11 +184,19 @@ def latex_markdown(kind, quantity: str) -> str:
 def symbols_markdown(kind) -> str:
     """The table of every symbol the summary's formulas use, with its meaning; F links to its
     definition."""
-    rows = [f"| ${latex(symbol)}$ | {text} |" for symbol, text in
-            ((s, meanings(kind)[s]) for s in symbols_used(kind))]
-    if lattice_count_used(kind):
-        rows.append(f"| $F$ | lattice count, defined [above](#{anchor(kind, LATTICE_COUNT)}) |")
-    return ('/// html | div.convops-symbols\n\n| symbol | meaning |\n| --- | --- |\n'
+    return symbols_table({s: meanings(kind)[s] for s in symbols_used(kind)},
+                         anchor(kind, LATTICE_COUNT) if lattice_count_used(kind) else None)
+
+
+def symbols_table(meaning: dict[sp.Symbol, str], lattice_anchor: str | None = None,
+                  ident: str | None = None) -> str:
+    """A table of the symbols of ``meaning`` and what they mean, F last, linking to its
+    definition at ``lattice_anchor`` where given; the table's block has the id ``ident``."""
+    rows = [f"| ${latex(symbol)}$ | {text} |" for symbol, text in meaning.items()]
+    if lattice_anchor:
+        rows.append(f"| $F$ | lattice count, defined [above](#{lattice_anchor}) |")
+    block = f"div#{ident}.convops-symbols" if ident else "div.convops-symbols"
+    return (f'/// html | {block}\n\n| symbol | meaning |\n| --- | --- |\n'
             + "\n".join(rows) + "\n\n///\n")
 
 
