@@ -1,6 +1,9 @@
 """Backward counts against executed checks: the instrumented backward (its gradients equal
 torch.autograd's), the instrumented forward, FlopCounterMode and torch's transposed convolution."""
 
+import math
+import random
+
 import pytest
 import sympy as sp
 import torch
@@ -157,3 +160,60 @@ def test_cli_counts_the_backward(capsys):
     assert "grad_weight" in capsys.readouterr().out
     assert main(["count", layer, "--input", "2,3,9,9", "--gradients", "weight"]) == 2
     assert main(["count", layer, "--input", "2,3,9,9", "--backward", "--gradients", "w"]) == 2
+
+
+def _dual_counts(module, shape, backward):
+    """The forward count of the torch module that computes ``module``'s grad_input (the other
+    kind, channels swapped, no bias), built from torch's constructor, or None where no torch
+    module is that convolution (its output_padding would be out of torch's range)."""
+    n = len(shape) - 2
+    out = backward.output_shape[2:]
+    k, s, d, g = module.kernel_size, module.stride, module.dilation, module.groups
+    cin, cout = module.in_channels, module.out_channels
+    if module.transposed:
+        if any(q >= si for q, si in zip(module.output_padding, s)):
+            return None
+        dual = getattr(torch.nn, f"Conv{n}d")(cout, cin, k, s, module.padding, d, g, False)
+    else:
+        pad = module.padding if module.padding_mode == "zeros" else (0,) * n
+        size_in = [L + (0 if module.padding_mode == "zeros" else 2 * p)
+                   for L, p in zip(shape[2:], module.padding)]
+        q = [L + 2 * p - (o - 1) * si - di * (ki - 1) - 1
+             for L, p, o, ki, si, di in zip(size_in, pad, out, k, s, d)]
+        if any(not 0 <= qi < max(si, di) for qi, si, di in zip(q, s, d)):
+            return None
+        dual = getattr(torch.nn, f"ConvTranspose{n}d")(cout, cin, k, s, pad, q, g, False, d)
+    return convops.breakdown(dual, (shape[0], cout, *out))
+
+
+def test_grad_input_is_the_forward_count_of_the_module_that_computes_it():
+    # Independent of convops.backward: the dual module built by torch, counted by the forward
+    # (itself checked against the instrumented run), plus one addition per padded position.
+    rng, checked = random.Random(0), 0
+    for _ in range(400):
+        n, g = rng.randint(1, 3), rng.choice([1, 2])
+        k, s, d, p = ([rng.randint(1, top) for _ in range(n)] for top in (3, 3, 2, 2))
+        p = [x - 1 for x in p] if rng.random() < 0.5 else p
+        shape = (rng.randint(1, 2), g * rng.randint(1, 2), *(rng.randint(1, 6) for _ in range(n)))
+        cout = g * rng.randint(1, 2)
+        if rng.random() < 0.5:
+            q = [rng.randrange(max(si, di)) for si, di in zip(s, d)]
+            module = getattr(torch.nn, f"ConvTranspose{n}d")(shape[1], cout, k, s, p, q, g, True, d)
+        else:
+            mode = rng.choice(["zeros", "reflect", "replicate", "circular"])
+            module = getattr(torch.nn, f"Conv{n}d")(shape[1], cout, k, s, p, d, g, True, mode)
+        try:
+            backward = convops.breakdown(module, shape, backward=True)
+        except convops.ConvopsError:
+            continue
+        dual = _dual_counts(module, shape, backward)
+        if dual is None:
+            continue
+        fold = 0
+        if not module.transposed and module.padding_mode != "zeros":
+            padded = math.prod(L + 2 * pi for L, pi in zip(shape[2:], module.padding))
+            fold = shape[0] * shape[1] * (padded - math.prod(shape[2:]))
+        assert (backward.grad_input.multiplications, backward.grad_input.additions) == (
+            dual.multiplications, dual.additions + fold), (module, shape)
+        checked += 1
+    assert checked > 200
