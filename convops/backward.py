@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from .errors import ConvopsError
-from .symbols import Symbols, latex
+from .symbols import Symbols
 
 if TYPE_CHECKING:
     from .derivation import Derivation
@@ -282,10 +282,9 @@ class BackwardDerivation:
     def latex(self, quantity: str) -> str:
         """LaTeX of one equation of :meth:`equations`, e.g. ``input_additions`` or ``total_bias``,
         or of an indexed family of :meth:`indexed_equations` (``q`` …)."""
-        eqs = {**self.equations(), **self.indexed_equations()}
-        if quantity not in eqs:
-            raise ConvopsError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
-        return latex(eqs[quantity])
+        from .derivation import equation_latex
+
+        return equation_latex({**self.equations(), **self.indexed_equations()}, quantity)
 
     def __repr__(self) -> str:
         return f"BackwardDerivation({self.name}: total = {self.total})"

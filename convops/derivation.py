@@ -262,13 +262,23 @@ class Derivation:
         """LaTeX of one equation: ``psi``, ``lam``, ``gamma``, ``total``, ``total_bias``,
         ``total_no_bias``, ``A`` (transposed), ``output_size_0`` … or an indexed family of
         :meth:`indexed_equations` (``output_size`` …); symbols in reading order."""
-        eqs = {**self.equations(), **self.indexed_equations()}
-        if quantity not in eqs:
-            raise ConvopsError(f"quantity must be one of {', '.join(eqs)}, got {quantity!r}")
-        return latex(eqs[quantity])
+        return equation_latex({**self.equations(), **self.indexed_equations()}, quantity)
 
     def __repr__(self) -> str:
         return f"Derivation({self.name}: total = {self.total})"
+
+
+def equation_latex(equations: dict[str, sp.Eq], quantity: str) -> str:
+    """LaTeX of ``equations[quantity]``; :class:`ConvopsError` naming the known quantities.
+
+    Examples
+    --------
+    >>> print(equation_latex({"psi": derive("Conv1d").equations()["psi"]}, "psi"))
+    \\psi = \\frac{C_{\\text{in}} C_{\\text{out}}}{g}
+    """
+    if quantity not in equations:
+        raise ConvopsError(f"quantity must be one of {', '.join(equations)}, got {quantity!r}")
+    return latex(equations[quantity])
 
 
 def indexed(S: Symbols, equations: dict[str, sp.Eq]) -> dict[str, sp.Eq]:
