@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup browser demo test bench lab clean docs serve notebooks
+.PHONY: setup browser demo test bench lab clean docs serve notebooks normalise
 
 # torch first, pinned: 2.13.0 is the CPU build this machine ships; an unpinned torch would
 # pull the CUDA build from the registry.
@@ -20,7 +20,14 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
 	npm ci --no-audit --no-fund --loglevel=error
 
-setup: $(BIN)/.installed node_modules/.package-lock.json
+# The project's kernel, inside the venv: `make notebooks`, `make lab` and nbval run the notebooks
+# in it (their metadata names it), never in a `python3` kernel of the user's own that Jupyter's
+# search would find first.
+KERNEL := $(VENV)/share/jupyter/kernels/convops/kernel.json
+$(KERNEL): $(BIN)/.installed
+	$(BIN)/python -m ipykernel install --sys-prefix --name convops --display-name convops >/dev/null
+
+setup: $(BIN)/.installed $(KERNEL) node_modules/.package-lock.json
 
 # The site, built strictly into site/; `make serve` serves it on http://127.0.0.1:8000.
 docs: setup
@@ -44,11 +51,16 @@ bench: setup
 	$(BIN)/python benchmarks/count_ops.py
 
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --MappingKernelManager.default_kernel_name=convops notebooks/
 
-# Re-execute the notebooks after a change to convops, storing outputs without timestamps.
+# Re-execute the notebooks after a change to convops, storing them in canonical form (streams
+# coalesced, no timestamps): a second run leaves `git status` clean.
 notebooks: setup
 	$(BIN)/python tools/execute_notebooks.py
+
+# Put notebooks saved from JupyterLab into that canonical form, without executing them.
+normalise: setup
+	$(BIN)/python tools/execute_notebooks.py --normalise
 
 clean:
 	rm -rf $(VENV) site .hypothesis node_modules .cache
