@@ -190,8 +190,10 @@ def check_convolution(args: tuple, where: str) -> None:
     except Exception as error:
         shapes = ", ".join(f"{name} {_text(t.shape)}" for name, t in zip(
             ("input", "weight", "bias"), tensors) if t is not None)
+        # torch names the input it saw: the empty batch stands for the model's
+        reason = _first_line(error).replace("input[0, ", f"input[{x.shape[0]}, ")
         raise ConvopsError(f"{where}: torch refuses this convolution ({shapes}): "
-                           f"{_first_line(error)}") from error
+                           f"{reason}") from error
     if len(_CHECKED) > 4096:
         _CHECKED.clear()
     _CHECKED.add(key)
@@ -404,6 +406,7 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict,
     if mode not in (*MODES, None):
         raise ConvopsError(f"mode={elide(repr(mode))}: give 'eval' or 'train'")
     names = {module: name or "(model)" for name, module in model.named_modules()}
+    _check_weights(names)
     capture = capture or Capture()
     capture.names = names
     args, kwargs = map_inputs((args, kwargs), make_input)
@@ -443,6 +446,22 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict,
     return capture.trace(names)
 
 
+def _check_weights(names: dict[torch.nn.Module, str]) -> None:
+    """Refuse a convolution module without a weight to run: lazy and not initialised yet, or
+    ``None``.  (Shapes are torch's to check, when it runs: :func:`check_convolution`.)"""
+    for module, name in names.items():
+        parameters = module._parameters
+        if "weight" not in parameters or not isinstance(module, CONV_TYPES):
+            continue
+        weight, where = parameters["weight"], f"{name} ({type(module).__name__})"
+        if torch.nn.parameter.is_lazy(weight):
+            raise ConvopsError(f"{where} is lazy and not initialised yet: run the model once on "
+                               "a real input, then profile it")
+        if weight is None:
+            raise ConvopsError(f"{where}.weight is None, not a tensor: torch cannot run the "
+                               "convolution; give the module a weight")
+
+
 _META_LIMIT = ("meta tensors", "data-dependent", "register_meta", "'Meta' backend",
                "meta backend", "DataDependentOutput")
 
@@ -466,9 +485,10 @@ def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> Convo
 
 
 def _first_line(error: BaseException) -> str:
-    """torch's message without the C++ stack torch appends to some."""
-    text = str(error).split("\nException raised from", 1)[0].strip()
-    return elide(text, 600)
+    """The first line of torch's message (the rest is advice on torch's internals, or the C++
+    stack torch appends to some)."""
+    lines = str(error).strip().splitlines()
+    return elide(lines[0] if lines else type(error).__name__, 600)
 
 
 def _swap_tensors(modules, stand_in, swapped: list) -> None:
