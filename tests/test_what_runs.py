@@ -225,6 +225,26 @@ def test_every_refusal_of_profile_is_a_convops_error_naming_where(probe, capfd):
     assert err == ""
 
 
+COUNT_OPS_REFUSALS = {
+    "wrong channels": (lambda: nn.Conv2d(3, 4, 3), (1, 5, 8, 8), r"5 channels; in_channels=3"),
+    "input smaller than the kernel": (lambda: nn.Conv2d(3, 4, 5), (1, 3, 4, 4),
+                                      r"gives output size \(0, 0\)"),
+    "negative size": (lambda: nn.Conv2d(3, 4, 3), (1, 3, -8, 8), r"must be positive"),
+    "float size": (lambda: nn.Conv2d(3, 4, 3), (1, 3, 8.5, 8), r"takes 3 ints"),
+    "a lambda, not a module": (lambda: (lambda x: x), (1, 3, 8, 8), r"got <class 'function'>"),
+    "uninitialised lazy conv": (lambda: nn.LazyConv2d(4, 3), (1, 3, 8, 8),
+                                r"lazy and not initialised yet"),
+}
+
+
+@pytest.mark.parametrize("probe", COUNT_OPS_REFUSALS)
+def test_count_ops_and_breakdown_refuse_the_same_probes(probe):
+    build, shape, message = COUNT_OPS_REFUSALS[probe]
+    for count in (convops.count_ops, convops.breakdown):
+        with pytest.raises(convops.ConvopsError, match=message):
+            count(build(), shape)
+
+
 def test_count_ops_counts_what_profile_cannot_hold_on_meta():
     conv = nn.Conv2d(3, 4, 3)
     total = convops.count_ops(conv, (1, 3, HUGE, HUGE))
