@@ -462,6 +462,11 @@ def _check_weights(names: dict[torch.nn.Module, str]) -> None:
                                "convolution; give the module a weight")
 
 
+#: What to say when a model needs what meta tensors do not have.
+META_LIMITS = ("profile runs the model on meta tensors, which carry shapes but no values, so "
+               ".item(), control flow on a tensor's value, nonzero or a boolean mask, and "
+               "operations without a meta kernel cannot run there: profile(..., device='cpu') "
+               "runs the model for real on the inputs given")
 _META_LIMIT = ("meta tensors", "data-dependent", "register_meta", "'Meta' backend",
                "meta backend", "DataDependentOutput")
 
@@ -476,11 +481,7 @@ def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> Convo
                             "channel: batch ≥ 2, or mode='eval'")
     if not capture.real and (isinstance(error, NotImplementedError)
                     or any(mark in f"{type(error).__name__} {error}" for mark in _META_LIMIT)):
-        return ConvopsError(
-            f"{text}. profile runs the model on meta tensors, which carry shapes but no values, "
-            "so .item(), control flow on a tensor's value, nonzero or a boolean mask, and "
-            "operations without a meta kernel cannot run there: profile(..., device='cpu') "
-            "runs the model for real on the inputs given")
+        return ConvopsError(f"{text}. {META_LIMITS}")
     return ConvopsError(text)
 
 
@@ -488,7 +489,7 @@ def _first_line(error: BaseException) -> str:
     """The first line of torch's message (the rest is advice on torch's internals, or the C++
     stack torch appends to some)."""
     lines = str(error).strip().splitlines()
-    return elide(lines[0] if lines else type(error).__name__, 600)
+    return elide(lines[0].rstrip(".") if lines else type(error).__name__, 600)
 
 
 def _swap_tensors(modules, stand_in, swapped: list) -> None:
