@@ -261,9 +261,23 @@ def equation_latex(equations: dict[str, sp.Eq], quantity: str) -> str:
     >>> print(equation_latex({"q": sp.Eq(S.q[0], S.k[0] - 1)}, "q"))
     q = k - 1
     """
+    return latex(equation(equations, quantity))
+
+
+def equation(equations: dict[str, sp.Eq], quantity: str) -> sp.Eq:
+    """``equations[quantity]``; :class:`ConvopsError` naming the known quantities.
+
+    Examples
+    --------
+    >>> S = symbols(1)
+    >>> equation({"q": sp.Eq(S.q[0], S.k[0] - 1)}, "lambda")
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: quantity must be one of q, got 'lambda'
+    """
     if quantity not in equations:
         raise ConvopsError(f"quantity must be one of {', '.join(equations)}, got {quantity!r}")
-    return latex(equations[quantity])
+    return equations[quantity]
 
 
 def indexed(S: Symbols, equations: dict[str, sp.Eq]) -> dict[str, sp.Eq]:
