@@ -21,8 +21,7 @@ from . import additions
 from .backward import BackwardDerivation
 from .errors import ConvopsError
 from .symbols import (GAMMA, LAM, PSI, Symbols, equation, equation_latex, indexed, indexed_symbols,
-                      latex,
-                      symbols)
+                      latex, symbols)
 
 
 @dataclass(frozen=True)
