@@ -17,9 +17,8 @@ symbolic sizes (:mod:`convops.symbolic_profile`) and returns the counts as formu
 from __future__ import annotations
 
 import dataclasses
-import html
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
@@ -29,6 +28,7 @@ from .count import BackwardBreakdown, Breakdown, breakdown
 from .derivation import KINDS
 from .errors import ConvopsError
 from .layer import Layer
+from .report import ModuleRecord, Report, exact as _number
 
 _CONV_TYPES = tuple(kind.module for kind in KINDS.values())
 _KINDS = {(kind.ndim, kind.transposed): kind for kind in KINDS.values()}
@@ -83,18 +83,23 @@ class LayerProfile:
 _COLUMNS = ("name", "kind", "input_shape", "output_shape", "multiplications", "additions", "total")
 
 
-@dataclass(frozen=True)
-class Profile:
+@dataclass(frozen=True, repr=False)  # repr: Report's one line
+class Profile(Report):
     """The call-by-call counts of a model on its inputs.
 
     ``input_shape`` is the shape of the model's first input tensor, ``inputs`` all of its inputs
-    as given (shapes in place of tensors).
+    as given (shapes in place of tensors); ``modules`` every module that ran, by path, in the
+    order of their first calls; ``mode`` the mode the model ran in, ``device`` where (``None``:
+    on meta tensors).
     """
 
-    model: str
+    model: torch.nn.Module
     input_shape: tuple | None
     layers: tuple[LayerProfile, ...]
     inputs: str = ""
+    modules: dict[str, ModuleRecord] = field(default_factory=dict, compare=False)
+    mode: str = "eval"
+    device: Any = None
 
     @property
     def counted(self) -> tuple[LayerProfile, ...]:
@@ -151,35 +156,11 @@ class Profile:
         """FLOPs as FlopCounterMode reports convolutions: two per multiply-accumulate."""
         return 2 * self.multiplications
 
-    def _columns(self) -> tuple[str, ...]:
-        return _COLUMNS + (("backward_total",) if self.backward else ())
-
-    def rows(self) -> list[dict]:
-        """One dict per call, e.g. for ``pandas.DataFrame(profile.rows())``."""
-        return [{column: getattr(layer, column) for column in self._columns()}
-                | {"note": layer.note} for layer in self.layers]
-
-    # -- rendering ---------------------------------------------------------------------------
-    def _cells(self) -> list[list[str]]:
-        def cell(layer: LayerProfile, column: str) -> str:
-            value = getattr(layer, column)
-            if value is None:
-                return "-" if column in ("input_shape", "output_shape") else ""
-            return _number(value) if column in _NUMERIC else str(value)
-
-        return [[cell(layer, column) for column in self._columns()] + [layer.note]
-                for layer in self.layers]
-
-    def _totals(self) -> list[str]:
-        backward = [_number(self.backward_total)] if self.backward else []
-        return ["total", "", "", "", _number(self.multiplications), _number(self.additions),
-                _number(self.total), *backward, ""]
-
     def summary(self) -> str:
         """One sentence: the totals, the conventions of other counters, what was not counted."""
         counted, skipped = self.counted, self.not_counted
         kinds = sorted({layer.op or f"{layer.kind} (ran nothing)" for layer in skipped})
-        return (f"{self.model} on input {self.inputs or self.input_shape}: {len(counted)} "
+        return (f"{type(self.model).__name__} on input {self.inputs or self.input_shape}: {len(counted)} "
                 f"convolution calls, total {_number(self.total)} = "
                 f"{_number(self.multiplications)} multiplications + "
                 f"{_number(self.additions)} additions; MACs {_number(self.macs)}, "
@@ -188,46 +169,6 @@ class Profile:
                    f"{_number(self.backward_multiplications)} multiplications + "
                    f"{_number(self.backward_additions)} additions" if self.backward else "")
                 + (f"; not counted: {len(skipped)} calls of {', '.join(kinds)}" if skipped else ""))
-
-    def __str__(self) -> str:
-        header = [*self._columns(), "note"]
-        cells = self._cells()
-        widths = [max(len(row[i]) for row in [header, *cells, self._totals()])
-                  for i in range(len(header))]
-        numeric = {i for i, c in enumerate(header) if c in _NUMERIC}
-
-        def line(row):
-            return "  ".join(value.rjust(w) if i in numeric else value.ljust(w)
-                             for i, (value, w) in enumerate(zip(row, widths))).rstrip()
-
-        rule = "  ".join("-" * w for w in widths)
-        return "\n".join([line(header), rule, *map(line, cells), rule, line(self._totals()), "",
-                          self.summary()])
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(str(self))
-
-    def _repr_html_(self) -> str:
-        columns = (*self._columns(), "note")
-        head = "".join(f"<th>{c}</th>" for c in columns)
-
-        def row(values, tag="td"):
-            return "<tr>" + "".join(
-                f'<{tag} style="text-align:{"right" if c in _NUMERIC else "left"}">'
-                f"{html.escape(v)}</{tag}>" for c, v in zip(columns, values)) + "</tr>"
-
-        body = "".join(row(values) for values in self._cells())
-        foot = row(self._totals(), tag="th")
-        return (f"<p>{html.escape(self.summary())}</p><table><thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody><tfoot>{foot}</tfoot></table>")
-
-
-_NUMERIC = ("multiplications", "additions", "total", "backward_total")
-
-
-def _number(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
 
 # -- running the model ---------------------------------------------------------------------------
 class _Capture(TorchDispatchMode):
@@ -242,6 +183,15 @@ class _Capture(TorchDispatchMode):
         super().__init__()
         self.calls: list[tuple] = []
         self.shortcuts = shortcuts  # off when autograd must differentiate what runs
+        self.ran: dict[torch.nn.Module, list] = {}  # module -> [calls, first output's shape]
+
+    def module_called(self, module, args) -> None:
+        self.ran.setdefault(module, [0, None])[0] += 1
+
+    def module_returned(self, module, args, output) -> None:
+        record = self.ran[module]
+        if record[1] is None:
+            record[1] = _shape(output)
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -366,6 +316,8 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict,
     for module in training:  # as for inference: batch norm accepts a single value per channel
         module.training = False
     capture, swapped = capture or _Capture(), []
+    hooks = (torch.nn.modules.module.register_module_forward_pre_hook(capture.module_called),
+             torch.nn.modules.module.register_module_forward_hook(capture.module_returned))
     try:
         _swap_tensors(names, stand_in or _on_meta, swapped)
         with torch.set_grad_enabled(backward), capture:
@@ -376,6 +328,8 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict,
                 if outputs:
                     torch.autograd.backward(outputs, [torch.empty_like(t) for t in outputs])
     finally:
+        for hook in hooks:
+            hook.remove()
         for module, parameters, buffers in swapped:
             module.__dict__["_parameters"], module.__dict__["_buffers"] = parameters, buffers
         for module in training:
@@ -606,9 +560,20 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
         from .symbolic_profile import symbolic_profile
 
         return symbolic_profile(model, inputs, kw_inputs)
-    calls, names = run(model, inputs, kw_inputs, _meta_input(_default_dtype(model)))
-    return Profile(type(model).__name__, _first_shape((inputs, kw_inputs)),
-                   tuple(rows(calls, names, _count)), _describe(inputs, kw_inputs))
+    capture = _Capture()
+    calls, names = run(model, inputs, kw_inputs, _meta_input(_default_dtype(model)), None, capture)
+    return Profile(model, _first_shape((inputs, kw_inputs)), tuple(rows(calls, names, _count)),
+                   _describe(inputs, kw_inputs), module_records(capture, names))
+
+
+def module_records(capture: _Capture, names: dict) -> dict[str, ModuleRecord]:
+    """Every module that ran, by path (the model's is ``""``), in the order of first calls."""
+    records = {}
+    for module, (calls, shape) in capture.ran.items():
+        if module in names:
+            path = "" if names[module] == "(model)" else names[module]
+            records[path] = ModuleRecord(path, type(module).__name__, calls, shape)
+    return records
 
 
 def _profile_backward(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> Profile:
@@ -621,8 +586,9 @@ def _profile_backward(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) ->
         wants = isinstance(value, torch.Tensor) and value.requires_grad
         return tensor.detach().requires_grad_() if wants else tensor.detach()
 
-    calls, names = run(model, inputs, kw_inputs, make_input, _on_meta_with_grad,
-                       _Capture(shortcuts=False), backward=True)
+    capture = _Capture(shortcuts=False)
+    calls, names = run(model, inputs, kw_inputs, make_input, _on_meta_with_grad, capture,
+                       backward=True)
     split = calls.index(None)
     forward, backward = calls[:split], calls[split + 1:]
     layers = rows(forward, names, _count)
@@ -655,8 +621,8 @@ def _profile_backward(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) ->
             continue
         i = matches.pop()  # autograd runs the calls in reverse
         layers[i] = dataclasses.replace(layers[i], backward=counts)
-    return Profile(type(model).__name__, _first_shape((inputs, kw_inputs)), tuple(layers),
-                   _describe(inputs, kw_inputs))
+    return Profile(model, _first_shape((inputs, kw_inputs)), tuple(layers),
+                   _describe(inputs, kw_inputs), module_records(capture, names), "eval")
 
 
 _CONV_BACKWARD = torch.ops.aten.convolution_backward.default

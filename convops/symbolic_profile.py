@@ -34,7 +34,7 @@ from .count import Breakdown, _QUANTITIES, _formulas, _parameters
 from .errors import ConvopsError
 from .layer import Layer
 from .profiling import (LayerProfile, Profile, _Capture, _default_dtype, _describe, _first_shape,
-                      _CALL_IMPL, _innermost_module, _map_inputs, rows, run)
+                      _CALL_IMPL, _innermost_module, _map_inputs, module_records, rows, run)
 from .symbols import latex
 
 #: The size each symbol takes while tracing (the first symbol 256, then 320, 384 …): large and
@@ -70,7 +70,7 @@ class Specialization:
         return f"{self.size} specialised to {self.value} at {self.where}: {self.why}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SymbolicProfile(Profile):
     """A :class:`Profile` whose counts and shapes are sympy expressions in ``symbols``.
 
@@ -98,21 +98,22 @@ class SymbolicProfile(Profile):
     def summary(self) -> str:
         """One sentence: the calls, the total as a formula, and the sizes it is written in."""
         names = ", ".join(map(str, self.symbols))
-        text = (f"{self.model} on input {self.inputs}: {len(self.counted)} convolution calls, "
+        text = (f"{type(self.model).__name__} on input {self.inputs}: {len(self.counted)} convolution calls, "
                 f"counted as formulas in {names}")
         if self.specializations:
             text += "; " + "; ".join(map(str, self.specializations))
         return text
 
-    def latex(self, quantity: str = "total") -> str:
-        """LaTeX of ``total``, ``multiplications`` or ``additions``, to cite; ``guards``: the
-        conditions of the trace, separated by commas.  Floors read ``floor((H - 1) / 2)``."""
+    def latex(self, quantity: str = "total", module: str | None = None) -> str:
+        """LaTeX of :meth:`formula` (``total``, ``multiplications`` or ``additions`` of the model
+        or of ``module``), to cite; ``guards``: the conditions of the trace, separated by
+        commas.  Floors read ``floor((H - 1) / 2)``."""
         if quantity == "guards":
             return r",\quad ".join(latex(readable(guard)) for guard in self.guards)
-        if quantity not in _EVALUATED:
-            raise ConvopsError(f"quantity must be 'total', 'multiplications', 'additions' or "
-                               f"'guards', got {quantity!r}")
-        return latex(readable(getattr(self, quantity)))
+        return super().latex(quantity, module)
+
+    def _printable(self, expr):
+        return readable(expr)
 
     # -- evaluation ------------------------------------------------------------------------------
     @cached_property
@@ -205,7 +206,11 @@ class SymbolicProfile(Profile):
                         lambda match: str(sizes[match.group(1)]), self.inputs)
         shape = None if self.input_shape is None else tuple(
             sizes[v] if isinstance(v, str) else v for v in self.input_shape)
-        return Profile(self.model, shape, tuple(layers), inputs)
+        at_sizes = {symbol: sizes[str(symbol)] for symbol in self.symbols}
+        modules = {path: dataclasses.replace(record, output_shape=None if record.output_shape is None
+                   else tuple(int(sp.sympify(v).subs(at_sizes)) for v in record.output_shape))
+                   for path, record in self.modules.items()}
+        return Profile(self.model, shape, tuple(layers), inputs, modules, self.mode, self.device)
 
     def plot(self, along: str, values: Iterable[int], quantity: str = "total", ax: Any = None,
              **fixed: int | str) -> Any:
@@ -472,8 +477,12 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> 
     guards = _guards(env, translate)
     shown = _map_inputs((inputs, kw_inputs), lambda v: v if isinstance(v, torch.Tensor) else
                         tuple(_parse_size(s)[0] if isinstance(s, str) else s for s in v))
-    return SymbolicProfile(type(model).__name__, _first_shape(shown), tuple(layers),
-                           _describe(*shown), tuple(symbols.values()), guards, specializations)
+    modules = {path: dataclasses.replace(record, output_shape=None if record.output_shape is None
+               else tuple(_plain(translate(v)) for v in record.output_shape))
+               for path, record in module_records(capture, modules).items()}
+    return SymbolicProfile(model, _first_shape(shown), tuple(layers), _describe(*shown), modules,
+                           symbols=tuple(symbols.values()), guards=guards,
+                           specializations=specializations)
 
 
 def _failing_module(error: BaseException, model: torch.nn.Module) -> str:
