@@ -93,8 +93,9 @@ def load_factory(target: str) -> Callable[..., Any]:
             path = Path(location)
             if not path.is_file():
                 raise ConvopsError(f"TARGET {target!r}: there is no file {location}")
-            spec = importlib.util.spec_from_file_location(f"_convops_target_{path.stem}", path)
+            spec = importlib.util.spec_from_file_location(path.stem, path)
             module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module  # as `python file.py` would: dataclasses need it
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(location)
@@ -153,30 +154,28 @@ def _dtype(name: str):
     import torch
 
     dtype = getattr(torch, name, None)
-    if not isinstance(dtype, torch.dtype):
-        raise ConvopsError(f"--dtype {name!r} is not a torch dtype; e.g. float32, bfloat16, "
-                           "float16, float64")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ConvopsError(f"--dtype {name!r} is not a floating-point torch dtype; e.g. "
+                           "float32, bfloat16, float16, float64")
     return dtype
 
 
 def profile_model(args: argparse.Namespace):
     """The profile ``convops profile`` prints, from its parsed arguments."""
-    import torch
-
-    from .profiling import profile
+    from .profiling import profile  # torch loads only for this command
 
     shapes = [parse_sizes(text) for text in args.input]
-    symbolic = any(isinstance(v, str) for shape in shapes for v in shape)
-    if symbolic and (args.backward or args.dtype):
-        raise ConvopsError("symbolic sizes print the forward's formulas in the model's dtype: "
-                           "drop --backward and --dtype, or give every size as an int")
+    if args.backward and any(isinstance(v, str) for shape in shapes for v in shape):
+        raise ConvopsError("--backward counts concrete shapes: give every size as an int "
+                           "(symbolic sizes print the forward's formulas)")
     if args.depth is not None and args.depth < 0:
         raise ConvopsError(f"--depth {args.depth} must be 0 or more (0: the model alone)")
+    dtype = None if args.dtype is None else _dtype(args.dtype)
     model = build_model(args.target, args.kwargs)
-    inputs = shapes if args.dtype is None else [
-        torch.empty(shape, dtype=_dtype(args.dtype), device="meta") for shape in shapes]
+    if dtype is not None:  # the model's floating-point tensors and its inputs (free on meta)
+        model = model.to(dtype)
     options = {"backward": args.backward} | ({"mode": args.mode} if args.mode else {})
-    return profile(model, *inputs, **options)
+    return profile(model, *shapes, **options)
 
 
 def _print_profile(report, args: argparse.Namespace) -> None:
@@ -388,7 +387,8 @@ def _profile_parser(commands) -> None:
                          help="keyword arguments of the factory, a JSON object, e.g. "
                               "'{\"num_classes\": 10}'")
     command.add_argument("--dtype", metavar="DTYPE",
-                         help="dtype of the inputs, e.g. float16 (default: the model's)")
+                         help="the floating-point dtype the model and its inputs run in, e.g. "
+                              "float16 (default: the model's)")
     command.add_argument("--depth", type=int, metavar="N",
                          help="levels of the module tree to show (default: as many as fit in "
                               "about 30 rows)")
