@@ -27,7 +27,8 @@ from .symbols import latex
 
 if TYPE_CHECKING:  # loaded on first use (PEP 562): they import torch
     from . import peers, reference
-    from .profiling import LayerProfile, Profile, profile
+    from .profiler import profile
+    from .profiling import LayerProfile, Profile
     from .symbolic_profile import SymbolicProfile
 
 __all__ = ["BackwardBreakdown", "BackwardDerivation", "Breakdown", "ConvopsError", "Derivation",
@@ -35,7 +36,7 @@ __all__ = ["BackwardBreakdown", "BackwardDerivation", "Breakdown", "ConvopsError
            "breakdown", "count_ops", "derive", "latex", "peers", "profile", "reference"]
 __version__ = "0.1.0"
 
-_LAZY = {"LayerProfile": "profiling", "Profile": "profiling", "profile": "profiling",
+_LAZY = {"LayerProfile": "profiling", "Profile": "profiling", "profile": "profiler",
          "SymbolicProfile": "symbolic_profile", "peers": None, "reference": None}
 
 

@@ -40,13 +40,13 @@ pytorch/pytorch#183405 divides by them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
 from .errors import ConvopsError
-from .symbols import Symbols
+from .symbols import SPATIAL_NAMES, Symbols, equation_latex, indexed, indexed_symbols
 
 if TYPE_CHECKING:
     from .derivation import Derivation
@@ -117,18 +117,10 @@ class BackwardDerivation:
 
     # -- grad_input --------------------------------------------------------------------------
     @cached_property
-    def _dual(self) -> Derivation:
-        """The forward derivation of the convolution that computes ``grad_input``."""
-        from .derivation import derive
-
-        prefix = "Conv" if self.transposed else "ConvTranspose"
-        return derive(f"{prefix}{self.symbols.ndim}d")
-
-    @cached_property
     def grad_input(self) -> Gradient:
         """The convolution computing ``grad_input`` from ``grad_output``: the forward count of
         the other kind with the channels swapped, no bias, and the sizes renamed."""
-        S, dual = self.symbols, self._dual
+        S, dual = self.symbols, self.forward.dual
         if self.transposed:  # a convolution whose outputs are our input's positions
             sizes = dict(zip(S.size_out, S.size_in))
         else:  # a transposed convolution from our output's size to our input's
@@ -144,7 +136,7 @@ class BackwardDerivation:
         :attr:`~convops.derivation.Derivation.A_terms` from the output's size, and ``A``."""
         if self.transposed:
             return {}
-        S, dual = self.symbols, self._dual
+        S, dual = self.symbols, self.forward.dual
         terms = {q: L_in + 2 * p - (L_out - 1) * s - d * (k - 1) - 1
                  for q, L_in, L_out, k, s, d, p in zip(S.q, S.size_in, S.size_out, S.k, S.s,
                                                       S.d, S.p)}
@@ -209,7 +201,15 @@ class BackwardDerivation:
         ``bias=False``, simplified."""
         if gradient != "total":
             self.gradient(gradient)  # refuses an unknown name
-        return _simplified(self.name, gradient, bool(bias))
+        key = (gradient, bool(bias))
+        if key not in self._simplified:
+            expr = self.total if gradient == "total" else self.gradient(gradient).total
+            self._simplified[key] = sp.simplify(expr.subs(self.symbols.b, int(bias)))
+        return self._simplified[key]
+
+    @cached_property
+    def _simplified(self) -> dict[tuple[str, bool], sp.Expr]:
+        return {}
 
     # -- printing ----------------------------------------------------------------------------
     def equations(self) -> dict[str, sp.Eq]:
@@ -245,8 +245,6 @@ class BackwardDerivation:
         >>> print(convops.derive("Conv3d").backward.latex("q"))
         q_{i} = L_{\\text{in},i} - s_{i} \\left(L_{\\text{out},i} - 1\\right) - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1
         """
-        from .derivation import indexed
-
         return indexed(self.symbols, self.equations())
 
     def describe(self) -> dict[sp.Symbol, str]:
@@ -262,8 +260,6 @@ class BackwardDerivation:
         >>> b.describe()[b.symbols.q[1]]
         'output padding along W of the transposed convolution computing grad_input'
         """
-        from .symbols import SPATIAL_NAMES, indexed_symbols
-
         meaning = {}
         for S in (self.symbols, indexed_symbols()):
             meaning.update(S.describe())
@@ -282,8 +278,6 @@ class BackwardDerivation:
     def latex(self, quantity: str) -> str:
         """LaTeX of one equation of :meth:`equations`, e.g. ``input_additions`` or ``total_bias``,
         or of an indexed family of :meth:`indexed_equations` (``q`` …)."""
-        from .derivation import equation_latex
-
         return equation_latex({**self.equations(), **self.indexed_equations()}, quantity)
 
     def __repr__(self) -> str:
@@ -298,12 +292,3 @@ def _term_name(S: Symbols, symbol: sp.Symbol) -> str:
         if symbol in per_dim:
             return f"{name}_{per_dim.index(symbol)}"
     raise KeyError(symbol)
-
-
-@lru_cache(maxsize=None)
-def _simplified(name: str, gradient: str, bias: bool) -> sp.Expr:
-    from .derivation import derive
-
-    backward = derive(name).backward
-    expr = backward.total if gradient == "total" else backward.gradient(gradient).total
-    return sp.simplify(expr.subs(backward.symbols.b, int(bias)))

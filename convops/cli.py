@@ -162,7 +162,7 @@ def _dtype(name: str):
 
 def profile_model(args: argparse.Namespace):
     """The profile ``convops profile`` prints, from its parsed arguments."""
-    from .profiling import profile  # torch loads only for this command
+    from .profiler import profile  # torch loads only for this command
 
     shapes = [parse_sizes(text) for text in args.input]
     if args.backward and any(isinstance(v, str) for shape in shapes for v in shape):

@@ -23,7 +23,8 @@ from .additions import beyond_saturation
 from .backward import GRADIENTS
 from .derivation import derive
 from .errors import ConvopsError
-from .layer import Layer, check, check_input, check_output, check_padding_mode, smallest_input
+from .layer import (Layer, check, check_input, check_output, check_padding_mode, own_code,
+                    smallest_input)
 
 _QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
 
@@ -169,7 +170,10 @@ _COUNTERS: dict[tuple, object] = {}
 
 
 def _counter(module, key):
-    """The counter of a module or :class:`Layer` (see :func:`_counter_factory`), remembered by ``key``."""
+    """The counter of a module or :class:`Layer` (see :func:`_counter_factory`), remembered by
+    ``key``; for a module that runs code of its own, its count of what runs, never remembered."""
+    if not isinstance(module, Layer) and own_code(module):
+        return lambda input_shape: breakdown(module, input_shape).total
     if isinstance(module, Layer):
         layer = module
         check(layer)
@@ -217,9 +221,14 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     try:
         attributes = module.__dict__
         parameters = attributes["_parameters"]
-        key = _ATTRIBUTES(attributes) + (type(module), parameters["bias"] is not None,
+        if attributes["_forward_pre_hooks"] or "forward" in attributes or "_conv_forward" in attributes:
+            raise KeyError("may run code of its own")  # never remembered by its attributes
+        bias = parameters["bias"]
+        key = _ATTRIBUTES(attributes) + (type(module), bias is not None and bias.shape,
                                          parameters["weight"].shape)
     except (AttributeError, KeyError, TypeError, RuntimeError):  # a Layer, a lazy module, not a convolution
+        if not isinstance(module, Layer):  # hooks may change what runs: read it anew every time
+            return breakdown(module, input_shape).total
         key = module
     try:
         count = _COUNTERS[key]
@@ -286,6 +295,8 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
     >>> b.flops  # FlopCounterMode's convention: 2 per multiplication
     768
     """
+    if not isinstance(module, Layer) and own_code(module):
+        module, input_shape = _what_runs(module, input_shape)
     if backward or gradients is not None:
         return _backward_breakdown(module, input_shape, backward, gradients)
     layer, values, batch = _evaluate(module, input_shape)
@@ -297,6 +308,14 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
     out_shape = shape[:-layer.kind.ndim - 1] + (layer.out_channels, *size_out)
     return Breakdown(kind=layer.kind.name, input_shape=shape, output_shape=out_shape, batch=batch,
                      **named)
+
+
+def _what_runs(module: Any, input_shape: Sequence[int]) -> tuple[Layer, tuple[int, ...]]:
+    """The one convolution ``module`` runs on an input of ``input_shape`` (run once on meta
+    tensors under the capture), and its input's shape."""
+    from .capture import convolution_run  # loads torch's dispatch machinery, when first needed
+
+    return convolution_run(module, input_shape, own_code(module))
 
 
 # -- backward -----------------------------------------------------------------------------------

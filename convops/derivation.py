@@ -14,16 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING
 
 import sympy as sp
 
 from . import additions
-from .symbols import GAMMA, LAM, PSI, Symbols, indexed_symbols, latex, symbols
-
-if TYPE_CHECKING:
-    from .backward import BackwardDerivation
+from .backward import BackwardDerivation
 from .errors import ConvopsError
+from .symbols import (GAMMA, LAM, PSI, Symbols, equation_latex, indexed, indexed_symbols, latex,
+                      symbols)
 
 
 @dataclass(frozen=True)
@@ -183,9 +181,14 @@ class Derivation:
     @cached_property
     def backward(self) -> BackwardDerivation:
         """The backward pass: :class:`~convops.backward.BackwardDerivation`."""
-        from .backward import BackwardDerivation
-
         return BackwardDerivation(self)
+
+    @cached_property
+    def dual(self) -> Derivation:
+        """The derivation of the other kind of the same dimensions (a transposed convolution for
+        a convolution, and back): the one that computes this kind's ``grad_input``."""
+        prefix = "Conv" if self.kind.transposed else "ConvTranspose"
+        return derive(f"{prefix}{self.symbols.ndim}d")
 
     # -- transposed additions ----------------------------------------------------------------
     @cached_property
@@ -266,52 +269,6 @@ class Derivation:
 
     def __repr__(self) -> str:
         return f"Derivation({self.name}: total = {self.total})"
-
-
-def equation_latex(equations: dict[str, sp.Eq], quantity: str) -> str:
-    """LaTeX of ``equations[quantity]``; :class:`ConvopsError` naming the known quantities.
-
-    Examples
-    --------
-    >>> print(equation_latex({"psi": derive("Conv1d").equations()["psi"]}, "psi"))
-    \\psi = \\frac{C_{\\text{in}} C_{\\text{out}}}{g}
-    """
-    if quantity not in equations:
-        raise ConvopsError(f"quantity must be one of {', '.join(equations)}, got {quantity!r}")
-    return latex(equations[quantity])
-
-
-def indexed(S: Symbols, equations: dict[str, sp.Eq]) -> dict[str, sp.Eq]:
-    """``equations`` (keyed as :meth:`Derivation.equations`, in the symbols ``S``) with each family
-    of per-dimension equations (``key_0``, ``key_1`` …) as one equation keyed ``key``: dimension
-    0's, its symbols renamed to those of :func:`convops.symbols.indexed_symbols` (for one
-    dimension, the equation itself); the other equations as they are, in the same order.
-
-    Examples
-    --------
-    >>> from convops.symbols import symbols
-    >>> S = symbols(2)
-    >>> eqs = {f"q_{i}": sp.Eq(q, k - 1) for i, (q, k) in enumerate(zip(S.q, S.k))}
-    >>> indexed(S, eqs)
-    {'q': Eq(q_i, k_i - 1)}
-    """
-    generic = {} if S.ndim == 1 else _per_dimension(S, 0, indexed_symbols())
-    result = {}
-    for key, eq in equations.items():
-        family, _, index = key.rpartition("_")
-        if index.isdigit():
-            if index == "0":
-                result[family] = eq.xreplace(generic)
-        else:
-            result[key] = eq
-    return result
-
-
-def _per_dimension(S: Symbols, i: int, into: Symbols) -> dict[sp.Symbol, sp.Symbol]:
-    """Each per-dimension symbol of dimension ``i`` of ``S`` mapped to its counterpart in ``into``."""
-    return {getattr(S, name)[i]: getattr(into, name)[0]
-            for name in ("size_in", "size_out", "k", "s", "d", "p", "q", "s_reduced", "d_reduced",
-                         "P", "Z")}
 
 
 @lru_cache(maxsize=None)

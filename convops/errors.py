@@ -18,3 +18,15 @@ class ConvopsError(ValueError):
     ...     print(error)
     kernel_size=(0, 0) must be 2 positive int(s), one per spatial dimension
     """
+
+
+def elide(text: str, limit: int = 200) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" where it was cut: an error
+    echoes the user's text without flooding the terminal.
+
+    Examples
+    --------
+    >>> elide("Conv2d(3, 8, 3)"), elide("x" * 300)[-3:], len(elide("x" * 300))
+    ('Conv2d(3, 8, 3)', 'xx…', 200)
+    """
+    return text if len(text) <= limit else text[:limit - 1] + "…"

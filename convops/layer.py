@@ -12,7 +12,7 @@ import inspect
 from typing import Any, NamedTuple, Sequence
 
 from .derivation import KINDS, Kind, kind_of
-from .errors import ConvopsError
+from .errors import ConvopsError, elide
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -80,13 +80,18 @@ class Layer(NamedTuple):
         kind = _KIND_OF_TYPE.get(type(module).__name__)
         if kind is None or kind.module is not type(module):  # a subclass, or not a convolution
             kind = kind_of(type(module))
-            _check_subclass(module, kind)
+        _check_subclass(module, kind)
         attrs = vars(module)  # plain attributes; torch's Module.__getattr__ is slow
         layer = cls(kind, attrs["in_channels"], attrs["out_channels"], attrs["kernel_size"],
                     attrs["stride"], attrs["padding"], attrs["dilation"], attrs["groups"],
                     module._parameters.get("bias") is not None, attrs["padding_mode"],
                     attrs["output_padding"])
-        _check_weight(layer, module._parameters.get("weight"))
+        parameters = module._parameters
+        if "weight" in parameters or "weight" in attrs:  # attrs: set by weight_norm's hook
+            _check_weight(layer, parameters.get("weight", attrs.get("weight")))
+        elif "parametrizations" not in module._modules:  # parametrized: computed when it runs
+            _check_weight(layer, None)
+        _check_bias(layer, parameters.get("bias"))
         if layer.padding_mode != "zeros":
             _check_padding_run(layer, attrs.get("_reversed_padding_repeated_twice"))
         if validate:
@@ -114,12 +119,13 @@ class Layer(NamedTuple):
         try:
             tree = ast.parse(spec.strip(), mode="eval")
         except SyntaxError as error:
-            raise ConvopsError(f"cannot parse the module {spec!r}: {error.msg}") from None
+            raise ConvopsError(f"cannot parse the module {elide(repr(spec))}: {error.msg}") from None
         call = tree.body
         path = _dotted(call.func) if isinstance(call, ast.Call) else None
         if path is None or path[-1] not in KINDS or path[:-1] not in _MODULE_PREFIXES:
             raise ConvopsError(f"the module must be a call of one of {', '.join(KINDS)} "
-                               f"(optionally nn.… or torch.nn.…) with literal arguments, got {spec!r}")
+                               "(optionally nn.… or torch.nn.…) with literal arguments, got "
+                               f"{elide(repr(spec))}")
         if any(isinstance(arg, ast.Starred) for arg in call.args) or any(
                 keyword.arg is None for keyword in call.keywords):
             raise ConvopsError("argument unpacking (* or **) is not accepted: write the arguments out")
@@ -129,7 +135,9 @@ class Layer(NamedTuple):
         try:
             bound = inspect.signature(kind.module).bind(*args, **kwargs)
         except TypeError as error:
-            raise ConvopsError(f"{kind.name}: {error}") from None
+            raise ConvopsError(f"{kind.name}: {elide(str(error))}") from None
+        for name in _IGNORED:
+            _check_factory(name, bound.arguments.get(name))
         return cls.create(kind, **{name: value for name, value in bound.arguments.items()
                                    if name not in _IGNORED})
 
@@ -168,23 +176,57 @@ _IGNORED = ("device", "dtype")  # torch constructor arguments that do not change
 
 def _check_subclass(module: Any, kind: Kind) -> None:
     """Refuse what convops cannot count from a module's attributes: a lazy module not yet
-    initialised, or a subclass outside torch whose own ``forward`` replaces torch's."""
+    initialised, or a module that runs code of its own (see :func:`own_code`)."""
     cls = type(module)
     if getattr(module, "has_uninitialized_params", lambda: False)():
         raise ConvopsError(f"{cls.__name__} is lazy and not initialised yet: run it once, or "
                            "count the module it becomes")
-    forward = next(base for base in cls.__mro__ if "forward" in vars(base))
-    if forward is not kind.module and not forward.__module__.startswith("torch."):
-        raise ConvopsError(f"{cls.__qualname__} overrides forward ({forward.__module__}."
-                           f"{forward.__qualname__}.forward), so its attributes need not be what "
-                           f"runs: count it with convops.profile, which counts the convolutions "
-                           f"forward executes, or count a {kind.name} with the same parameters")
+    why = own_code(module)
+    if why:
+        raise ConvopsError(f"{cls.__qualname__} runs {why}, so its attributes need not be what "
+                           f"runs: convops.count_ops counts what it runs, and convops.profile "
+                           f"every convolution it runs")
+
+
+def own_code(module: Any) -> str:
+    """What ``module`` runs besides torch's convolution of its attributes, or ``""``: a
+    ``forward`` or ``_conv_forward`` defined outside torch (in a subclass or on the instance),
+    or a forward pre-hook defined outside torch.  (torch's own hooks and parametrizations, such
+    as ``weight_norm``, compute the weight the attributes describe.)
+
+    Examples
+    --------
+    >>> import torch
+    >>> conv = torch.nn.Conv1d(2, 4, 3)
+    >>> own_code(conv)
+    ''
+    >>> handle = conv.register_forward_pre_hook(lambda module, args: None)
+    >>> own_code(conv)
+    'a forward pre-hook defined in convops.layer (<lambda>)'
+    """
+    attributes = getattr(module, "__dict__", {})
+    for name in ("forward", "_conv_forward"):
+        if name in attributes:
+            return f"{name} set on the instance"
+        owner = next((base for base in type(module).__mro__ if name in vars(base)), None)
+        if owner is not None and not _from_torch(owner):
+            return f"{name} defined in {owner.__module__}.{owner.__qualname__}"
+    for hook in (attributes.get("_forward_pre_hooks") or {}).values():
+        if not _from_torch(hook):
+            return (f"a forward pre-hook defined in {getattr(hook, '__module__', '?')} "
+                    f"({getattr(hook, '__qualname__', type(hook).__qualname__)})")
+    return ""
+
+
+def _from_torch(code: Any) -> bool:
+    return (getattr(code, "__module__", None) or "").startswith("torch.")
 
 
 def _check_weight(layer: Layer, weight: Any) -> None:
-    """The weight's shape must be the one the layer's attributes imply."""
-    if weight is None:
-        return
+    """The weight must be a tensor of the shape the layer's attributes imply."""
+    if weight is None or not hasattr(weight, "shape"):
+        raise ConvopsError(f"{layer.kind.name}.weight is {_short(weight)}, not a tensor: torch "
+                           "cannot run the convolution; give the module a weight")
     shape = tuple(weight.shape)
     groups = layer.groups if _is_int(layer.groups) and layer.groups > 0 else 1
     if layer.kind.transposed:
@@ -196,6 +238,21 @@ def _check_weight(layer: Layer, weight: Any) -> None:
                            f"{layer.in_channels}, out_channels={layer.out_channels}, groups="
                            f"{layer.groups}, kernel_size={layer.kernel_size} imply {expected}: "
                            "set the attributes to match the weight, or count a fresh module")
+
+
+def _check_bias(layer: Layer, bias: Any) -> None:
+    """A bias must be a tensor of shape ``(C_out,)``, as torch checks it."""
+    if bias is None:
+        return
+    shape = tuple(getattr(bias, "shape", ()))
+    if not hasattr(bias, "shape") or shape != (layer.out_channels,):
+        raise ConvopsError(f"{layer.kind.name}.bias is {_short(bias) if not shape else shape}: "
+                           f"torch expects a bias of shape ({layer.out_channels},), one per output "
+                           "channel; give it that shape, or bias=None")
+
+
+def _short(value: Any) -> str:
+    return elide(repr(value), 80)
 
 
 def _check_padding_run(layer: Layer, padded: Any) -> None:
@@ -211,6 +268,28 @@ def _check_padding_run(layer: Layer, padded: Any) -> None:
                            f"_reversed_padding_repeated_twice={list(padded)}, which padding="
                            f"{layer.padding!r} no longer matches (changed after the module was "
                            "built?): torch would run the stale padding; build the module anew")
+
+
+def _check_factory(name: str, value: Any) -> None:
+    """``dtype=`` must name a floating-point or complex torch dtype (``'float16'``,
+    ``'torch.float64'``), ``device=`` a device torch knows (``'cpu'``, ``'cuda:0'``), as torch's
+    constructor needs them."""
+    if value is None:
+        return
+    import torch  # only for text that names one
+
+    if name == "dtype":
+        dtype = getattr(torch, value.removeprefix("torch."), None) if isinstance(value, str) else None
+        if not isinstance(dtype, torch.dtype) or not (dtype.is_floating_point or dtype.is_complex):
+            raise ConvopsError(f"dtype={elide(repr(value), 60)}: torch builds a convolution's "
+                               "weight in a floating-point or complex dtype, named as torch names "
+                               "it, e.g. 'float32' or 'torch.float16'")
+        return
+    try:
+        torch.device(value)
+    except (RuntimeError, TypeError) as error:
+        raise ConvopsError(f"device={elide(repr(value), 60)}: torch refuses it "
+                           f"({elide(str(error), 120)}); e.g. 'cpu' or 'cuda:0'") from None
 
 
 def _dotted(node: ast.expr) -> tuple[str, ...] | None:
@@ -233,7 +312,7 @@ def _literal(node: ast.expr, where: str) -> Any:
         if all(isinstance(item, (int, str)) for item in items):  # bool is an int
             return value
     raise ConvopsError(f"{where} must be a literal (an int, string, True/False, or a tuple of "
-                       f"ints), got {ast.unparse(node)!r}")
+                       f"ints), got {elide(repr(ast.unparse(node)))}")
 
 
 def _is_int(value) -> bool:

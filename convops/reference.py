@@ -427,13 +427,13 @@ def flop_counter_convolution_flops(model: torch.nn.Module, *inputs, **kw_inputs)
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .profiling import _default_dtype, _map_inputs
+    from .capture import default_dtype, map_inputs
 
     meta = model
     if any(not t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):
         meta = copy.deepcopy(model).to("meta")
-    dtype = _default_dtype(meta)
-    args, kwargs = _map_inputs((inputs, kw_inputs), lambda v: torch.empty_like(v, device="meta")
+    dtype = default_dtype(meta)
+    args, kwargs = map_inputs((inputs, kw_inputs), lambda v: torch.empty_like(v, device="meta")
                                if isinstance(v, torch.Tensor) else
                                torch.empty(v, dtype=dtype, device="meta"))
     training = meta.training

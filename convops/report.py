@@ -22,6 +22,7 @@ from typing import Any
 import sympy as sp
 import torch
 
+from .capture import ModuleRecord
 from .errors import ConvopsError
 from .symbols import latex as latex_of
 
@@ -43,17 +44,6 @@ NO_ARITHMETIC = frozenset(f"aten.{name}" for name in (
     "_unsafe_view", "reshape", "t", "transpose", "permute", "expand", "squeeze", "unsqueeze",
     "flatten", "alias", "detach", "as_strided", "slice", "select", "split", "split_with_sizes",
     "chunk", "unbind", "clone", "copy_", "_to_copy", "contiguous", "lift_fresh", "lift_fresh_copy"))
-
-
-@dataclass(frozen=True)
-class ModuleRecord:
-    """A module that ran: its path in ``named_modules`` (the model's is ``""``), its class name,
-    how often it was called and the shape of its first call's first output tensor."""
-
-    path: str
-    kind: str
-    calls: int
-    output_shape: tuple | None
 
 
 @dataclass(frozen=True)
@@ -158,6 +148,8 @@ def _computes_nothing(layer) -> bool:
 
 def _parameters(model: torch.nn.Module, path: str) -> int | None:
     """Parameters of the subtree at ``path``, each tensor once (tied weights), as torchinfo."""
+    if not isinstance(model, torch.nn.Module):
+        return None
     try:
         module = model.get_submodule(path) if path else model
     except AttributeError:
@@ -198,9 +190,10 @@ class Report:
 
     def _module_rows(self) -> list[ModuleRow]:
         """Every module that ran (and the containers above them), parents before children."""
-        records = dict(getattr(self, "modules", None) or {})
+        records = {"" if path in _ROOT_NAMES else path: record
+                   for path, record in self.modules.items()}
         if "" not in records:
-            records = {"": ModuleRecord("", type(self.model).__name__, 1, None)} | records
+            records = {"": ModuleRecord("", self.model_name, 1, None)} | records
         sums: dict[str, list] = {}
         for layer in self.layers:
             if layer.breakdown is None:
@@ -226,6 +219,7 @@ class Report:
         def visit(path: str, depth: int) -> None:
             record = records.get(path)
             kind = record.kind if record else _kind(self.model, path)
+            kind = self.model_name if path == "" else kind
             convolutions, *counts, backward = sums.get(path, [0, 0, 0, 0, 0])
             rows.append(ModuleRow(path, kind, depth, _parent(path), record.calls if record else 0,
                                   record.output_shape if record else None,
@@ -334,10 +328,7 @@ class Report:
 
     def _summary(self) -> str:
         """What ran, and the totals as exact integers (formulas: where to read them whole)."""
-        device = getattr(self, "device", None)
-        ran = (f"{type(self.model).__name__} on {self.inputs or '()'}, "
-               f"{getattr(self, 'mode', 'eval')} mode, "
-               f"{'on meta tensors' if device is None else f'on {device}'}: "
+        ran = (f"{self.model_name} on {self.inputs or '()'}, {self.ran}: "
                f"{len(self.counted)} convolution calls")
         if _is_formula(self.total):
             return (f"{ran}, counted as formulas in {', '.join(map(str, self.symbols))} (whole: "
@@ -357,8 +348,8 @@ class Report:
         total = self.total
         total = compact(self._printable(total), 60, self._printable) if _is_formula(total) \
             else f"{total:,}"
-        mode = getattr(self, "mode", "eval")
-        return (f"<{type(self).__name__} of {type(self.model).__name__} on {self.inputs or '()'}"
+        mode = self.mode
+        return (f"<{type(self).__name__} of {self.model_name} on {self.inputs or '()'}"
                 f", {mode}: {len(self.counted)} convolution calls, {total} operations>")
 
     def _repr_pretty_(self, printer, cycle) -> None:
@@ -438,8 +429,8 @@ class Report:
             layer.op for layer in self.layers if layer.breakdown is None and layer.op
             and (layer.name == "(backward)") == (label == "backward")
             and not _computes_nothing(layer))]
-        document = {"model": type(self.model).__name__, "inputs": self.inputs,
-                    "mode": getattr(self, "mode", "eval"), "totals": totals, "modules": modules,
+        document = {"model": self.model_name, "inputs": self.inputs,
+                    "mode": self.mode, "totals": totals, "modules": modules,
                     "calls": calls, "not_counted": not_counted}
         return json.dumps(document, indent=2, ensure_ascii=False)
 
@@ -477,6 +468,8 @@ class Report:
 
 
 def _kind(model: torch.nn.Module, path: str) -> str:
+    if not isinstance(model, torch.nn.Module):
+        return "-"
     try:
         return type(model.get_submodule(path)).__name__
     except AttributeError:

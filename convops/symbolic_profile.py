@@ -15,8 +15,9 @@ size that tracing had to fix to one value (a specialisation) is reported with th
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
-import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Iterable
@@ -33,8 +34,8 @@ from ._compile import compile_int
 from .count import Breakdown, _QUANTITIES, _formulas, _parameters
 from .errors import ConvopsError
 from .layer import Layer
-from .profiling import (LayerProfile, Profile, _Capture, _default_dtype, _describe, _first_shape,
-                      _CALL_IMPL, _innermost_module, _map_inputs, module_records, rows, run)
+from .capture import Call, Capture, default_dtype, describe, first_shape, map_inputs, run
+from .profiling import LayerProfile, Profile, rows
 from .symbols import latex
 
 #: The size each symbol takes while tracing (the first symbol 256, then 320, 384 …): large and
@@ -98,7 +99,8 @@ class SymbolicProfile(Profile):
     def summary(self) -> str:
         """One sentence: the calls, the total as a formula, and the sizes it is written in."""
         names = ", ".join(map(str, self.symbols))
-        text = (f"{type(self.model).__name__} on input {self.inputs}: {len(self.counted)} convolution calls, "
+        text = (f"{self.model_name} on input {self.inputs} ({self.ran}): {len(self.counted)} "
+                "convolution calls, "
                 f"counted as formulas in {names}")
         if self.specializations:
             text += "; " + "; ".join(map(str, self.specializations))
@@ -210,7 +212,7 @@ class SymbolicProfile(Profile):
         modules = {path: dataclasses.replace(record, output_shape=None if record.output_shape is None
                    else tuple(int(sp.sympify(v).subs(at_sizes)) for v in record.output_shape))
                    for path, record in self.modules.items()}
-        return Profile(self.model, shape, tuple(layers), inputs, modules, self.mode, self.device)
+        return Profile(self.model, shape, tuple(layers), inputs, self.mode, self.device, modules)
 
     def plot(self, along: str, values: Iterable[int], quantity: str = "total", ax: Any = None,
              **fixed: int | str) -> Any:
@@ -373,7 +375,7 @@ def _plain(expr):
 _DECOMPOSED = {torch.ops.aten.constant_pad_nd.default}
 
 
-class _SymbolicCapture(_Capture):
+class _SymbolicCapture(Capture):
     """Also notes after which call each specialisation of a size appeared."""
 
     def __init__(self, env: ShapeEnv):
@@ -383,7 +385,7 @@ class _SymbolicCapture(_Capture):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func in _DECOMPOSED:  # no kernel takes symbolic sizes: torch's decomposition does
             out = torch._decomp.decomposition_table[func](*args, **(kwargs or {}))
-            self.calls.append((func, _innermost_module(sys._getframe(1)), args, kwargs, out))
+            self.calls.append(Call(func, self.stack[-1] if self.stack else None, args, kwargs, out))
         else:
             out = super().__torch_dispatch__(func, types, args, kwargs)
         if len(self.env.replacements) != self.seen:
@@ -418,7 +420,8 @@ def _parse_size(text: str) -> tuple[str, int | None]:
     return name, int(hint) if equals else None
 
 
-def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> SymbolicProfile:
+def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict,
+                     mode: str = "eval") -> SymbolicProfile:
     """:func:`convops.profile` where a shape holds a string: see the module's docstring.
 
     Examples
@@ -428,7 +431,7 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> 
     >>> symbolic_profile(model, (("N", 2, "L=50"),), {}).total
     48*L*N
     """
-    names = _symbol_names([v for v in _map_inputs((inputs, kw_inputs), lambda v: v if not
+    names = _symbol_names([v for v in map_inputs((inputs, kw_inputs), lambda v: v if not
                            isinstance(v, torch.Tensor) else ())], {})
     env = ShapeEnv(duck_shape=False)  # sizes with equal hints stay distinct symbols
     fake = FakeTensorMode(shape_env=env, allow_non_fake_inputs=True)
@@ -438,7 +441,7 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> 
         symbol = env.create_symbol(hint, _SizeSource(name), dynamic_dim=DimDynamic.DYNAMIC)
         sizes[name] = env.create_symintnode(symbol, hint=hint)
         symbols[symbol] = sp.Symbol(name, integer=True, positive=True)
-    dtype = _default_dtype(model)
+    dtype = default_dtype(model) if isinstance(model, torch.nn.Module) else torch.float32
 
     def make_input(value):  # called inside the fake mode
         if isinstance(value, torch.Tensor):
@@ -449,15 +452,15 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> 
 
     capture = _SymbolicCapture(env)
     try:
-        with fake:
-            calls, modules = run(model, inputs, kw_inputs, make_input,
-                                 lambda tensor: _fake(fake, tensor), capture)
-    except Exception as error:
-        where = _failing_module(error, model)
+        with fake, _quiet():
+            trace = run(model, inputs, kw_inputs, make_input, lambda tensor: _fake(fake, tensor),
+                        capture, mode=mode)
+    except ConvopsError as error:
         at = ", ".join(f"{name}={int(size)}" for name, size in sizes.items())
         raise ConvopsError(
-            f"tracing {type(model).__name__} at {at} failed in {where}: {error}. If the model "
-            "takes only some sizes, give one to trace at, e.g. 'H=224' in the shape") from error
+            f"tracing at {at}: {error}. If the model takes only some sizes, give one to trace "
+            "at, e.g. 'H=224' in the shape") from error.__cause__ or error
+    calls, modules = trace.calls, trace.names
     translate = _Translator(env, symbols)
     hints = {user: int(hint) for symbol, user in symbols.items()
              for hint in [(getattr(env, "backed_var_to_val", None) or env.var_to_val)[symbol]]}
@@ -475,26 +478,26 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict) -> 
     layers = [_translated(layer, translate) for layer in rows(calls, modules, count)]
     specializations = _specializations(env, symbols, capture, calls, modules, translate)
     guards = _guards(env, translate)
-    shown = _map_inputs((inputs, kw_inputs), lambda v: v if isinstance(v, torch.Tensor) else
+    shown = map_inputs((inputs, kw_inputs), lambda v: v if isinstance(v, torch.Tensor) else
                         tuple(_parse_size(s)[0] if isinstance(s, str) else s for s in v))
     modules = {path: dataclasses.replace(record, output_shape=None if record.output_shape is None
                else tuple(_plain(translate(v)) for v in record.output_shape))
-               for path, record in module_records(capture, modules).items()}
-    return SymbolicProfile(model, _first_shape(shown), tuple(layers), _describe(*shown), modules,
-                           symbols=tuple(symbols.values()), guards=guards,
-                           specializations=specializations)
+               for path, record in trace.modules.items()}  # in the user's symbols, as the calls
+    return SymbolicProfile(model, first_shape(shown), tuple(layers), describe(*shown), mode,
+                           None, modules, tuple(symbols.values()), guards, specializations)
 
 
-def _failing_module(error: BaseException, model: torch.nn.Module) -> str:
-    """The path of the innermost module running where ``error`` was raised."""
-    names = {module: name or "(model)" for name, module in model.named_modules()}
-    found, traceback = "(model)", error.__traceback__
-    while traceback is not None:
-        frame = traceback.tb_frame
-        module = _innermost_module(frame) if frame.f_code is _CALL_IMPL else None
-        found = names.get(module, found)
-        traceback = traceback.tb_next
-    return found
+@contextmanager
+def _quiet():
+    """Keep torch's fake-tensor logger from printing a traceback of an error that becomes a
+    :class:`ConvopsError` (it logs every failing operator at ERROR level)."""
+    logger = logging.getLogger("torch._subclasses.fake_tensor")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _fake(fake: FakeTensorMode, tensor: torch.Tensor) -> torch.Tensor:

@@ -250,3 +250,49 @@ def indexed_symbols() -> Symbols:
         P=indexed("P", "P", nonnegative=True),
         Z=indexed("Z", "Z", nonnegative=True),
     ))
+
+
+def equation_latex(equations: dict[str, sp.Eq], quantity: str) -> str:
+    """LaTeX of ``equations[quantity]``; :class:`ConvopsError` naming the known quantities.
+
+    Examples
+    --------
+    >>> S = symbols(1)
+    >>> print(equation_latex({"q": sp.Eq(S.q[0], S.k[0] - 1)}, "q"))
+    q = k - 1
+    """
+    if quantity not in equations:
+        raise ConvopsError(f"quantity must be one of {', '.join(equations)}, got {quantity!r}")
+    return latex(equations[quantity])
+
+
+def indexed(S: Symbols, equations: dict[str, sp.Eq]) -> dict[str, sp.Eq]:
+    """``equations`` (keyed as :meth:`~convops.derivation.Derivation.equations`, in the symbols ``S``) with each family
+    of per-dimension equations (``key_0``, ``key_1`` …) as one equation keyed ``key``: dimension
+    0's, its symbols renamed to those of :func:`convops.symbols.indexed_symbols` (for one
+    dimension, the equation itself); the other equations as they are, in the same order.
+
+    Examples
+    --------
+    >>> S = symbols(2)
+    >>> eqs = {f"q_{i}": sp.Eq(q, k - 1) for i, (q, k) in enumerate(zip(S.q, S.k))}
+    >>> indexed(S, eqs)
+    {'q': Eq(q_i, k_i - 1)}
+    """
+    generic = {} if S.ndim == 1 else _per_dimension(S, 0, indexed_symbols())
+    result = {}
+    for key, eq in equations.items():
+        family, _, index = key.rpartition("_")
+        if index.isdigit():
+            if index == "0":
+                result[family] = eq.xreplace(generic)
+        else:
+            result[key] = eq
+    return result
+
+
+def _per_dimension(S: Symbols, i: int, into: Symbols) -> dict[sp.Symbol, sp.Symbol]:
+    """Each per-dimension symbol of dimension ``i`` of ``S`` mapped to its counterpart in ``into``."""
+    return {getattr(S, name)[i]: getattr(into, name)[0]
+            for name in ("size_in", "size_out", "k", "s", "d", "p", "q", "s_reduced", "d_reduced",
+                         "P", "Z")}

@@ -15,7 +15,7 @@ from torch import nn
 import convops
 from convops import reference
 from convops_book.models import ResNet, UNet, resnet50
-from convops.profiling import rows
+from convops.profiling import count_call, rows
 
 
 def flop_counter_multiplications(model, *inputs, **kw_inputs) -> int:
@@ -277,19 +277,17 @@ def test_tensors_as_inputs_keep_their_dtype_and_allocate_nothing():
     assert profile.input_shape == (1, 3, 8, 8) and "second=(1, 3, 8, 8)" in profile.inputs
 
 
-def test_a_call_convops_refuses_is_listed_with_its_reason():
-    from convops.profiling import run
+def test_a_call_convops_refuses_is_an_error_naming_the_call_never_a_partial_total():
+    from convops.capture import run
 
     def refuse(layer, shape_in, shape_out):
         raise convops.ConvopsError("refused for the test")
 
     model = TwoInputs()
-    calls, names = run(model, ((1, 3, 8, 8), (1, 3, 8, 8)), {},
-                       lambda s: torch.empty(s, device="meta"))
-    listed = rows(calls, names, refuse)
-    convolutions = [row for row in listed if row.op == "aten.convolution"]
-    assert len(convolutions) == 3 and not any(row.counted for row in convolutions)
-    assert all("refused for the test" in row.note for row in convolutions)
+    trace = run(model, ((1, 3, 8, 8), (1, 3, 8, 8)), {}, lambda s: torch.empty(s, device="meta"))
+    with pytest.raises(convops.ConvopsError, match=r"^encoder \(Conv2d\), aten.convolution on input "
+                       r"\(1, 3, 8, 8\): refused for the test"):
+        rows(trace.calls, trace.names, refuse)
 
 
 # -- symbolic sizes: the whole model's count as a formula ------------------------------------

@@ -174,7 +174,7 @@ def test_a_weight_of_another_shape_is_refused():
         convops.breakdown(module, (1, 4, 8, 8))
 
 
-def test_a_subclass_with_its_own_forward_is_refused_by_name():
+def test_a_subclass_with_its_own_forward_is_refused_by_name_as_a_layer():
     class PadsInForward(torch.nn.Conv2d):
         def forward(self, x):
             return super().forward(torch.nn.functional.pad(x, (1, 1, 1, 1)))
@@ -182,8 +182,8 @@ def test_a_subclass_with_its_own_forward_is_refused_by_name():
     class Plain(torch.nn.Conv2d):
         pass
 
-    with pytest.raises(convops.ConvopsError, match="PadsInForward overrides forward"):
-        convops.count_ops(PadsInForward(3, 4, 3), (1, 3, 8, 8))
+    with pytest.raises(convops.ConvopsError, match="PadsInForward runs forward defined in"):
+        convops.Layer.from_module(PadsInForward(3, 4, 3))
     assert convops.count_ops(Plain(3, 4, 3), (1, 3, 8, 8)) == convops.count_ops(
         torch.nn.Conv2d(3, 4, 3), (1, 3, 8, 8))
     # Subclasses torch ships (a parametrized module) count as their torch class.

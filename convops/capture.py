@@ -1,0 +1,523 @@
+"""What a model runs: every aten operation, with the module that ran it.
+
+:func:`run` calls a model once under a :class:`Capture`, a
+:class:`~torch.utils._python_dispatch.TorchDispatchMode` that sees every aten operation the
+forward (and, if asked, the backward) executes, the way ``FlopCounterMode`` does.  Each operation
+is attributed to the innermost module running when it happened: the capture keeps a stack of
+module objects, pushed and popped by global forward hooks registered for the run only (the
+post-hook with ``always_call=True``, so a failing forward still pops, and names the module that
+failed).  The same hooks count each module's calls and note its first output's shape.
+
+The numeric, symbolic and backward profiles (:mod:`convops.profiling`,
+:mod:`convops.symbolic_profile`) and :func:`convops.count_ops` for a module that runs code of its
+own all run models through here.  By default the model runs on ``meta`` tensors (shapes only, no
+data); :func:`stand_in_on` runs it for real on a device.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+import torch
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from .derivation import KINDS
+from .errors import ConvopsError, elide
+from .layer import Layer
+
+CONV_TYPES = tuple(kind.module for kind in KINDS.values())
+CONV_OPS = {torch.ops.aten.convolution.default, torch.ops.aten._convolution.default}
+CONV_BACKWARD = torch.ops.aten.convolution_backward.default
+_KINDS = {(kind.ndim, kind.transposed): kind for kind in KINDS.values()}
+_BATCH_NORM = torch.ops.aten.native_batch_norm.default
+#: Questions about a tensor's metadata, which fake tensors send through the mode: not operations.
+_QUERIES = {torch.ops.prim.device.default, torch.ops.prim.layout.default,
+            torch.ops.aten.size.default, torch.ops.aten.sym_size.default,
+            torch.ops.aten.stride.default, torch.ops.aten.sym_stride.default,
+            torch.ops.aten.storage_offset.default, torch.ops.aten.sym_storage_offset.default,
+            torch.ops.aten.numel.default, torch.ops.aten.sym_numel.default,
+            torch.ops.aten.dim.default, torch.ops.aten.is_contiguous.default,
+            torch.ops.aten.is_contiguous.memory_format, torch.ops.aten.sym_is_contiguous.default,
+            torch.ops.aten.is_strides_like_format.default,
+            torch.ops.aten.is_non_overlapping_and_dense.default}
+_INT64 = 2 ** 63 - 1
+MODES = ("eval", "train")
+
+
+class Call(NamedTuple):
+    """One aten operation: the innermost module running it (``None`` outside every module, as
+    in the backward pass), its arguments and its result."""
+
+    func: Any
+    module: torch.nn.Module | None
+    args: tuple
+    kwargs: dict | None
+    out: Any
+
+
+@dataclass
+class ModuleRecord:
+    """What one module of the model did in the forward: its calls and its first output's shape."""
+
+    path: str
+    kind: str
+    calls: int = 0
+    output_shape: tuple | None = None
+
+
+@dataclass
+class Trace:
+    """A run: every call (the backward's after a ``None``, with ``backward``), each module's
+    path, and the records of the modules that were called, in order of first call."""
+
+    calls: list
+    names: dict[torch.nn.Module, str]
+    modules: dict[str, ModuleRecord] = field(default_factory=dict)
+
+
+class Capture(TorchDispatchMode):
+    """Records every aten operation with the innermost module that was running it.
+
+    Batch norm in eval mode returns a tensor shaped like its input: on tensors without data the
+    input stands for it, since torch's meta version recomputes it in Python, op by op (about
+    half of a meta forward of a ResNet, and most of a symbolic one).  Every convolution on meta
+    tensors is first checked as torch checks it on the CPU (:func:`check_convolution`), since
+    meta kernels accept some arguments torch refuses.
+    """
+
+    def __init__(self, shortcuts: bool = True, real: bool = False):
+        super().__init__()
+        self.real = real  # a run on real tensors: no limits of meta tensors to explain
+        self.calls: list = []
+        self.stack: list[torch.nn.Module] = []
+        self.names: dict[torch.nn.Module, str] = {}
+        self.records: dict[torch.nn.Module, list] = {}  # module: [calls, first output]
+        self.failed_in: torch.nn.Module | None = None
+        self.shortcuts = shortcuts and not real  # off where autograd differentiates what runs
+        self.in_backward = False
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Nothing is compiled here: no need for torch to wrap every call in a Dynamo-disabling
+        # layer (which costs a few percent of the forward, and importing Dynamo on first use).
+        return False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        module = self.stack[-1] if self.stack else None
+        if func in CONV_OPS and type(args[0]) is torch.Tensor and args[0].is_meta:
+            check_convolution(conv_args(func, args, kwargs), self.where(module))
+        if (func is _BATCH_NORM and self.shortcuts and not kwargs and not args[5]
+                and args[3] is not None):
+            x, stats = args[0], args[3]  # input, weight, bias, running_mean, running_var, …
+            out = (x, stats, stats)
+        else:
+            out = func(*args, **kwargs) if kwargs else func(*args)
+        if func not in _QUERIES:
+            self.calls.append(Call(func, module, args, kwargs, out))
+        return out
+
+    def where(self, module: torch.nn.Module | None) -> str:
+        """A module's path and kind, e.g. ``layer1.0.conv1 (Conv2d)``."""
+        if module is None:
+            return "(outside every module)"
+        path = self.names.get(module) or f"<{type(module).__name__} outside the model>"
+        return f"{path} ({type(module).__name__})"
+
+    # -- the hooks: a stack of module objects ----------------------------------------------------
+    def enter(self, module, args) -> None:
+        self.stack.append(module)
+        record = self.records.get(module)
+        if record is None:
+            self.records[module] = [0, None]
+        if not self.in_backward:  # a checkpointed forward run again in backward: one call
+            self.records[module][0] += 1
+
+    def leave(self, module, args, output) -> None:
+        if self.failed_in is None and sys.exc_info()[1] is not None:  # unwinding: innermost first
+            self.failed_in = module
+        if self.stack and self.stack[-1] is module:
+            self.stack.pop()
+        record = self.records[module]
+        if record[1] is None:
+            record[1] = first_shape(output) or ()
+
+    def trace(self, names: dict[torch.nn.Module, str]) -> Trace:
+        modules = {}
+        for module, (calls, shape) in self.records.items():
+            path = names.get(module)
+            if path is not None and calls:
+                modules[path] = ModuleRecord(path, type(module).__name__, calls, shape or None)
+        return Trace(self.calls, names, modules)
+
+
+def conv_args(func, args, kwargs) -> tuple:
+    """An ``aten.convolution`` call's arguments, positional."""
+    if not kwargs:
+        return args
+    rest = func._schema.arguments[len(args):]
+    return (*args, *(kwargs.get(a.name, a.default_value) for a in rest))
+
+
+_CHECKED: set = set()
+
+
+def check_convolution(args: tuple, where: str) -> None:
+    """Refuse an ``aten.convolution`` on meta tensors that torch refuses on the CPU, in torch's
+    words: the same call on an empty batch and zero-stride tensors (no data, no arithmetic).
+
+    Examples
+    --------
+    >>> x, w = torch.empty(1, 4, 9, device="meta"), torch.empty(8, 4, 3, device="meta")
+    >>> check_convolution((x, w, torch.empty(7, device="meta"), [1], [0], [1], False, [0], 1), "c")
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: c: torch refuses this convolution (input (1, 4, 9), weight (8, 4, 3), bias (7,)): Given weight of size [8, 4, 3], expected bias to be 1-dimensional with 8 elements, but got bias of size [7] instead
+    """
+    x, weight, bias, *rest = args[:9]
+    tensors = (x, weight, bias)
+    key = (*((None,) if t is None else (tuple(t.shape), t.dtype) for t in tensors),
+           *(tuple(r) if isinstance(r, list) else r for r in rest))
+    if key in _CHECKED:
+        return
+    empty = [None if t is None else torch.empty_strided(
+        (0, *t.shape[1:]) if t is x else tuple(t.shape), (0,) * t.dim(), dtype=t.dtype)
+        for t in tensors]
+    try:
+        torch.ops.aten.convolution.default(*empty, *rest)
+    except Exception as error:
+        shapes = ", ".join(f"{name} {_text(t.shape)}" for name, t in zip(
+            ("input", "weight", "bias"), tensors) if t is not None)
+        raise ConvopsError(f"{where}: torch refuses this convolution ({shapes}): "
+                           f"{_first_line(error)}") from error
+    if len(_CHECKED) > 4096:
+        _CHECKED.clear()
+    _CHECKED.add(key)
+
+
+def conv_layer(args) -> Layer:
+    """The :class:`Layer` an ``aten.convolution`` call computes (its first nine arguments).
+
+    Examples
+    --------
+    >>> x, w = torch.empty(1, 4, 9, 9, device="meta"), torch.empty(8, 2, 3, 3, device="meta")
+    >>> layer = conv_layer((x, w, None, [2, 2], [1, 1], [1, 1], False, [0, 0], 2))
+    >>> layer.kind.name, layer.in_channels, layer.out_channels, layer.groups, layer.bias
+    ('Conv2d', 4, 8, 2, False)
+    """
+    x, weight, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
+    shape = tuple(weight.shape)
+    kind = _KINDS.get((len(shape) - 2, bool(transposed)))
+    if kind is None:
+        raise ConvopsError(f"a convolution with a {len(shape)}-d weight {shape}: convops counts "
+                           "1-, 2- and 3-d convolutions")
+    if transposed:
+        in_channels, out_channels = shape[0], shape[1] * groups
+    else:
+        in_channels, out_channels = shape[1] * groups, shape[0]
+        if any(output_padding):
+            raise ConvopsError(f"output_padding={tuple(output_padding)} on a convolution that is "
+                               "not transposed")
+    return Layer(kind, in_channels, out_channels, shape[2:], tuple(stride), tuple(padding),
+                 tuple(dilation), groups, bias is not None, "zeros", tuple(output_padding))
+
+
+# -- inputs ----------------------------------------------------------------------------------------
+def is_shape(value) -> bool:
+    """A tuple or list of ints and strings (symbolic sizes) stands for a tensor of that shape."""
+    return (isinstance(value, (tuple, list)) and len(value) > 0
+            and all(type(v) is int or isinstance(v, str) for v in value))
+
+
+def map_inputs(value, leaf):
+    """``value`` with every shape and tensor replaced by ``leaf(it)``, containers kept."""
+    if isinstance(value, torch.Tensor) or is_shape(value):
+        return leaf(value)
+    if isinstance(value, (tuple, list)):
+        items = [map_inputs(v, leaf) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, dict):
+        return type(value)((k, map_inputs(v, leaf)) for k, v in value.items())
+    return value
+
+
+def describe(args, kwargs) -> str:
+    """The inputs as given, with a shape for each tensor."""
+    args, kwargs = map_inputs((args, kwargs), lambda v: _Shape(tuple(
+        v.shape if isinstance(v, torch.Tensor) else v)))
+    return ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+
+
+class _Shape(tuple):
+    def __repr__(self) -> str:
+        return _text(self)
+
+
+def _text(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def first_shape(value) -> tuple | None:
+    """The shape of the first tensor (or shape) in ``value``, nested in tuples, lists, dicts."""
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if is_shape(value):
+        return tuple(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return next((s for s in map(first_shape, value) if s is not None), None)
+    return None
+
+
+def is_symbolic(value) -> bool:
+    """Whether a shape in ``value`` holds a string (a symbolic size)."""
+    if is_shape(value):
+        return any(isinstance(v, str) for v in value)
+    if isinstance(value, (tuple, list)):
+        return any(map(is_symbolic, value))
+    if isinstance(value, dict):
+        return any(map(is_symbolic, value.values()))
+    return False
+
+
+def tensors(value) -> list[torch.Tensor]:
+    """Every tensor in ``value`` (nested in tuples, lists and dicts)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for item in value for t in tensors(item)]
+    return []
+
+
+def default_dtype(model) -> torch.dtype:
+    """The dtype of an input given as a shape: the model's first floating-point parameter's."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def check_inputs(inputs: tuple, kw_inputs: dict) -> None:
+    """Refuse input shapes no tensor can have: negative or non-int sizes, sizes past int64."""
+    def check(value):
+        if is_shape(value):
+            sizes = [v for v in value if not isinstance(v, str)]
+            if any(v < 0 for v in sizes):
+                raise ConvopsError(f"input shape {elide(repr(value))}: sizes must be ints ≥ 0")
+            product = 1
+            for v in sizes:
+                product *= v
+            if max(sizes, default=0) > _INT64 or product > _INT64:
+                raise ConvopsError(
+                    f"input shape {elide(repr(value))}: profile runs the model on meta tensors, "
+                    "which need sizes (and a number of elements) that fit in int64; "
+                    "convops.count_ops counts any size, layer by layer")
+        return value
+
+    for value in inputs:
+        if (isinstance(value, (tuple, list)) and value and not is_shape(value)
+                and all(isinstance(v, (int, float, str)) for v in value)):
+            raise ConvopsError(f"input shape {elide(repr(value))}: sizes must be ints ≥ 0 (or "
+                               "names, for symbolic sizes)")
+    map_inputs((inputs, kw_inputs), check)
+
+
+def meta_input(dtype: torch.dtype) -> Callable[[Any], torch.Tensor]:
+    """Makes each input on meta: a tensor's stand-in, or a tensor of a shape, of ``dtype``."""
+    def make(value):
+        if isinstance(value, torch.Tensor):
+            return value if value.is_meta else torch.empty_like(value, device="meta")
+        return torch.empty(tuple(value), dtype=dtype, device="meta")
+    return make
+
+
+def on_meta(tensor: torch.Tensor) -> torch.Tensor:
+    """A parameter's or buffer's stand-in: a meta tensor of its shape and dtype."""
+    return tensor if tensor.is_meta else torch.empty_like(tensor, device="meta")
+
+
+def on_meta_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """A meta stand-in that requires grad where ``tensor`` does (a frozen weight stays frozen)."""
+    meta = torch.empty_like(tensor, device="meta")
+    return meta.requires_grad_() if tensor.requires_grad else meta
+
+
+def stand_in_on(device: torch.device | str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A real run's stand-in: the tensor itself on ``device``, a copy there otherwise; a tensor
+    on meta gets random values (a seeded generator, so every run sees the same)."""
+    device = torch.device(device)
+
+    def stand_in(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.device == device:
+            return tensor
+        if tensor.is_meta:
+            return random_like(tensor.shape, tensor.dtype, device).requires_grad_(
+                tensor.requires_grad)
+        return tensor.detach().to(device).requires_grad_(tensor.requires_grad)
+    return stand_in
+
+
+def random_like(shape, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Seeded random values of ``shape`` on ``device`` (normal for floats, 0 or 1 otherwise)."""
+    generator = torch.Generator().manual_seed(0)
+    if dtype.is_floating_point or dtype.is_complex:
+        values = torch.randn(tuple(shape), generator=generator, dtype=dtype)
+    else:
+        values = torch.randint(0, 2, tuple(shape), generator=generator).to(dtype)
+    return values.to(device)
+
+
+# -- running ---------------------------------------------------------------------------------------
+def run(model: torch.nn.Module, args: tuple, kwargs: dict,
+        make_input: Callable[[Any], torch.Tensor],
+        stand_in: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        capture: Capture | None = None, backward: bool = False,
+        mode: str | None = "eval") -> Trace:
+    """Run ``model`` once under ``capture`` (a :class:`Capture`) and return its :class:`Trace`.
+    With ``backward``, autograd records the forward and the backward pass runs under ``capture``
+    too, from a gradient for every output that requires one: its calls follow the forward's,
+    after a ``None`` that separates them.
+
+    ``make_input(shape_or_tensor)`` makes each input tensor.  The model runs in ``mode``
+    (``"eval"``, ``"train"``, or ``None``: as it is) with each parameter and buffer replaced by
+    ``stand_in(tensor)`` (default: a meta tensor of the same shape and dtype, or the tensor itself
+    if it is on meta already), a tensor shared by several modules by one stand-in.  Its modes,
+    tensors and the tensor attributes hooks set (``weight_norm``'s ``weight``) are restored after.
+    Any failure of the forward is a :class:`ConvopsError` naming the module it happened in.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> trace = run(model, ((1, 2, 10),), {}, lambda s: torch.empty(s, device="meta"))
+    >>> [(str(call.func), trace.names[call.module]) for call in trace.calls]
+    [('aten.convolution.default', '0'), ('aten.relu.default', '1')]
+    >>> trace.modules["0"]
+    ModuleRecord(path='0', kind='Conv1d', calls=1, output_shape=(1, 4, 8))
+    >>> model.training
+    True
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise ConvopsError(f"the model must be a torch.nn.Module, got {type(model).__name__} "
+                           f"{elide(repr(model))}")
+    if mode not in (*MODES, None):
+        raise ConvopsError(f"mode={elide(repr(mode))}: give 'eval' or 'train'")
+    names = {module: name or "(model)" for name, module in model.named_modules()}
+    capture = capture or Capture()
+    capture.names = names
+    args, kwargs = map_inputs((args, kwargs), make_input)
+    training = {module: module.training for module in names}
+    attributes = {(module, key): value for module in names
+                  for key, value in vars(module).items() if isinstance(value, torch.Tensor)}
+    swapped: list = []
+    hooks = []
+    try:
+        if mode is not None:
+            for module in names:
+                module.training = mode == "train"
+        _swap_tensors(names, stand_in or on_meta, swapped)
+        hooks = [register_module_forward_pre_hook(capture.enter),
+                 register_module_forward_hook(capture.leave, always_call=True)]
+        with torch.set_grad_enabled(backward), capture:
+            out = model(*args, **kwargs)
+            if backward:
+                capture.calls.append(None)
+                capture.in_backward = True
+                outputs = [t for t in tensors(out) if t.requires_grad]
+                if outputs:
+                    torch.autograd.backward(outputs, [torch.ones_like(t) for t in outputs])
+    except ConvopsError:
+        raise
+    except Exception as error:
+        raise refusal(error, model, capture) from error
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for module, parameters, buffers in swapped:
+            module.__dict__["_parameters"], module.__dict__["_buffers"] = parameters, buffers
+        for (module, key), value in attributes.items():
+            module.__dict__[key] = value
+        for module, flag in training.items():
+            module.training = flag
+    return capture.trace(names)
+
+
+_META_LIMIT = ("meta tensors", "data-dependent", "register_meta", "'Meta' backend",
+               "meta backend", "DataDependentOutput")
+
+
+def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> ConvopsError:
+    """The :class:`ConvopsError` for a forward that failed: where, why, and what to do."""
+    where = capture.where(capture.failed_in or (capture.stack[-1] if capture.stack else model))
+    reason = f"{type(error).__name__}: {_first_line(error)}"
+    text = f"{type(model).__name__} failed in {where}: {reason}"
+    if "more than 1 value per channel when training" in str(error):
+        return ConvopsError(f"{text}. In train mode batch norm needs more than one value per "
+                            "channel: batch ≥ 2, or mode='eval'")
+    if not capture.real and (isinstance(error, NotImplementedError)
+                    or any(mark in f"{type(error).__name__} {error}" for mark in _META_LIMIT)):
+        return ConvopsError(
+            f"{text}. profile runs the model on meta tensors, which carry shapes but no values, "
+            "so .item(), control flow on a tensor's value, nonzero or a boolean mask, and "
+            "operations without a meta kernel cannot run there: profile(..., device='cpu') "
+            "runs the model for real on the inputs given")
+    return ConvopsError(text)
+
+
+def _first_line(error: BaseException) -> str:
+    """torch's message without the C++ stack torch appends to some."""
+    text = str(error).split("\nException raised from", 1)[0].strip()
+    return elide(text, 600)
+
+
+def _swap_tensors(modules, stand_in, swapped: list) -> None:
+    """Give each module dicts of parameters and buffers holding stand-ins; note the originals in
+    ``swapped``.  (As ``torch.func.functional_call`` does, for a fraction of its cost.)"""
+    memo: dict[int, torch.Tensor] = {}
+
+    def stand_ins(tensors: dict) -> dict:
+        replaced = {}
+        for key, tensor in tensors.items():
+            if tensor is not None:
+                if id(tensor) not in memo:
+                    memo[id(tensor)] = stand_in(tensor)
+                tensor = memo[id(tensor)]
+            replaced[key] = tensor
+        return replaced
+
+    for module in modules:
+        parameters, buffers = module._parameters, module._buffers
+        new_parameters, new_buffers = stand_ins(parameters), stand_ins(buffers)
+        if any(new is not old for new, old in zip((*new_parameters.values(), *new_buffers.values()),
+                                                  (*parameters.values(), *buffers.values()))):
+            swapped.append((module, parameters, buffers))
+            module.__dict__["_parameters"], module.__dict__["_buffers"] = new_parameters, new_buffers
+
+
+def convolution_run(module: torch.nn.Module, input_shape, why: str) -> tuple[Layer, tuple]:
+    """The :class:`Layer` and input shape of the one convolution ``module`` runs on an input of
+    ``input_shape``, run once on meta tensors (``why``: the code of its own it runs).
+
+    Examples
+    --------
+    >>> conv = torch.nn.Conv1d(2, 4, 3)
+    >>> handle = conv.register_forward_pre_hook(
+    ...     lambda module, args: torch.nn.functional.pad(args[0], (1, 1)))
+    >>> layer, shape = convolution_run(conv, (1, 2, 10), "a pre-hook")
+    >>> layer.kind.name, shape
+    ('Conv1d', (1, 2, 12))
+    """
+    if not is_shape(input_shape) or any(isinstance(v, str) for v in input_shape):
+        raise ConvopsError(f"input_shape={elide(repr(input_shape))} must be a tuple of ints")
+    check_inputs((input_shape,), {})
+    trace = run(module, (tuple(input_shape),), {}, meta_input(default_dtype(module)), mode=None)
+    convolutions = [call for call in trace.calls if call.func in CONV_OPS]
+    if len(convolutions) != 1:
+        raise ConvopsError(
+            f"{type(module).__qualname__} runs {why}, and on input {_text(input_shape)} it ran "
+            f"{len(convolutions)} convolutions, not one: convops.profile(module, "
+            f"{_text(input_shape)}) counts every convolution it runs")
+    call = convolutions[0]
+    args = conv_args(call.func, call.args, call.kwargs)
+    return conv_layer(args), tuple(args[0].shape)

@@ -1,0 +1,182 @@
+"""``convops.profile``: run a whole model once under the capture and report every convolution.
+
+The model runs through :func:`convops.capture.run`; the calls become a
+:class:`~convops.profiling.Profile` (numbers), a
+:class:`~convops.symbolic_profile.SymbolicProfile` (a string in a shape: formulas), or a profile
+with the backward pass of each convolution call (``backward=True``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from . import capture
+from .count import breakdown
+from .errors import ConvopsError, elide
+from .profiling import NOT_CONV, LayerProfile, Profile, count_call, op_name, rows
+from .symbolic_profile import symbolic_profile
+
+_RECOMPUTED = ("recomputed in the backward pass (activation checkpointing): counted once, in "
+               "the forward")
+
+
+def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
+            mode: str | None = None, device: torch.device | str | None = None,
+            **kw_inputs: Any) -> Profile:
+    """Count every convolution ``model`` runs on ``inputs``, call by call.
+
+    Each input is a tensor (only its shape and dtype are used) or a shape, a tuple of ints (a
+    tensor of the dtype of the model's first floating-point parameter); they may be nested in
+    lists, tuples and dicts, positional or keyword, as the model's ``forward`` takes them.  A
+    string in a shape is a symbolic size: the counts are then sympy formulas in those sizes
+    (a :class:`~convops.symbolic_profile.SymbolicProfile`).
+
+    ``mode`` is the mode the model runs in, ``"eval"`` or ``"train"``: by default eval for the
+    forward (as torchinfo does) and train with ``backward=True``, since the training cost is the
+    training graph's (auxiliary heads and anything under ``if self.training`` included).  In
+    train mode a batch norm needs more than one value per channel (a batch of at least 2).
+
+    The model runs once on ``meta`` tensors: its parameters and buffers are replaced by meta
+    tensors for that call only, unless they are on meta already, and its tensors, modes and the
+    tensor attributes its hooks set are restored after, so the model is neither copied nor
+    changed and no data is allocated.  Meta tensors carry no values, so a model that reads one
+    (``.item()``, control flow on a value, ``nonzero``, a boolean mask) cannot run on them:
+    ``device="cpu"`` (or another device) runs it for real, on the tensors given (a shape becomes
+    seeded random values, as do parameters on meta), and counts what ran on that input.
+
+    ``backward=True`` also runs the backward pass from a gradient for every output and counts,
+    for each convolution call, the gradients autograd computes (:attr:`LayerProfile.backward`,
+    :attr:`Profile.backward_total`): no ``grad_input`` where the convolution's input needs no
+    gradient (the first layer, fed by an input given as a shape or a tensor that does not require
+    grad), no ``grad_weight`` or ``grad_bias`` where that parameter is frozen.  A padding mode
+    other than zeros runs as a pad operation and an unpadded convolution: the pad and its
+    backward are listed, not counted.  A forward convolution that activation checkpointing runs
+    again in the backward pass is listed, not counted twice.  (A model's own keyword inputs
+    named ``backward``, ``mode`` or ``device`` cannot be passed here.)
+
+    Every refusal is a :class:`ConvopsError` naming the module where it happened, chained from
+    torch's error; a convolution torch refuses is never dropped from a partial total.
+
+    Examples
+    --------
+    >>> import torch, convops
+    >>> class Block(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    ...         self.weight = torch.nn.Parameter(torch.zeros(8, 8, 1, 1))
+    ...     def forward(self, x, scale):
+    ...         return torch.nn.functional.conv2d(self.conv(x), self.weight) * scale
+    >>> p = convops.profile(Block(), (1, 3, 16, 16), scale=(1, 8, 16, 16))
+    >>> {layer.name: layer.total for layer in p.counted}
+    {'conv': 110592, 'F.conv2d in (model)': 30720}
+    >>> p.multiplications == 3 * 8 * 9 * 16 * 16 + 8 * 8 * 16 * 16
+    True
+    >>> p = convops.profile(Block(), (1, 3, 16, 16), scale=(1, 8, 16, 16), backward=True)
+    >>> {layer.name: layer.backward.gradients for layer in p.counted}
+    {'conv': ('weight', 'bias'), 'F.conv2d in (model)': ('input', 'weight')}
+    >>> p.mode, p.device
+    ('train', None)
+    """
+    mode = mode or ("train" if backward else "eval")
+    if mode not in capture.MODES:
+        raise ConvopsError(f"mode={elide(repr(mode))}: give 'eval' or 'train'")
+    capture.check_inputs(inputs, kw_inputs)
+    symbolic = capture.is_symbolic((inputs, kw_inputs))
+    if symbolic and (backward or device is not None):
+        raise ConvopsError("backward=True and device= count concrete shapes only: give every "
+                           "size as an int (symbolic sizes count the forward, on meta tensors)")
+    if symbolic:
+        return symbolic_profile(model, inputs, kw_inputs, mode)
+    if device is not None:
+        device = _device(device)
+    trace = _run(model, inputs, kw_inputs, backward, mode, device)
+    if backward:
+        split = trace.calls.index(None)
+        layers = _with_backward(trace, trace.calls[:split], trace.calls[split + 1:])
+    else:
+        layers = rows(trace.calls, trace.names, count_call)
+    return Profile(model, capture.first_shape((inputs, kw_inputs)), tuple(layers),
+                   capture.describe(inputs, kw_inputs), mode, device, trace.modules)
+
+
+def _device(device) -> torch.device:
+    try:
+        device = torch.device(device)
+        torch.empty(0, device=device)
+    except (RuntimeError, TypeError, AssertionError) as error:
+        raise ConvopsError(f"device={elide(repr(device))}: torch cannot run on it "
+                           f"({error})") from error
+    if device.type == "meta":
+        raise ConvopsError("device='meta' is the default run: leave device out")
+    return device
+
+
+def _run(model, inputs: tuple, kw_inputs: dict, backward: bool, mode: str,
+         device: torch.device | None) -> capture.Trace:
+    dtype = torch.float32
+    if isinstance(model, torch.nn.Module):
+        dtype = capture.default_dtype(model)
+    if device is None:
+        make = capture.meta_input(dtype)
+        stand_in = capture.on_meta_with_grad if backward else capture.on_meta
+    else:
+        stand_in = capture.stand_in_on(device)
+
+        def make(value):
+            if isinstance(value, torch.Tensor):
+                return stand_in(value)
+            return capture.random_like(value, dtype, device)
+    if backward:
+        def make_input(value):  # an input requires grad only where the tensor given does
+            wants = isinstance(value, torch.Tensor) and value.requires_grad
+            tensor = make(value).detach()
+            return tensor.requires_grad_() if wants else tensor
+    else:
+        make_input = make
+    run_capture = capture.Capture(shortcuts=not backward, real=device is not None)
+    return capture.run(model, inputs, kw_inputs, make_input, stand_in, run_capture,
+                       backward=backward, mode=mode)
+
+
+def _with_backward(trace: capture.Trace, forward: list, backward: list) -> list[LayerProfile]:
+    """The forward's rows, each convolution call with the backward counts of the
+    ``aten.convolution_backward`` call autograd ran for it."""
+    layers = rows(forward, trace.names, count_call)
+    pending: dict[tuple, list[int]] = {}  # forward convolution calls by (layer, input shape)
+    conv_rows = [i for i, layer in enumerate(layers) if layer.counted]
+    for i, call in zip(conv_rows, (c for c in forward if c.func in capture.CONV_OPS)):
+        key = (capture.conv_layer(capture.conv_args(call.func, call.args, call.kwargs)),
+               tuple(call.args[0].shape))
+        pending.setdefault(key, []).append(i)
+    recomputed = rows([c for c in backward if c.func in capture.CONV_OPS], trace.names, count_call)
+    layers += [dataclasses.replace(row, breakdown=None, note=_RECOMPUTED) for row in recomputed]
+    for func, module, args, kwargs, out in backward:
+        if func in capture.CONV_OPS:
+            continue
+        if func is not capture.CONV_BACKWARD:  # listed like the forward's other operations
+            op = op_name(func)
+            layers.append(LayerProfile("(backward)", op, capture.first_shape(args),
+                                       capture.first_shape(out), None, f"{op}: {NOT_CONV}", op))
+            continue
+        grad_output, x, weight, bias_sizes, *rest, output_mask = capture.conv_args(
+            func, args, kwargs)
+        # bias_sizes is [C_out] for a layer with bias, [0] or None without
+        layer = capture.conv_layer((x, weight, bias_sizes if bias_sizes and bias_sizes[0] else None,
+                                    *rest))
+        gradients = tuple(g for g, wanted in zip(("input", "weight", "bias"), output_mask)
+                          if wanted)
+        counts = breakdown(layer, tuple(x.shape), backward=True, gradients=gradients)
+        matches = pending.get((layer, tuple(x.shape)))
+        if not matches:  # autograd ran a convolution the forward did not: list it, uncounted
+            layers.append(LayerProfile("(backward)", layer.kind.name, tuple(x.shape),
+                                       tuple(grad_output.shape), None,
+                                       "aten.convolution_backward without a forward call",
+                                       "aten.convolution_backward"))
+            continue
+        i = matches.pop()  # autograd runs the calls in reverse
+        layers[i] = dataclasses.replace(layers[i], backward=counts)
+    return layers
