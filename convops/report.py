@@ -22,7 +22,7 @@ from typing import Any
 import sympy as sp
 import torch
 
-from .capture import ModuleRecord
+from .capture import CONV_TYPES, ModuleRecord
 from .errors import ConvopsError
 from .symbols import latex as latex_of
 
@@ -317,10 +317,18 @@ class Report:
                 notes.append(f"{label}: " + ", ".join(
                     f"{n} × {op}" for op, n in _tally(layer.op.removeprefix("aten.")
                                                        for layer in calls)))
-        idle = [layer.name for layer in self.layers if not layer.op]
+        idle = self._idle()
         if idle:
             notes.append(f"did not run: {', '.join(idle)}")
         return [*notes, self._summary()]
+
+    def _idle(self) -> list[str]:
+        """The model's convolutions and leaf modules that its forward did not call."""
+        if not self.modules or not isinstance(self.model, torch.nn.Module):
+            return []
+        return [path for path, module in self.model.named_modules() if path
+                and path not in self.modules and (next(module.children(), None) is None
+                                                  or isinstance(module, CONV_TYPES))]
 
     def _footer(self) -> list[str]:
         return ["", *(line for note in self._notes() for line in textwrap.wrap(

@@ -142,6 +142,16 @@ def not_a_model():
 
 def broken():
     raise RuntimeError("the factory itself fails")
+
+
+class WithAux(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body, self.aux = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        x = self.body(x)
+        return (x, self.aux(x)) if self.training else x
 '''
 
 
@@ -197,6 +207,18 @@ def test_profile_backward_and_dtype(capsys, factory_file):
                        "--dtype", "float64", "--json")
     document = json.loads(out)
     assert code == 0 and document["totals"]["backward_total"] > 0
+
+
+def test_profile_mode_train_runs_the_training_branches(capsys, factory_file):
+    body = convops.count_ops(torch.nn.Conv2d(3, 4, 3), (2, 3, 8, 8))
+    aux = convops.count_ops(torch.nn.Conv2d(4, 2, 1), (2, 4, 6, 6))
+    totals = {}
+    for mode in ("eval", "train"):
+        code, out, _ = run(capsys, "profile", f"{factory_file}:WithAux", "-i", "2,3,8,8",
+                           "--mode", mode, "--json")
+        assert code == 0 and json.loads(out)["mode"] == mode
+        totals[mode] = json.loads(out)["totals"]["total"]
+    assert totals == {"eval": body, "train": body + aux}
 
 
 def test_version(capsys):

@@ -239,3 +239,24 @@ def test_the_library_imports_and_profiles_without_matplotlib():
             "print(p.total, p.to_json()[:1], str(p)[:6])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.split() == ["384", "{", "module"]
+
+
+class _WithAuxiliary(nn.Module):
+    """An auxiliary head that runs only in training, as GoogLeNet's."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Conv2d(3, 4, 3)
+        self.aux = nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU())
+
+    def forward(self, x):
+        x = self.body(x)
+        return (x, self.aux(x)) if self.training else x
+
+
+def test_footer_names_the_modules_that_did_not_run():
+    model = _WithAuxiliary()
+    footer = str(convops.profile(model, (2, 3, 8, 8), mode="eval")).split("\n\n")[1]
+    assert "did not run: aux.0, aux.1" in footer
+    footer = str(convops.profile(model, (2, 3, 8, 8), mode="train")).split("\n\n")[1]
+    assert "did not run" not in footer and "train mode" in footer
