@@ -472,7 +472,21 @@ class Report:
         ax.set_xticks(list(positions), [row.path for row in rows],
                       rotation=45 if len(rows) > 6 else 0, ha="right" if len(rows) > 6 else "center")
         ax.set_ylabel("operations")
+        ax.yaxis.set_major_formatter(_axis_units(max(max(row.total, row.backward_total or 0)
+                                                     for row in rows)))
+        ax.grid(False, axis="x")  # bars need no vertical lines through them
         return ax
+
+
+def _axis_units(largest: int):
+    """A matplotlib tick formatter in the unit (K, M, G …) of ``largest``: ``20G``."""
+    from matplotlib.ticker import FuncFormatter
+
+    power = 0
+    while largest >= 1000 ** (power + 1) and power < 6:
+        power += 1
+    suffix = " KMGTPE"[power].strip()
+    return FuncFormatter(lambda value, _: f"{value / 1000 ** power:g}{suffix}")
 
 
 def _kind(model: torch.nn.Module, path: str) -> str:
