@@ -278,7 +278,7 @@ class Report:
             name = "(model)" if row.path == "" else row.path
             kind = row.kind + (f" ×{row.calls}" if row.calls > 1 else "")
             cell = ["  " * row.depth + name, kind, _shape_text(row.output_shape, self._printable),
-                    "-" if row.parameters is None else units_formatter(True)(row.parameters),
+                    "-" if row.parameters is None else units(row.parameters),
                     fmt(row.multiplications), fmt(row.total)]
             if not symbolic:
                 cell.append(f"{100 * row.total / everything:.1f}%" if everything else "-")
@@ -365,7 +365,7 @@ class Report:
 
     def _repr_html_(self) -> str:
         header, cells = self._tree_cells(self.default_depth(), "conv",
-                                         units_formatter(True, self._printable))
+                                         units_formatter(True, self._printable, 40))
         numeric = {"params", "MACs", "operations", "% of conv ops", "backward"}
 
         def row(values, tag):
@@ -510,11 +510,12 @@ def _check_choice(name: str, value, choices: tuple) -> None:
         raise ConvopsError(f"{name}={value!r} must be one of {', '.join(map(repr, choices))}")
 
 
-def units_formatter(with_units: bool, printable=lambda e: e):
-    """How a count prints in a table: K/M/G or exact; a formula in compact form."""
+def units_formatter(with_units: bool, printable=lambda e: e, width: int | None = None):
+    """How a count prints in a table: K/M/G or exact; a formula in compact form, at most
+    ``width`` characters."""
     def fmt(value) -> str:
         if _is_formula(value):
-            return compact(value, None, printable)
+            return compact(value, width, printable)
         return units(value) if with_units else exact(int(value))
     return fmt
 
