@@ -37,7 +37,8 @@ _ROOT_NAMES = ("", "(model)")
 _QUANTITIES = ("multiplications", "additions", "total")
 
 #: Operations that do no arithmetic: allocations, views, copies.  They are left out of what the
-#: report lists as not counted (``rows(by="call")`` keeps them), as is any op with an empty output.
+#: report lists as not counted (``rows(by="call")`` keeps them): BatchNorm's phantom
+#: ``aten.empty((0,))``, and the profiler's own seeds and copies in the backward pass.
 NO_ARITHMETIC = frozenset(f"aten.{name}" for name in (
     "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "zeros", "zeros_like",
     "ones", "ones_like", "new_zeros", "new_ones", "full", "full_like", "fill_", "zero_", "view",
@@ -141,9 +142,7 @@ def _parent(path: str) -> str | None:
 
 
 def _computes_nothing(layer) -> bool:
-    shape = layer.output_shape
-    empty = shape is not None and any(isinstance(v, int) and v == 0 for v in shape)
-    return layer.op in NO_ARITHMETIC or empty
+    return layer.op in NO_ARITHMETIC
 
 
 def _parameters(model: torch.nn.Module, path: str) -> int | None:
