@@ -330,8 +330,10 @@ class Report:
                                                   or isinstance(module, CONV_TYPES))]
 
     def _footer(self) -> list[str]:
-        return ["", *(line for note in self._notes() for line in textwrap.wrap(
-            note, WIDTH, subsequent_indent="  ", break_on_hyphens=False))]
+        # "53 × add" is one item: its spaces are held as NULs while the line is wrapped
+        return ["", *(line.replace("\0", " ") for note in self._notes()
+                      for line in textwrap.wrap(note.replace(" × ", "\0×\0"), WIDTH,
+                                                subsequent_indent="  ", break_on_hyphens=False))]
 
     def _summary(self) -> str:
         """What ran, and the totals as exact integers (formulas: where to read them whole)."""
