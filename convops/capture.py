@@ -190,8 +190,10 @@ def check_convolution(args: tuple, where: str) -> None:
     except Exception as error:
         shapes = ", ".join(f"{name} {_text(t.shape)}" for name, t in zip(
             ("input", "weight", "bias"), tensors) if t is not None)
+        # torch names the input it saw: the empty batch stands for the model's
+        reason = _first_line(error).replace("input[0, ", f"input[{x.shape[0]}, ")
         raise ConvopsError(f"{where}: torch refuses this convolution ({shapes}): "
-                           f"{_first_line(error)}") from error
+                           f"{reason}") from error
     if len(_CHECKED) > 4096:
         _CHECKED.clear()
     _CHECKED.add(key)
@@ -404,6 +406,7 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict,
     if mode not in (*MODES, None):
         raise ConvopsError(f"mode={elide(repr(mode))}: give 'eval' or 'train'")
     names = {module: name or "(model)" for name, module in model.named_modules()}
+    _check_weights(names)
     capture = capture or Capture()
     capture.names = names
     args, kwargs = map_inputs((args, kwargs), make_input)
@@ -443,6 +446,27 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict,
     return capture.trace(names)
 
 
+def _check_weights(names: dict[torch.nn.Module, str]) -> None:
+    """Refuse a convolution module without a weight to run: lazy and not initialised yet, or
+    ``None``.  (Shapes are torch's to check, when it runs: :func:`check_convolution`.)"""
+    for module, name in names.items():
+        parameters = module._parameters
+        if "weight" not in parameters or not isinstance(module, CONV_TYPES):
+            continue
+        weight, where = parameters["weight"], f"{name} ({type(module).__name__})"
+        if torch.nn.parameter.is_lazy(weight):
+            raise ConvopsError(f"{where} is lazy and not initialised yet: run the model once on "
+                               "a real input, then profile it")
+        if weight is None:
+            raise ConvopsError(f"{where}.weight is None, not a tensor: torch cannot run the "
+                               "convolution; give the module a weight")
+
+
+#: What to say when a model needs what meta tensors do not have.
+META_LIMITS = ("profile runs the model on meta tensors, which carry shapes but no values, so "
+               ".item(), control flow on a tensor's value, nonzero or a boolean mask, and "
+               "operations without a meta kernel cannot run there: profile(..., device='cpu') "
+               "runs the model for real on the inputs given")
 _META_LIMIT = ("meta tensors", "data-dependent", "register_meta", "'Meta' backend",
                "meta backend", "DataDependentOutput")
 
@@ -457,18 +481,15 @@ def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> Convo
                             "channel: batch ≥ 2, or mode='eval'")
     if not capture.real and (isinstance(error, NotImplementedError)
                     or any(mark in f"{type(error).__name__} {error}" for mark in _META_LIMIT)):
-        return ConvopsError(
-            f"{text}. profile runs the model on meta tensors, which carry shapes but no values, "
-            "so .item(), control flow on a tensor's value, nonzero or a boolean mask, and "
-            "operations without a meta kernel cannot run there: profile(..., device='cpu') "
-            "runs the model for real on the inputs given")
+        return ConvopsError(f"{text}. {META_LIMITS}")
     return ConvopsError(text)
 
 
 def _first_line(error: BaseException) -> str:
-    """torch's message without the C++ stack torch appends to some."""
-    text = str(error).split("\nException raised from", 1)[0].strip()
-    return elide(text, 600)
+    """The first line of torch's message (the rest is advice on torch's internals, or the C++
+    stack torch appends to some)."""
+    lines = str(error).strip().splitlines()
+    return elide(lines[0].rstrip(".") if lines else type(error).__name__, 600)
 
 
 def _swap_tensors(modules, stand_in, swapped: list) -> None:

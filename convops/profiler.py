@@ -153,7 +153,8 @@ def _with_backward(trace: capture.Trace, forward: list, backward: list) -> list[
                tuple(call.args[0].shape))
         pending.setdefault(key, []).append(i)
     recomputed = rows([c for c in backward if c.func in capture.CONV_OPS], trace.names, count_call)
-    layers += [dataclasses.replace(row, breakdown=None, note=_RECOMPUTED) for row in recomputed]
+    layers += [dataclasses.replace(row, breakdown=None, note=_RECOMPUTED) for row in recomputed
+               if row.op]  # not the modules that ran nothing in it
     for func, module, args, kwargs, out in backward:
         if func in capture.CONV_OPS:
             continue

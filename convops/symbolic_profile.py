@@ -34,7 +34,7 @@ from ._compile import compile_int
 from .count import Breakdown, _QUANTITIES, _formulas, _parameters
 from .errors import ConvopsError
 from .layer import Layer
-from .capture import Call, Capture, default_dtype, describe, first_shape, map_inputs, run
+from .capture import META_LIMITS, Call, Capture, default_dtype, describe, first_shape, map_inputs, run
 from .profiling import LayerProfile, Profile, rows
 from .symbols import latex
 
@@ -289,6 +289,9 @@ class _Translator:
     def translate(self, expr):
         if expr.is_Atom:
             if expr.is_Symbol:
+                if expr not in self.symbols and str(expr).startswith("u"):  # unbacked
+                    raise ConvopsError(f"a size that depends on a tensor's values ({expr}: "
+                                       f"nonzero, a boolean mask, unique …). {META_LIMITS}")
                 if expr not in self.symbols:
                     raise ConvopsError(f"size {expr} is not one of the symbolic sizes given")
                 return self.symbols[expr]
