@@ -301,9 +301,7 @@ CLI_EXAMPLES: dict[str, list[list[str]]] = {
     "count": [["count", "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)", "--input",
                "1,3,224,224"]],
     "formula": [["formula", "Conv2d", "--bias"]],
-    "profile": [["profile", "convops_book.models:resnet50", "--input", "1,3,224,224"],
-                ["profile", "convops_book.models:UNet", "--kwargs", '{"width": 8, "depth": 2}',
-                 "--input", "1,3,H,W", "--depth", "1"]],
+    "profile": [["profile", "convops_book.models:resnet50", "--input", "1,3,224,224"]],
 }
 
 
