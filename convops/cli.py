@@ -1,19 +1,28 @@
-"""Command line: ``convops count`` counts one layer, ``convops formula`` prints the formula to cite.
+"""Command line: ``convops count`` counts one layer, ``convops formula`` prints the formula to cite,
+``convops profile`` counts a whole model that a factory builds.
 
 The layer is written the way it is built in Python, ``"Conv2d(3, 64, kernel_size=7, stride=2)"``,
 and read as data with :mod:`ast`: only literal arguments (ints, strings, booleans, tuples and lists
-of them) are accepted, and nothing in the text is ever evaluated.
+of them) are accepted, and nothing in the text is ever evaluated.  A model comes from a factory,
+``package.module:factory`` or ``path/to/file.py:factory``, called with the keyword arguments of
+``--kwargs``, a JSON object (read as data too).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
+import re
 import sys
+from pathlib import Path
+from typing import Any, Callable
 
 import sympy as sp
 
+from . import __version__
 from .additions import LatticeCount
 from .backward import GRADIENTS
 from .count import breakdown
@@ -23,6 +32,8 @@ from .layer import Layer
 from .symbols import indexed_symbols, latex, pretty
 
 _EXAMPLE = 'convops count "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)" --input 1,3,224,224'
+_PROFILE_EXAMPLE = "convops profile torchvision.models:resnet50 --input 1,3,224,224"
+_SIZE = re.compile(r"[A-Za-z_]\w*(=\d+)?")
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -39,6 +50,141 @@ def parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         raise ConvopsError(f"--input must be comma-separated ints such as 1,3,224,224, "
                          f"got {text!r}") from None
+
+
+def parse_sizes(text: str) -> tuple[int | str, ...]:
+    """A ``--input`` of ``convops profile``: ints, or names of symbolic sizes (``H``, or
+    ``H=224`` with the size to trace at).
+
+    Examples
+    --------
+    >>> parse_sizes("1,3,H,W=320")
+    (1, 3, 'H', 'W=320')
+    """
+    parts = text.strip().strip("()[]").replace(" ", "").rstrip(",").split(",")
+    sizes: list[int | str] = []
+    for part in parts:
+        if part.isdigit() and int(part) > 0:
+            sizes.append(int(part))
+        elif _SIZE.fullmatch(part):
+            sizes.append(part)
+        else:
+            raise ConvopsError(f"--input {text!r}: {part!r} is not a size; give positive ints or "
+                               "names of symbolic sizes, comma-separated, e.g. 1,3,224,224 or "
+                               "1,3,H,W")
+    return tuple(sizes)
+
+
+def load_factory(target: str) -> Callable[..., Any]:
+    """The callable ``TARGET`` names: ``package.module:factory`` (imported as Python imports it)
+    or ``path/to/file.py:factory`` (that file, run as a module).
+
+    Examples
+    --------
+    >>> load_factory("convops.layer:Layer").__name__
+    'Layer'
+    """
+    location, colon, name = target.rpartition(":")
+    if not colon or not location or not all(part.isidentifier() for part in name.split(".")):
+        raise ConvopsError(f"TARGET {target!r} must be package.module:factory or "
+                           "path/to/file.py:factory, e.g. torchvision.models:resnet50")
+    try:
+        if location.endswith(".py"):
+            path = Path(location)
+            if not path.is_file():
+                raise ConvopsError(f"TARGET {target!r}: there is no file {location}")
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module  # as `python file.py` would: dataclasses need it
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(location)
+    except ConvopsError:
+        raise
+    except Exception as error:  # the user's code failed to import: say where, not a traceback
+        raise ConvopsError(f"TARGET {target!r}: importing {location} failed: "
+                           f"{type(error).__name__}: {error}") from error
+    found: Any = module
+    for part in name.split("."):
+        if not hasattr(found, part):
+            raise ConvopsError(f"TARGET {target!r}: {location} has no {name}")
+        found = getattr(found, part)
+    if not callable(found):
+        raise ConvopsError(f"TARGET {target!r}: {name} is a {type(found).__name__}, not a "
+                           "factory to call")
+    return found
+
+
+def build_model(target: str, kwargs_text: str | None = None):
+    """The model ``TARGET``'s factory builds with ``kwargs_text`` (a JSON object) as keyword
+    arguments, under ``torch.device("meta")`` (no memory for weights) where the factory allows
+    it, else as the factory builds it.
+
+    Examples
+    --------
+    >>> build_model("torch.nn:Conv1d", '{"in_channels": 2, "out_channels": 4, "kernel_size": 3}').weight.is_meta
+    True
+    """
+    import torch
+
+    try:
+        kwargs = {} if kwargs_text is None else json.loads(kwargs_text)
+    except json.JSONDecodeError as error:
+        raise ConvopsError(f"--kwargs must be a JSON object such as '{{\"num_classes\": 10}}': "
+                           f"{error}") from None
+    if not isinstance(kwargs, dict):
+        raise ConvopsError(f"--kwargs must be a JSON object such as '{{\"num_classes\": 10}}', "
+                           f"got {kwargs_text!r}")
+    factory = load_factory(target)
+    try:
+        with torch.device("meta"):
+            model = factory(**kwargs)
+    except Exception:  # e.g. a factory that loads or inspects weights: build it as it is
+        try:
+            model = factory(**kwargs)
+        except Exception as error:
+            raise ConvopsError(f"{target} failed with keyword arguments {kwargs}: "
+                               f"{type(error).__name__}: {error}") from error
+    if not isinstance(model, torch.nn.Module):
+        raise ConvopsError(f"{target} returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _dtype(name: str):
+    import torch
+
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ConvopsError(f"--dtype {name!r} is not a floating-point torch dtype; e.g. "
+                           "float32, bfloat16, float16, float64")
+    return dtype
+
+
+def profile_model(args: argparse.Namespace):
+    """The profile ``convops profile`` prints, from its parsed arguments."""
+    from .profiler import profile  # torch loads only for this command
+
+    shapes = [parse_sizes(text) for text in args.input]
+    if args.backward and any(isinstance(v, str) for shape in shapes for v in shape):
+        raise ConvopsError("--backward counts concrete shapes: give every size as an int "
+                           "(symbolic sizes print the forward's formulas)")
+    if args.depth is not None and args.depth < 0:
+        raise ConvopsError(f"--depth {args.depth} must be 0 or more (0: the model alone)")
+    dtype = None if args.dtype is None else _dtype(args.dtype)
+    model = build_model(args.target, args.kwargs)
+    if dtype is not None:  # the model's floating-point tensors and its inputs (free on meta)
+        model = model.to(dtype)
+    options = {"backward": args.backward} | ({"mode": args.mode} if args.mode else {})
+    return profile(model, *shapes, **options)
+
+
+def _print_profile(report, args: argparse.Namespace) -> None:
+    if args.json:
+        print(report.to_json())
+        return
+    print(report.table(depth=args.depth))
+    if hasattr(report, "symbols"):
+        print(f"\ntotal = {report.formula('total')}")
 
 
 def _describe(layer: Layer) -> str:
@@ -179,7 +325,9 @@ def _parser() -> argparse.ArgumentParser:
                     "Conv1d/2d/3d and ConvTranspose1d/2d/3d.",
         epilog=f"example:\n  {_EXAMPLE}\n  convops formula ConvTranspose2d --no-bias --latex",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{count,formula}")
+    parser.add_argument("--version", action="version", version=f"convops {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{count,formula,profile}")
     count = commands.add_parser(
         "count", help="count the operations of one layer on one input shape",
         description="Count one layer's operations: the total, its ψ/λ/γ terms, multiplications "
@@ -212,7 +360,45 @@ def _parser() -> argparse.ArgumentParser:
     bias.add_argument("--no-bias", dest="bias", action="store_const", const=False,
                       help="only the total of a layer without bias")
     formula.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
+    _profile_parser(commands)
     return parser
+
+
+def _profile_parser(commands) -> None:
+    command = commands.add_parser(
+        "profile", help="count every convolution a whole model runs, module by module",
+        description="Build a model with its factory (on the meta device where it allows it, so "
+                    "nothing is allocated), run it once on meta tensors of the input shapes and "
+                    "print the module tree: output shapes, parameters, MACs, operations and "
+                    "each module's share of the counted convolution operations.",
+        epilog=f"examples:\n  {_PROFILE_EXAMPLE}\n"
+               "  convops profile models.py:build --kwargs '{\"num_classes\": 10}' "
+               "--input 1,3,H,W\n"
+               "  convops profile torchvision.models:googlenet --backward --mode train "
+               "--input 2,3,224,224\n\nA symbolic size (a name such as H) prints formulas.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("target", metavar="TARGET",
+                         help="the factory that builds the model: package.module:factory or "
+                              "path/to/file.py:factory")
+    command.add_argument("--input", "-i", required=True, action="append", metavar="SHAPE",
+                         help="an input's shape, comma-separated ints or names of symbolic sizes "
+                              "(1,3,H,W); repeat for a model with several inputs")
+    command.add_argument("--kwargs", metavar="JSON",
+                         help="keyword arguments of the factory, a JSON object, e.g. "
+                              "'{\"num_classes\": 10}'")
+    command.add_argument("--dtype", metavar="DTYPE",
+                         help="the floating-point dtype the model and its inputs run in, e.g. "
+                              "float16 (default: the model's)")
+    command.add_argument("--depth", type=int, metavar="N",
+                         help="levels of the module tree to show (default: as many as fit in "
+                              "about 30 rows)")
+    command.add_argument("--backward", action="store_true",
+                         help="also count the backward pass of every convolution")
+    command.add_argument("--mode", choices=("eval", "train"),
+                         help="the mode the model runs in (default: eval, train with --backward)")
+    command.add_argument("--json", action="store_true",
+                         help="print the profile as JSON: model, inputs, mode, totals, modules, "
+                              "calls, not_counted")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
                 _print_count(report)
                 if args.backward:
                     _print_backward(report)
+        elif args.command == "profile":
+            _print_profile(profile_model(args), args)
         else:
             _print_formula(args.kind, args.bias, args.latex)
         sys.stdout.flush()

@@ -13,7 +13,6 @@ refuses is a :class:`ConvopsError`, never a partial total.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -23,6 +22,7 @@ from .capture import CONV_OPS, CONV_TYPES, ModuleRecord, conv_args, conv_layer
 from .count import BackwardBreakdown, Breakdown, breakdown
 from .errors import ConvopsError
 from .layer import Layer
+from .report import Report, exact as _number
 
 NOT_CONV = "not a convolution: not counted"
 _NOT_CALLED = "ran no operation: not called by forward, or nothing to compute"
@@ -70,11 +70,8 @@ class LayerProfile:
         return None if self.backward is None else self.backward.total
 
 
-_COLUMNS = ("name", "kind", "input_shape", "output_shape", "multiplications", "additions", "total")
-
-
-@dataclass(frozen=True)
-class Profile:
+@dataclass(frozen=True, repr=False)  # repr: Report's one line
+class Profile(Report):
     """The call-by-call counts of a model on its inputs.
 
     ``input_shape`` is the shape of the model's first input tensor, ``inputs`` all of its inputs
@@ -160,30 +157,6 @@ class Profile:
         """FLOPs as FlopCounterMode reports convolutions: two per multiply-accumulate."""
         return 2 * self.multiplications
 
-    def _columns(self) -> tuple[str, ...]:
-        return _COLUMNS + (("backward_total",) if self.backward else ())
-
-    def rows(self) -> list[dict]:
-        """One dict per call, e.g. for ``pandas.DataFrame(profile.rows())``."""
-        return [{column: getattr(layer, column) for column in self._columns()}
-                | {"note": layer.note} for layer in self.layers]
-
-    # -- rendering ---------------------------------------------------------------------------
-    def _cells(self) -> list[list[str]]:
-        def cell(layer: LayerProfile, column: str) -> str:
-            value = getattr(layer, column)
-            if value is None:
-                return "-" if column in ("input_shape", "output_shape") else ""
-            return _number(value) if column in _NUMERIC else str(value)
-
-        return [[cell(layer, column) for column in self._columns()] + [layer.note]
-                for layer in self.layers]
-
-    def _totals(self) -> list[str]:
-        backward = [_number(self.backward_total)] if self.backward else []
-        return ["total", "", "", "", _number(self.multiplications), _number(self.additions),
-                _number(self.total), *backward, ""]
-
     def summary(self) -> str:
         """One sentence: the totals, the conventions of other counters, what was not counted."""
         counted, skipped = self.counted, self.not_counted
@@ -198,46 +171,6 @@ class Profile:
                    f"{_number(self.backward_multiplications)} multiplications + "
                    f"{_number(self.backward_additions)} additions" if self.backward else "")
                 + (f"; not counted: {len(skipped)} calls of {', '.join(kinds)}" if skipped else ""))
-
-    def __str__(self) -> str:
-        header = [*self._columns(), "note"]
-        cells = self._cells()
-        widths = [max(len(row[i]) for row in [header, *cells, self._totals()])
-                  for i in range(len(header))]
-        numeric = {i for i, c in enumerate(header) if c in _NUMERIC}
-
-        def line(row):
-            return "  ".join(value.rjust(w) if i in numeric else value.ljust(w)
-                             for i, (value, w) in enumerate(zip(row, widths))).rstrip()
-
-        rule = "  ".join("-" * w for w in widths)
-        return "\n".join([line(header), rule, *map(line, cells), rule, line(self._totals()), "",
-                          self.summary()])
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(str(self))
-
-    def _repr_html_(self) -> str:
-        columns = (*self._columns(), "note")
-        head = "".join(f"<th>{c}</th>" for c in columns)
-
-        def row(values, tag="td"):
-            return "<tr>" + "".join(
-                f'<{tag} style="text-align:{"right" if c in _NUMERIC else "left"}">'
-                f"{html.escape(v)}</{tag}>" for c, v in zip(columns, values)) + "</tr>"
-
-        body = "".join(row(values) for values in self._cells())
-        foot = row(self._totals(), tag="th")
-        return (f"<p>{html.escape(self.summary())}</p><table><thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody><tfoot>{foot}</tfoot></table>")
-
-
-_NUMERIC = ("multiplications", "additions", "total", "backward_total")
-
-
-def _number(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
 
 def rows(calls: list, names: dict[torch.nn.Module, str],
          count: Callable[[Layer, tuple, tuple], Breakdown]) -> list[LayerProfile]:

@@ -71,7 +71,7 @@ class Specialization:
         return f"{self.size} specialised to {self.value} at {self.where}: {self.why}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SymbolicProfile(Profile):
     """A :class:`Profile` whose counts and shapes are sympy expressions in ``symbols``.
 
@@ -106,15 +106,16 @@ class SymbolicProfile(Profile):
             text += "; " + "; ".join(map(str, self.specializations))
         return text
 
-    def latex(self, quantity: str = "total") -> str:
-        """LaTeX of ``total``, ``multiplications`` or ``additions``, to cite; ``guards``: the
-        conditions of the trace, separated by commas.  Floors read ``floor((H - 1) / 2)``."""
+    def latex(self, quantity: str = "total", module: str | None = None) -> str:
+        """LaTeX of :meth:`formula` (``total``, ``multiplications`` or ``additions`` of the model
+        or of ``module``), to cite; ``guards``: the conditions of the trace, separated by
+        commas.  Floors read ``floor((H - 1) / 2)``."""
         if quantity == "guards":
             return r",\quad ".join(latex(readable(guard)) for guard in self.guards)
-        if quantity not in _EVALUATED:
-            raise ConvopsError(f"quantity must be 'total', 'multiplications', 'additions' or "
-                               f"'guards', got {quantity!r}")
-        return latex(readable(getattr(self, quantity)))
+        return super().latex(quantity, module)
+
+    def _printable(self, expr):
+        return readable(expr)
 
     # -- evaluation ------------------------------------------------------------------------------
     @cached_property
@@ -207,8 +208,11 @@ class SymbolicProfile(Profile):
                         lambda match: str(sizes[match.group(1)]), self.inputs)
         shape = None if self.input_shape is None else tuple(
             sizes[v] if isinstance(v, str) else v for v in self.input_shape)
-        return Profile(self.model, shape, tuple(layers), inputs, self.mode, self.device,
-                       self.modules)
+        at_sizes = {symbol: sizes[str(symbol)] for symbol in self.symbols}
+        modules = {path: dataclasses.replace(record, output_shape=None if record.output_shape is None
+                   else tuple(int(sp.sympify(v).subs(at_sizes)) for v in record.output_shape))
+                   for path, record in self.modules.items()}
+        return Profile(self.model, shape, tuple(layers), inputs, self.mode, self.device, modules)
 
     def plot(self, along: str, values: Iterable[int], quantity: str = "total", ax: Any = None,
              **fixed: int | str) -> Any:
@@ -479,8 +483,11 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict,
     guards = _guards(env, translate)
     shown = map_inputs((inputs, kw_inputs), lambda v: v if isinstance(v, torch.Tensor) else
                         tuple(_parse_size(s)[0] if isinstance(s, str) else s for s in v))
+    modules = {path: dataclasses.replace(record, output_shape=None if record.output_shape is None
+               else tuple(_plain(translate(v)) for v in record.output_shape))
+               for path, record in trace.modules.items()}  # in the user's symbols, as the calls
     return SymbolicProfile(model, first_shape(shown), tuple(layers), describe(*shown), mode,
-                           None, trace.modules, tuple(symbols.values()), guards, specializations)
+                           None, modules, tuple(symbols.values()), guards, specializations)
 
 
 @contextmanager

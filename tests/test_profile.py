@@ -100,7 +100,7 @@ def test_rendering():
     profile = convops.profile(UNet(width=2, depth=1), (1, 3, 8, 8))
     text, page = str(profile), profile._repr_html_()
     assert f"{profile.total:,}" in text and f"{profile.total:,}" in page
-    assert "BatchNorm2d" in text and "<table>" in page and "not counted" in page
+    assert "native_batch_norm" in text and "<table" in page and "not counted" in page
     rows_ = profile.rows()
     assert len(rows_) == len(profile.layers) and rows_[0]["kind"] == "Conv2d"
 
@@ -431,7 +431,7 @@ def test_backward_profile_counts_the_gradients_autograd_computes():
     # FlopCounterMode counts 2 FLOPs per multiplication of grad_input and grad_weight (groups 1)
     assert profile.backward_multiplications == _flop_counter_backward_multiplications(model, shape)
     assert profile.backward_total == sum(layer.backward.total for layer in counted.values())
-    assert "backward pass" in profile.summary() and "backward_total" in profile._repr_html_()
+    assert "backward pass" in profile.summary() and "backward" in profile._repr_html_()
 
 
 def test_backward_profile_of_an_input_that_requires_grad_and_of_a_symbolic_shape():

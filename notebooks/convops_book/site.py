@@ -11,7 +11,10 @@ blocks, ``pymdownx.arithmatex``); ``docs/hooks.py`` puts them at the top of each
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import re
+import shlex
 from functools import lru_cache
 from typing import Iterable, Sequence
 
@@ -292,9 +295,35 @@ def _plain(text: str) -> str:
     return re.sub(r"([*_|<\\`])", r"\\\1", text)
 
 
-def cli_markdown(parser: argparse.ArgumentParser) -> str:
+#: What the command line page shows each command print, run when the site is built (the book's
+#: models stand for the user's factories: ``convops_book`` is installed beside convops).
+CLI_EXAMPLES: dict[str, list[list[str]]] = {
+    "count": [["count", "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)", "--input",
+               "1,3,224,224"]],
+    "formula": [["formula", "Conv2d", "--bias"]],
+    "profile": [["profile", "convops_book.models:resnet50", "--input", "1,3,224,224"]],
+}
+
+
+def cli_output(argv: Sequence[str]) -> str:
+    """What ``convops ARGV`` prints, run in this process; raises if the command is refused."""
+    from convops.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(list(argv))
+    if code != 0:
+        raise RuntimeError(f"convops {shlex.join(argv)} exited with {code}")
+    return out.getvalue().rstrip()
+
+
+def cli_markdown(parser: argparse.ArgumentParser,
+                 examples: dict[str, list[list[str]]] | None = None) -> str:
     """The command line page's body, from ``parser`` (``convops.cli._parser()``): usage,
-    description and a table of the arguments of every command, and its examples."""
+    description and a table of the arguments of every command, its examples, and what the
+    commands of ``examples`` (default :data:`CLI_EXAMPLES`) print."""
+    examples = CLI_EXAMPLES if examples is None else examples
+
     def section(level: str, title: str, command: argparse.ArgumentParser) -> list[str]:
         lines = [f"{level} `{title}`", "", _plain(command.description or ""), "",
                  "```text", command.format_usage().strip(), "```", ""]
@@ -318,4 +347,7 @@ def cli_markdown(parser: argparse.ArgumentParser) -> str:
         if isinstance(action, argparse._SubParsersAction):
             for name, command in action.choices.items():
                 lines += section("##", f"{parser.prog} {name}", command)
+                for argv in examples.get(name, ()):
+                    lines += ["What it prints:", "", "```text", f"$ {parser.prog} {shlex.join(argv)}",
+                              cli_output(argv), "```", ""]
     return "\n".join(lines)
