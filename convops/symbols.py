@@ -72,7 +72,7 @@ def latex(expr: sp.Basic, width: int | None = None, **settings) -> str:
     >>> print(latex(S.k[0] * S.size_out[1] * S.C_in * S.N))
     N C_{\\text{in}} W_{\\text{out}} k_0
     >>> print(latex(sp.Eq(S.g, S.k[0] + S.k[1] - S.s[0]), width=6))
-    \\begin{aligned} g &= k_0 + k_1\\\\ &\\quad - s_0 \\end{aligned}
+    \\begin{aligned} g &= k_0\\\\ &\\quad + k_1 - s_0 \\end{aligned}
     """
     if width is not None:
         return latex_lines(expr, width, **settings)
@@ -122,28 +122,52 @@ def rendered_length(tex: str) -> int:
 
 def latex_lines(expr: sp.Basic, width: int, **settings) -> str:
     """LaTeX of ``expr`` (an equation or an expression) in lines of about ``width`` characters
-    (:func:`rendered_length`, the left-hand side not counted): the right-hand side's terms, in
-    reading order, fill a line until the next would pass ``width``, and continue on the next
-    line, aligned after the ``=``.  A formula that fits, or is no sum, stays on one line, as
-    :func:`latex` prints it."""
+    (:func:`rendered_length`, the left-hand side counted on the first): the terms of the right-hand
+    side's sum (of a product, its longest sum, in brackets after the other factors), in reading
+    order, fill a line until the next would pass ``width``, and continue on the next line,
+    aligned after the ``=``.  A formula that fits, or has no sum, stays on one line, as
+    :func:`latex` prints it.
+
+    Examples
+    --------
+    >>> S = symbols(1)
+    >>> print(latex_lines(sp.Eq(S.g, S.N * (S.k[0] + S.s[0] + S.d[0])), width=4))
+    \\begin{aligned} g &= N \\Big( k\\\\ &\\quad + s + d \\Big) \\end{aligned}
+    """
     ordered, original = _in_reading_order(expr)
     printer = LatexPrinter({"symbol_names": _names(original), **settings})
     one_line = printer.doprint(ordered)
     lhs, rhs = (ordered.lhs, ordered.rhs) if isinstance(ordered, sp.Eq) else (None, ordered)
-    if rendered_length(one_line) <= width or not isinstance(rhs, sp.Add):
+    outer, inner = _split_factor(rhs)
+    if rendered_length(one_line) <= width or inner is None:
         return one_line
-    lines, line = [], ""
-    for term in printer._as_ordered_terms(rhs):
+    first = f"{printer.doprint(lhs)} &= " if lhs is not None else "& "
+    if outer != 1:  # the factor, then the sum in brackets that span the lines
+        first += rf"{printer._print(outer)} \Big( "
+    lines, line = [], first
+    for term in printer._as_ordered_terms(inner):
         text = printer._print(term)
-        piece = text if not line and not lines else (
+        piece = text if line == first else (
             f" - {text[1:].lstrip()}" if text.startswith("-") else f" + {text}")
-        if line and rendered_length(line + piece) > width:
+        if line != first and rendered_length(line + piece) > width:
             lines.append(line)
             line, piece = "", piece.lstrip()
         line += piece
-    lines.append(line)
-    first = f"{printer.doprint(lhs)} &= " if lhs is not None else "& "
-    return (r"\begin{aligned} " + first + "\\\\ &\\quad ".join(lines) + r" \end{aligned}")
+    lines.append(line + (r" \Big)" if outer != 1 else ""))
+    return r"\begin{aligned} " + "\\\\ &\\quad ".join(lines) + r" \end{aligned}"
+
+
+def _split_factor(expr: sp.Expr) -> tuple[sp.Expr, sp.Add | None]:
+    """``expr`` as a factor times the sum to break over lines: ``(1, expr)`` for a sum, the
+    product's sum of most terms and the rest of the product for a product, ``(expr, None)``
+    where there is no sum to break."""
+    if isinstance(expr, sp.Add):
+        return sp.S.One, expr
+    sums = [factor for factor in sp.Mul.make_args(expr) if isinstance(factor, sp.Add)]
+    if not sums:
+        return expr, None
+    inner = max(sums, key=lambda s: len(s.args))
+    return sp.Mul(*(f for f in sp.Mul.make_args(expr) if f is not inner), evaluate=False), inner
 
 
 class _ReadingOrderPretty(PrettyPrinter):

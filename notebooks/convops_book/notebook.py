@@ -31,7 +31,7 @@ __all__ = ["Figure", "Measurement", "Table", "cases_table", "comparison", "figur
 # -- equations -----------------------------------------------------------------------------------
 #: The width, in characters of the rendered formula (:func:`convops.symbols.rendered_length`),
 #: past which a displayed formula breaks over lines: what fits the site's column at 1280 px.
-WIDTH = 56
+WIDTH = 48
 
 
 def equation(source, quantity: str | None = None, module: str | None = None):

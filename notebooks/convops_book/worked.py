@@ -104,11 +104,13 @@ def element(module: torch.nn.Module, x: torch.Tensor, index: tuple[int, ...]) ->
 
 
 def _sum_latex(e: Element) -> str:
-    groups = " + ".join(r"\left(" + " + ".join(rf"{x} \cdot {w}" for x, w in group) + r"\right)"
-                        for group in e.groups if group)
+    """The hand sum, one line per filter's bracket of products, then its value beside torch's."""
+    brackets = [r"\left(" + " + ".join(rf"{x} \cdot {w}" for x, w in group) + r"\right)"
+                for group in e.groups if group]
     position = ", ".join(map(str, e.index))
-    return (rf"\begin{{aligned}} y[0, 0, {position}] &= {e.bias} + {groups} \\ &= {e.value}"
-            rf"\quad \text{{(torch: {e.torch:g})}} \end{{aligned}}")
+    lines = [rf"y[0, 0, {position}] &= {e.bias}", *(rf"&\quad + {b}" for b in brackets),
+             rf"&= {e.value} \quad \text{{(torch: {e.torch:g})}}"]
+    return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}"
 
 
 def worked_example(kind, index: tuple[int, ...] | None = None) -> Element:

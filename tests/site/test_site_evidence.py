@@ -15,16 +15,18 @@ DESKTOP, PHONE = 1280, 390
 PALETTES = ("light", "dark")
 MODULE_PAGES = [f"notebooks/{name.lower()}/" for name in KINDS]
 
-#: Tables whose content is wider than their box (their scroll box, or the article's column).
+#: Tables whose content is wider than their box (their scroll box, or the article's column) by
+#: more than a border's few pixels (Material's table wrapper scrolls 2 px for its own border).
 WIDE_TABLES = """() => {
+  const SLACK = 4;
   const column = document.querySelector("article").getBoundingClientRect();
   const wide = [];
   for (const table of document.querySelectorAll("article table")) {
     const r = table.getBoundingClientRect();
     if (r.width === 0) continue;  // in a closed tab or details
-    let box = table, overflow = r.right > column.right + 1 || table.scrollWidth > table.clientWidth + 1;
+    let box = table, overflow = r.right > column.right + SLACK || table.scrollWidth > table.clientWidth + SLACK;
     for (let e = table.parentElement; e && !overflow && e.tagName !== "ARTICLE"; e = e.parentElement)
-      if (getComputedStyle(e).overflowX !== "visible" && e.scrollWidth > e.clientWidth + 1) { box = e; overflow = true; }
+      if (getComputedStyle(e).overflowX !== "visible" && e.scrollWidth > e.clientWidth + SLACK) { box = e; overflow = true; }
     if (overflow) wide.push(`${(table.querySelector("caption, th")?.textContent || "").trim().slice(0, 70)} ` +
                             `(${Math.round(Math.max(table.scrollWidth, box.scrollWidth))} px in ${Math.round(column.width)} px)`);
   }
@@ -62,7 +64,8 @@ COLUMN_CELLS = """([table, columns]) => {
 #: The instances the issue names: (page, a table's caption or header text, its columns, a number
 #: that must be among the cells).
 POINTED_AT = [
-    ("notebooks/training_cost/", "grad_weight: 2 · multiplications", ["FlopCounterMode"], "73,728"),
+    ("notebooks/training_cost/", "grad_weight: 2 · multiplications",
+     ["FlopCounterMode", "grad_weight: FlopCounterMode"], "73,728"),
     ("notebooks/conventions/", "operations − FLOPs", ["operations − FLOPs"], "-4,096"),
     ("notebooks/conventions/", "padding_mode", ["multiplications = FlopCounterMode / 2"], "9,216 ✓"),
     ("notebooks/conventions/", "groups", ["γ (aggregation + bias)", "total"], "4,096 ✓"),
