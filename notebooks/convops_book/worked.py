@@ -113,11 +113,11 @@ def _sum_latex(e: Element) -> str:
     return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}"
 
 
-def worked_example(kind, index: tuple[int, ...] | None = None) -> Element:
+def worked_example(kind, index: tuple[int, ...] | None = None) -> None:
     """Display the worked example of ``kind``: the layer and its input, output element
     ``index`` (by default the last position of a convolution's output, the middle of a transposed
-    one's) summed by hand beside torch's value, and what that element costs.  Returns the
-    element; raises ``ValueError`` where the hand sum is not torch's value."""
+    one's) summed by hand beside torch's value, and what that element costs.  Raises
+    ``ValueError`` where the hand sum is not torch's value."""
     from IPython.display import Math, display
 
     module, shape = tiny_layer(kind)
@@ -136,4 +136,3 @@ def worked_example(kind, index: tuple[int, ...] | None = None) -> Element:
           str(e.aggregation_additions))),
         caption=f"{module!r} with weights {module.weight.flatten().int().tolist()}, bias "
                 f"{e.bias}, on x = {x.flatten().int().tolist()} (shape {shape})"))
-    return e

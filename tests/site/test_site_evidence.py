@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from convops import KINDS
+from test_site_layout import _rendered, _url_paths
 
 DESKTOP, PHONE = 1280, 390
 PALETTES = ("light", "dark")
@@ -81,30 +82,17 @@ def palette(request, visit):
     return request.param
 
 
-def _show(visit, path: str, width: int) -> None:
-    visit.page.set_viewport_size({"width": width, "height": 900})
-    visit.goto(path)
-    visit.page.wait_for_function("document.querySelector('article') !== null && "
-                                 "!document.querySelector('article').textContent.includes('$$')",
-                                 timeout=10_000)
-
-
-def _pages(build) -> list[str]:
-    return [p.relative_to(build.site).as_posix().removesuffix("index.html") for p in build.pages()
-            if p.name != "404.html"]
-
-
 def test_no_table_is_wider_than_its_column_at_a_desktop_width(build, visit, palette):
     wide = []
-    for path in _pages(build):
-        _show(visit, path, DESKTOP)
+    for path in _url_paths(build):
+        _rendered(visit, path, DESKTOP)
         wide += [f"/{path}: {table}" for table in visit.page.evaluate(WIDE_TABLES)]
     assert not wide, f"{len(wide)} tables need a sideways scroll ({palette}):\n" + "\n".join(wide)
 
 
 @pytest.mark.parametrize("path", MODULE_PAGES)
 def test_a_phone_shows_convops_and_torch_for_every_verification(build, visit, palette, path):
-    _show(visit, path, PHONE)
+    _rendered(visit, path, PHONE)
     cells = visit.page.evaluate(COLUMN_CELLS, ["quantity", ["convops", "torch"]])
     assert {c["column"].split()[0].rstrip(",") for c in cells} == {"convops", "torch"}, \
         f"/{path} shows no verification table"
@@ -116,7 +104,7 @@ def test_a_phone_shows_convops_and_torch_for_every_verification(build, visit, pa
 @pytest.mark.parametrize("path, table, columns, number", POINTED_AT)
 def test_the_numbers_the_prose_points_at_are_on_screen(build, visit, palette, width, path, table,
                                                       columns, number):
-    _show(visit, path, width)
+    _rendered(visit, path, width)
     cells = visit.page.evaluate(COLUMN_CELLS, [table, columns])
     assert number in {c["text"] for c in cells}, f"/{path}: no table {table!r} with {number} under {columns}"
     hidden = [c for c in cells if not c["seen"]]
@@ -138,15 +126,15 @@ NOTATION = {"Π": r"\prod", "Iverson bracket": r"[\,", "s′": "s'", "d′": "d'
 
 def test_every_page_with_formulas_links_to_the_notation(build, visit):
     """Links do not depend on the palette: one run."""
-    _show(visit, "notation/", DESKTOP)
+    _rendered(visit, "notation/", DESKTOP)
     defined = " ".join(visit.page.evaluate(FORMULAS_AND_LINKS)["tex"])
     text = visit.page.inner_text("article")
     missing = [name for name, tex in NOTATION.items() if tex not in defined]
     assert not missing, f"the Notation page defines no {missing}"
     assert "out_channels" in text and "filter" in text, "Notation must say what a filter is"
     unlinked = []
-    for path in _pages(build):
-        _show(visit, path, DESKTOP)
+    for path in _url_paths(build):
+        _rendered(visit, path, DESKTOP)
         page = visit.page.evaluate(FORMULAS_AND_LINKS)
         if path != "notation/" and page["displayed"] and not any(
                 link.rstrip("/").endswith("/notation") for link in page["links"]):
