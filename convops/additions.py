@@ -138,7 +138,8 @@ class Iverson(sp.Function):
 
 def lattice_count_definition() -> sp.Eq:
     r"""The definition of :math:`F`, the lattice count :class:`LatticeCount` evaluates:
-    :math:`F_{L,k}^{s,d}(T) = \sum_{i=0}^{L-1} \sum_{j=0}^{k-1} [\,i s + j d < T\,]`.
+    :math:`F_{L,k}^{s,d}(T) = \sum_{m=0}^{L-1} \sum_{j=0}^{k-1} [\,m s + j d < T\,]`.  The input
+    index is ``m``, not ``i``: on the pages ``i`` is the spatial dimension.
 
     Examples
     --------
@@ -150,9 +151,9 @@ def lattice_count_definition() -> sp.Eq:
     """
     L, k, s, d = sp.symbols("L k s d", integer=True, positive=True)
     T = sp.Symbol("T", integer=True)
-    i, j = sp.symbols("i j", integer=True, nonnegative=True)
-    body = Iverson(sp.StrictLessThan(i * s + j * d, T))
-    return sp.Eq(LatticeCount(L, k, s, d, T), sp.Sum(body, (i, 0, L - 1), (j, 0, k - 1)),
+    m, j = sp.symbols("m j", integer=True, nonnegative=True)
+    body = Iverson(sp.StrictLessThan(m * s + j * d, T))
+    return sp.Eq(LatticeCount(L, k, s, d, T), sp.Sum(body, (m, 0, L - 1), (j, 0, k - 1)),
                  evaluate=False)
 
 

@@ -310,8 +310,8 @@ def _print_formula(kind: str, bias: bool | None, as_latex: bool) -> None:
         if symbol in used and not symbol.name.startswith(("psi", "lam", "gamma")):
             print(f"  {symbol}: {meaning}")
     if any(eq.rhs.has(LatticeCount) for eq in eqs.values()):
-        print("  LatticeCount(L, k, s, d, T): F, the number of pairs (i, j) with 0 <= i < L, "
-              "0 <= j < k and i*s + j*d < T")
+        print("  LatticeCount(L, k, s, d, T): F, the number of pairs (m, j) with 0 <= m < L, "
+              "0 <= j < k and m*s + j*d < T")
 
 
 def _gradient_names(text: str) -> tuple[str, ...]:

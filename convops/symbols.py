@@ -7,10 +7,12 @@ and the transposed additions are non-negative.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
 
 from .errors import ConvopsError
@@ -57,19 +59,115 @@ def _in_reading_order(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symb
     return expr.xreplace(renamed), {new: old for old, new in renamed.items()}
 
 
-def latex(expr: sp.Basic, **settings) -> str:
+def latex(expr: sp.Basic, width: int | None = None, **settings) -> str:
     """LaTeX of ``expr`` with convops' symbol names (``C_{\\text{in}}`` rather than ``C_{in}``),
     factors and terms in :data:`READING_ORDER` (``N C_{\\text{in}} C_{\\text{out}}``, sizes, kernel).
+
+    With ``width`` (in characters of the rendered formula, roughly), a sum wider than that is
+    broken over aligned lines, term by term (:func:`latex_lines`); without it, one line.
 
     Examples
     --------
     >>> S = symbols(2)
     >>> print(latex(S.k[0] * S.size_out[1] * S.C_in * S.N))
     N C_{\\text{in}} W_{\\text{out}} k_0
+    >>> print(latex(sp.Eq(S.g, S.k[0] + S.k[1] - S.s[0]), width=6))
+    \\begin{aligned} g &= k_0\\\\ &\\quad + k_1 - s_0 \\end{aligned}
+    """
+    if width is not None:
+        return latex_lines(expr, width, **settings)
+    ordered, original = _in_reading_order(expr)
+    return sp.latex(ordered, symbol_names=_names(original), **settings)
+
+
+def _names(original: dict[sp.Symbol, sp.Symbol]) -> dict[sp.Symbol, str]:
+    """LaTeX names of convops' symbols and of their reading-order stand-ins (``original``)."""
+    return {**LATEX_NAMES, **{new: LATEX_NAMES.get(old, old.name) for new, old in original.items()}}
+
+
+#: What a LaTeX command shows as, for :func:`rendered_length`: nothing, or one character.
+_INVISIBLE = re.compile(r"\\(?:left|right|text|mathrm|operatorname|displaystyle|quad|qquad|,|;|!)"
+                        r"(?![a-zA-Z])|[{}_^ &]")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
+
+
+def _group_end(tex: str, start: int) -> int:
+    """The index of the brace that closes the one at ``tex[start]``."""
+    depth = 0
+    for i in range(start, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[i], 0)
+        if depth == 0:
+            return i
+    raise ValueError(f"unbalanced braces in {tex!r}")
+
+
+def rendered_length(tex: str) -> int:
+    """About how many characters wide ``tex`` renders: commands that draw one symbol count one,
+    layout commands, braces and spaces none, a fraction its wider part.
+
+    Examples
+    --------
+    >>> rendered_length(r"\\frac{C_{\\text{in}} C_{\\text{out}}}{g}"), rendered_length(r"\\psi + 1")
+    (7, 3)
+    """
+    start = tex.find(r"\frac{")
+    if start >= 0:
+        numerator_end = _group_end(tex, start + 5)
+        denominator_end = _group_end(tex, numerator_end + 1)
+        wider = max(rendered_length(tex[start + 6:numerator_end]),
+                    rendered_length(tex[numerator_end + 2:denominator_end]))
+        return rendered_length(tex[:start]) + wider + rendered_length(tex[denominator_end + 1:])
+    return len(_COMMAND.sub("x", _INVISIBLE.sub("", tex)))
+
+
+def latex_lines(expr: sp.Basic, width: int, **settings) -> str:
+    """LaTeX of ``expr`` (an equation or an expression) in lines of about ``width`` characters
+    (:func:`rendered_length`, the left-hand side counted on the first): the terms of the right-hand
+    side's sum (of a product, its longest sum, in brackets after the other factors), in reading
+    order, fill a line until the next would pass ``width``, and continue on the next line,
+    aligned after the ``=``.  A formula that fits, or has no sum, stays on one line, as
+    :func:`latex` prints it.
+
+    Examples
+    --------
+    >>> S = symbols(1)
+    >>> print(latex_lines(sp.Eq(S.g, S.N * (S.k[0] + S.s[0] + S.d[0])), width=4))
+    \\begin{aligned} g &= N \\Big( k\\\\ &\\quad + s + d \\Big) \\end{aligned}
     """
     ordered, original = _in_reading_order(expr)
-    names = {**LATEX_NAMES, **{new: LATEX_NAMES.get(old, old.name) for new, old in original.items()}}
-    return sp.latex(ordered, symbol_names=names, **settings)
+    printer = LatexPrinter({"symbol_names": _names(original), **settings})
+    one_line = printer.doprint(ordered)
+    lhs, rhs = (ordered.lhs, ordered.rhs) if isinstance(ordered, sp.Eq) else (None, ordered)
+    outer, inner = _split_factor(rhs)
+    if rendered_length(one_line) <= width or inner is None:
+        return one_line
+    first = f"{printer.doprint(lhs)} &= " if lhs is not None else "& "
+    if outer != 1:  # the factor, then the sum in brackets that span the lines
+        first += rf"{printer._print(outer)} \Big( "
+    lines, line = [], first
+    for term in printer._as_ordered_terms(inner):
+        text = printer._print(term)
+        piece = text if line == first else (
+            f" - {text[1:].lstrip()}" if text.startswith("-") else f" + {text}")
+        if line != first and rendered_length(line + piece) > width:
+            lines.append(line)
+            line, piece = "", piece.lstrip()
+        line += piece
+    lines.append(line + (r" \Big)" if outer != 1 else ""))
+    return r"\begin{aligned} " + "\\\\ &\\quad ".join(lines) + r" \end{aligned}"
+
+
+def _split_factor(expr: sp.Expr) -> tuple[sp.Expr, sp.Add | None]:
+    """``expr`` as a factor times the sum to break over lines: ``(1, expr)`` for a sum, the
+    product's sum of most terms and the rest of the product for a product, ``(expr, None)``
+    where there is no sum to break."""
+    if isinstance(expr, sp.Add):
+        return sp.S.One, expr
+    sums = [factor for factor in sp.Mul.make_args(expr) if isinstance(factor, sp.Add)]
+    if not sums:
+        return expr, None
+    inner = max(sums, key=lambda s: len(s.args))
+    return sp.Mul(*(f for f in sp.Mul.make_args(expr) if f is not inner), evaluate=False), inner
 
 
 class _ReadingOrderPretty(PrettyPrinter):

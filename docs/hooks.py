@@ -4,7 +4,8 @@
   ``make setup``, become files of the site under ``assets/katex/``.
 - Open each module page (the notebook ``notebooks/<kind>.ipynb``), and the training-cost page
   (:func:`convops_book.backward.backward_summary_markdown`), with the formula summary that
-  :mod:`convops_book.site` generates from the derivation, right under the notebook's title.
+  :mod:`convops_book.site` generates from the derivation: where a Markdown cell of the notebook
+  says ``<!-- convops:summary -->`` (after its introduction), else right under its title.
 - Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
   Markdown pages with that formula and with the table of every formula's anchor;
   ``<!-- convops:api -->`` with the API reference of ``convops.__all__`` and
@@ -44,8 +45,8 @@ import convops
 from convops import KINDS
 from convops_book.backward import backward_summary_markdown
 from convops.cli import _parser
-from convops_book.site import (anchors_markdown, api_markdown, bibtex, cli_markdown, formula_markdown,
-                               page_name, summary_markdown)
+from convops_book.site import (NOTATION_URL, anchors_markdown, api_markdown, bibtex, cli_markdown,
+                               formula_markdown, page_name, summary_markdown)
 
 #: KaTeX's files the pages load, relative to ``node_modules/katex/dist``; the fonts load from CSS.
 KATEX_FILES = ("katex.min.css", "katex.min.js", "contrib/auto-render.min.js",
@@ -80,6 +81,7 @@ _TAG = re.compile(r"<[^>]+>")
 _HREF = re.compile(r'href="([^"#]+\.(?:ipynb|md))(#[^"]*)?"')
 _FORMULA = re.compile(r"<!-- convops:formula (\w+) (\w+) -->")
 _ANCHORS = "<!-- convops:anchors -->"
+_SUMMARY = "<!-- convops:summary -->"
 _BIBTEX = "<!-- convops:bibtex -->"
 _INSTALL = "<!-- convops:install -->"
 _VERSION = "<!-- convops:version -->"
@@ -147,7 +149,8 @@ def execution_stamp(page) -> str:
     return (f'<p class="convops-stamp">Outputs stored from a run with convops '
             f'{versions["convops"]}, torch {versions["torch"]} and Python {versions["python"]}; '
             f'<code>make test</code> re-runs them. '
-            f'<a href="{path.name}" download>Download the notebook ({path.name})</a></p>')
+            f'<a href="{path.name}" download>Download the notebook ({path.name})</a>. '
+            f'Symbols: <a href="{NOTATION_URL}">Notation</a>.</p>')
 
 
 def strip_cdn_scripts(html: str) -> str:
@@ -191,9 +194,12 @@ def on_page_content(html, page, config, files):
         md = markdown.Markdown(extensions=config.markdown_extensions,
                                extension_configs=config.mdx_configs)
         summary = md.convert(SUMMARIES[src]())
-        title_end = _FIRST_H1_END.search(html)
-        at = title_end.end() if title_end else 0
-        html = html[:at] + summary + html[at:]
+        if _SUMMARY in html:  # where the notebook places it: after its introduction
+            html = html.replace(_SUMMARY, summary, 1)
+        else:
+            title_end = _FIRST_H1_END.search(html)
+            at = title_end.end() if title_end else 0
+            html = html[:at] + summary + html[at:]
     title_end = _FIRST_H1_END.search(html)
     at = title_end.end() if title_end else 0
     html = html[:at] + execution_stamp(page) + html[at:]

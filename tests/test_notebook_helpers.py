@@ -52,7 +52,8 @@ def test_comparison_rows_are_selectable_and_checked():
 
 def test_table_renders_in_every_form():
     table = notebook.Table(("a", "b"), (("1", "<2>"),), caption="c")
-    assert "<td>&lt;2&gt;</td>" in table._repr_html_() and "<caption>c</caption>" in table._repr_html_()
+    assert '<td data-label="b">&lt;2&gt;</td>' in table._repr_html_()
+    assert "<caption>c</caption>" in table._repr_html_()
     assert table._repr_markdown_().splitlines()[2:] == ["| a | b |", "| --- | --- |", "| 1 | <2> |"]
     assert repr(table).splitlines() == ["c", "a  b", "1  <2>"]
 
@@ -64,7 +65,7 @@ def test_table_marks_differences():
 def test_equation_is_the_derivations_latex():
     pytest.importorskip("IPython")
     math = notebook.equation("Conv2d", "gamma")
-    assert math.data == convops.derive("Conv2d").latex("gamma")
+    assert math.data == r"\text{Conv2d:}\quad " + convops.derive("Conv2d").latex("gamma")
     with pytest.raises(ValueError, match="quantity"):
         notebook.equation("Conv2d", "nope")
 
@@ -114,7 +115,7 @@ def test_step_displays_the_equation_then_the_table(monkeypatch):
     module, shape = LAYERS[2]
     notebook.step(module, shape, "output_size_1")
     math, table = shown
-    assert math.data == convops.derive("Conv2d").latex("output_size_1")
+    assert math.data == r"\text{Conv2d:}\quad " + convops.derive("Conv2d").latex("output_size_1")
     assert [row[0] for row in table.rows] == ["output shape"] and table.all_equal
 
 
@@ -157,7 +158,39 @@ def test_layers_table_has_one_checked_line_per_layer():
 def test_tables_show_their_verdicts_first():
     """A ✓ column is shown first (HTML, Markdown, text), where a narrow page cannot hide it."""
     table = notebook.Table(("quantity", "value", ""), (("ψ", "4", "✓"), ("λ", "9", "✗")))
-    assert table._repr_html_().index("<td>✓</td>") < table._repr_html_().index("<td>ψ</td>")
+    shown = table._repr_html_()
+    assert shown.index(">✓</td>") < shown.index(">ψ</td>")
     assert table._repr_markdown_().splitlines()[2] == "| ✓ | ψ | 4 |"
     assert repr(table).splitlines()[1].startswith("✓")
     assert table.rows[0] == ("ψ", "4", "✓")
+
+
+def test_verification_tables_say_how_they_measured_once():
+    """"measured by" is the caption where it is the same for every row; every row names the
+    layer it checks, for the site's count of verified layers."""
+    module, shape = LAYERS[0]
+    table = notebook.comparison(module, shape, rows=("multiplications", "total"))
+    assert table.header == ("quantity", "convops", "torch", "")
+    assert table.caption.endswith("; torch measured by: instrumented run")
+    assert table.layers == (notebook.describe_layer(module, shape),) * 2
+    assert table._repr_html_().count('data-verdict="✓"') == 2
+    mixed = notebook.comparison(module, shape, rows=("psi", "lam"))
+    assert "measured by" in mixed.header
+
+
+def test_rows_are_labelled_by_what_varies():
+    modes = ("zeros", "reflect")
+    cases = [(torch.nn.Conv2d(4, 4, 3, padding=2, padding_mode=m), (1, 4, 6, 6)) for m in modes]
+    table = notebook.layers_table(cases, rows=("total",))
+    assert [row[0] for row in table.rows] == ["padding_mode=zeros", "padding_mode=reflect"]
+    assert table.header == ("layer", "total")
+    assert table.caption == ("Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(2, 2)) "
+                             "on input (1, 4, 6, 6)")
+    mixed = notebook.layers_table(LAYERS[:2], rows=("total",))
+    assert [row[0] for row in mixed.rows] == [repr(m) for m, _ in LAYERS[:2]]
+    assert mixed.header[:2] == ("layer", "input")
+
+
+def test_a_row_that_disagrees_is_marked():
+    table = notebook.Table(("layer", "total"), (("a", "1 ✓"), ("b", "2 ≠ 3")), layers=("a", "b"))
+    assert 'data-layer="b" data-verdict="✗"' in table._repr_html_()

@@ -19,7 +19,7 @@ from convops.backward import GRADIENTS
 from convops.derivation import kind_of
 from convops.reference import flop_counter_backward_flops, measure_backward
 
-from .notebook import Table, _format, describe_layer
+from .notebook import WIDTH, Table, _format, cases_table, describe_layer
 from .site import (LABELS, LATTICE_COUNT, every_dimension, formula_block, free_symbols,
                    per_dimension_keys, symbols_table)
 
@@ -54,8 +54,9 @@ def backward_comparison(module: torch.nn.Module, input_shape: Sequence[int],
         counted, counter = getattr(formula, f"grad_{name}"), measured[name]
         rows.append((f"grad_{name}", _cell(counted.multiplications, counter.multiplications),
                      _cell(counted.additions, counter.additions)))
+    layer = describe_layer(module, input_shape)
     return Table(("gradient", "multiplications", "additions"), tuple(rows),
-                 caption=f"{describe_layer(module, input_shape)}; gradients equal torch.autograd's")
+                 caption=f"{layer}; gradients equal torch.autograd's", layers=(layer,) * len(rows))
 
 
 def backward_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]]) -> Table:
@@ -75,13 +76,12 @@ def backward_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]]) -> Ta
     for module, shape in cases:
         formula = breakdown(module, tuple(shape), backward=True)
         measured = measure_backward(module, shape)
-        cells = [repr(module), _format(tuple(shape))]
-        cells += [_cell(getattr(formula, f"grad_{name}").total, measured[name].total)
+        cells = [_cell(getattr(formula, f"grad_{name}").total, measured[name].total)
                   for name in GRADIENTS]
         cells.append(_cell(formula.flops, flop_counter_backward_flops(module, shape, GRADIENTS)))
         body.append(tuple(cells))
-    return Table(("layer", "input", *(f"grad_{name}" for name in GRADIENTS),
-                  "FLOPs = FlopCounterMode"), tuple(body))
+    return cases_table(cases, (*(f"grad_{name}" for name in GRADIENTS), "FLOPs = FlopCounterMode"),
+                       body)
 
 
 # -- site ----------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def backward_summary_markdown() -> str:
         eqs = derive(name).backward.equations()
         blocks = "\n".join(
             f"**{_label(name, q)}** · [#{backward_anchor(name, q)}](#{backward_anchor(name, q)})\n\n"
-            + formula_block(backward_anchor(name, q), latex(backward_equation(name, q)),
+            + formula_block(backward_anchor(name, q), latex(backward_equation(name, q), width=WIDTH),
                             [backward_anchor(name, a) for a in per_dimension_keys(eqs, q)])
             for q in backward_quantities(name))
         tabs.append(f"//// tab | {name}\n\n{blocks}\n**Symbols**\n\n"

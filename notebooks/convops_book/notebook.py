@@ -24,23 +24,48 @@ from convops.layer import Layer
 from convops.reference import flop_counter_flops, run
 from convops.symbols import latex
 
-__all__ = ["Figure", "Measurement", "Table", "comparison", "figure", "describe_layer", "layers_table", "equation", "measure", "parameters",
-           "plot_style", "plot_sweeps", "draw_sweeps", "step", "style_axes", "sweep", "symbol_values", "ROWS", "STEP_ROWS"]
+__all__ = ["Figure", "Measurement", "Table", "cases_table", "comparison", "figure", "describe_layer", "layers_table", "equation", "measure", "parameters",
+           "plot_style", "plot_sweeps", "draw_sweeps", "named", "step", "style_axes", "sweep", "symbol_values", "vary_labels", "verdict", "ROWS", "STEP_ROWS"]
 
 
 # -- equations -----------------------------------------------------------------------------------
-def equation(source, quantity: str | None = None):
-    """An equation as ``IPython.display.Math``, printed with convops' symbol names.
+#: The width, in characters of the rendered formula (:func:`convops.symbols.rendered_length`),
+#: past which a displayed formula breaks over lines: what fits the site's column at 1280 px.
+WIDTH = 48
 
-    ``source`` is a sympy equation, or a module kind (a module, class or name such as
-    ``"Conv2d"``) whose derivation's equation ``quantity`` is shown: one of
+
+def equation(source, quantity: str | None = None, module: str | None = None):
+    """An equation as ``IPython.display.Math``, printed with convops' symbol names, its sums
+    broken over lines past :data:`WIDTH` and led by the name of the module it belongs to.
+
+    ``source`` is a sympy equation (of ``module``, where given), or a module kind (a module,
+    class or name such as ``"Conv2d"``) whose derivation's equation ``quantity`` is shown: one of
     :meth:`convops.Derivation.equations`' keys (``"psi"``, ``"lam"``, ``"total_bias"`` …).
     """
     from IPython.display import Math
 
-    if isinstance(source, sp.Basic):
-        return Math(latex(source))
-    return Math(derive(source).latex(quantity))
+    if not isinstance(source, sp.Basic):
+        d = derive(source)
+        equations = {**d.equations(), **d.indexed_equations()}
+        if quantity not in equations:
+            raise ValueError(f"quantity must be one of {', '.join(equations)}, got {quantity!r}")
+        module, source = d.name, equations[quantity]
+    return Math(named(module, latex(source, width=WIDTH)))
+
+
+def named(module: str | None, tex: str) -> str:
+    """``tex`` led by ``module``'s name, so that formulas of two modules never look alike.
+
+    Examples
+    --------
+    >>> print(named("ConvTranspose2d", r"\\psi = 1"), named(None, "x"))
+    \\text{ConvTranspose2d:}\\quad \\psi = 1 x
+    >>> print(named("Conv1d", r"\\text{Conv1d}_{\\text{ops}} = 2"))  # named already
+    \\text{Conv1d}_{\\text{ops}} = 2
+    """
+    if not module or rf"\text{{{module}}}" in tex:
+        return tex
+    return rf"\text{{{module}:}}\quad {tex}"
 
 
 # -- measurements --------------------------------------------------------------------------------
@@ -144,19 +169,42 @@ def _format(value) -> str:
 _NUMBER = re.compile(r"-?[\d,]+(\.\d+)?( ✓)?")
 
 
-def _cell_html(cell: str) -> str:
-    """A table cell, numbers aligned right so that their digits line up."""
-    style = ' style="text-align:right"' if _NUMBER.fullmatch(cell) else ""
-    return f"<td{style}>{html.escape(cell)}</td>"
+def _cell_html(cell: str, label: str) -> str:
+    """A table cell, numbers aligned right so that their digits line up; ``data-label`` names
+    its column where a narrow page stacks the row as a card (``data-cards``, docs/stylesheets/convops.css)."""
+    number = " convops-number" if _NUMBER.fullmatch(cell) else ""
+    verdict = " convops-verdict" if cell in ("✓", "✗") else ""
+    classes = f' class="{(number + verdict).strip()}"' if number or verdict else ""
+    return f'<td{classes} data-label="{html.escape(label)}">{html.escape(cell)}</td>'
+
+
+_VERDICT_HEAD = ' class="convops-verdict"'
+
+
+def verdict(row: Sequence[str]) -> str:
+    """✗ where a cell of ``row`` is ✗ or shows a difference (``≠``), ✓ otherwise.
+
+    Examples
+    --------
+    >>> verdict(("total", "12 ✓")), verdict(("total", "12 ≠ 13")), verdict(("ψ", "4", "✗"))
+    ('✓', '✗', '✗')
+    """
+    return "✗" if any(cell == "✗" or "≠" in cell for cell in row) else "✓"
 
 
 @dataclass(frozen=True)
 class Table:
-    """A small table that Jupyter shows as HTML, with Markdown and plain-text forms as well."""
+    """A small table that Jupyter shows as HTML, with Markdown and plain-text forms as well.
+
+    ``layers`` names, row by row, the layer a row checks against torch (empty for a table that
+    checks nothing); the HTML carries them, with each row's :func:`verdict`, so that the site
+    counts the layers a page verified (:func:`convops_book.site.verified_layers`).
+    """
 
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     caption: str = ""
+    layers: tuple[str, ...] = ()
 
     def _shown(self) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
         """Header and rows as shown: a last column of verdicts (✓/✗, untitled) comes first, so
@@ -168,13 +216,20 @@ class Table:
         return (self.header[-1:] + self.header[:-1],
                 tuple(row[-1:] + row[:-1] for row in self.rows))
 
+    def _row_html(self, index: int, row: tuple[str, ...], header: tuple[str, ...]) -> str:
+        checked = (f' data-layer="{html.escape(self.layers[index])}" data-verdict="{verdict(row)}"'
+                   if self.layers else "")
+        return (f"<tr{checked}>" + "".join(_cell_html(cell, label) for cell, label in zip(row, header))
+                + "</tr>")
+
     def _repr_html_(self) -> str:
         header, rows = self._shown()
-        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
-        body = "".join("<tr>" + "".join(_cell_html(cell) for cell in row) + "</tr>"
-                       for row in rows)
+        head = "".join(f"<th{'' if cell else _VERDICT_HEAD}>{html.escape(cell)}</th>"
+                       for cell in header)
+        body = "".join(self._row_html(i, row, header) for i, row in enumerate(rows))
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return (f'<table data-cards>{caption}<thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table>")
 
     def _repr_markdown_(self) -> str:
         header, rows = self._shown()
@@ -194,7 +249,13 @@ class Table:
 
     def _replace_caption(self, caption: str) -> "Table":
         """This table with ``caption``."""
-        return Table(self.header, self.rows, caption)
+        return Table(self.header, self.rows, caption, self.layers)
+
+    def without_column(self, name: str) -> "Table":
+        """This table without the column ``name`` (the header's first such column)."""
+        i = self.header.index(name)
+        return Table(self.header[:i] + self.header[i + 1:],
+                     tuple(row[:i] + row[i + 1:] for row in self.rows), self.caption, self.layers)
 
     @property
     def all_equal(self) -> bool:
@@ -207,14 +268,66 @@ def describe_layer(module: torch.nn.Module, input_shape: Sequence[int]) -> str:
     return f"{module!r} on input {_format(tuple(input_shape))}"
 
 
+def _arguments(module: torch.nn.Module) -> dict[str, str]:
+    """The constructor arguments ``repr(module)`` shows, by name (the channels by theirs)."""
+    parts, depth, current = [], 0, ""
+    for char in module.extra_repr():
+        depth += char in "(["
+        depth -= char in ")]"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    named = {"in_channels": parts[0], "out_channels": parts[1]}
+    named.update(part.split("=", 1) for part in parts[2:])
+    return named
+
+
+def vary_labels(modules: Sequence[torch.nn.Module]) -> tuple[str, list[str]]:
+    """What ``modules`` share, as a constructor call, and each one's label: the arguments in
+    which it differs from the others (``padding_mode=reflect``).  Modules of different kinds, or
+    differing in more than two arguments, are each labelled by their ``repr``.
+
+    Examples
+    --------
+    >>> common, labels = vary_labels([torch.nn.Conv1d(2, 2, 3, groups=g) for g in (1, 2)])
+    >>> common, labels
+    ('Conv1d(2, 2, kernel_size=(3,), stride=(1,))', ['groups=1', 'groups=2'])
+    """
+    arguments = [_arguments(m) for m in modules]
+    defaults = {"groups": "1", "bias": "True", "padding_mode": "zeros"}
+    names = list(dict.fromkeys(name for a in arguments for name in a))
+    varying = [n for n in names if len({a.get(n, defaults.get(n)) for a in arguments}) > 1]
+    if len({type(m) for m in modules}) > 1 or len(modules) < 2 or len(varying) > 2:
+        return "", [repr(m) for m in modules]
+    shared = ", ".join(value if name.endswith("channels") else f"{name}={value}"
+                       for name, value in arguments[0].items() if name not in varying)
+    labels = [", ".join(f"{n}={a.get(n, defaults.get(n))}" for n in varying) for a in arguments]
+    return f"{type(modules[0]).__name__}({shared})", labels
+
+
+def measured_by_caption(table: Table) -> Table:
+    """``table`` without its "measured by" column where every row was measured the same way:
+    the caption says how, once."""
+    i = table.header.index("measured by")
+    how = {row[i] for row in table.rows}
+    if len(how) != 1:
+        return table
+    return table.without_column("measured by")._replace_caption(
+        f"{table.caption}; torch measured by: {how.pop()}")
+
+
 def comparison(module: torch.nn.Module, input_shape: Sequence[int],
                rows: Sequence[str] = tuple(ROWS), seed: int = 0) -> Table:
     """Formula (convops) against measurement (torch) for ``module`` on ``input_shape``.
 
     ``rows`` picks keys of :data:`ROWS`.  Each row shows the quantity, its value from
     :func:`convops.breakdown`, its value from executing torch (:func:`measure`), how that was
-    measured, and ✓ where the two are equal.  Raises ``ValueError`` if the instrumented run's
-    output differs from ``module(x)`` (the measurement would then be of something else).
+    measured (in the caption where it is the same for every row), and ✓ where the two are
+    equal.  Raises ``ValueError`` if the instrumented run's output differs from ``module(x)``
+    (the measurement would then be of something else).
     """
     unknown = [row for row in rows if row not in ROWS]
     if unknown:
@@ -228,8 +341,9 @@ def comparison(module: torch.nn.Module, input_shape: Sequence[int],
         label, how, from_formula, from_torch = ROWS[key]
         a, b = from_formula(formula), from_torch(measured)
         body.append((label, _format(a), _format(b), how, "✓" if a == b else "✗"))
-    return Table(("quantity", "convops formula", "torch, measured", "measured by", ""),
-                 tuple(body), caption=describe_layer(module, input_shape))
+    layer = describe_layer(module, input_shape)
+    return measured_by_caption(Table(("quantity", "convops", "torch", "measured by", ""),
+                                     tuple(body), caption=layer, layers=(layer,) * len(body)))
 
 
 def layers_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]],
@@ -238,6 +352,7 @@ def layers_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]],
 
     Each cell is the convops value followed by ✓ where the measurement (:func:`measure`) agrees,
     or by ``≠`` and the measured value where it does not; keys are those of :data:`ROWS`.
+    Layers are labelled by what varies, what they share is the caption (:func:`cases_table`).
     """
     unknown = [row for row in rows if row not in ROWS]
     if unknown:
@@ -245,12 +360,30 @@ def layers_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]],
     body = []
     for module, shape in cases:
         formula, measured = breakdown(module, tuple(shape)), measure(module, shape)
-        cells = [repr(module), _format(tuple(shape))]
+        cells = []
         for key in rows:
             a, b = ROWS[key][2](formula), ROWS[key][3](measured)
             cells.append(f"{_format(a)} ✓" if a == b else f"{_format(a)} ≠ {_format(b)}")
         body.append(tuple(cells))
-    return Table(("layer", "input", *(ROWS[key][0] for key in rows)), tuple(body))
+    return cases_table(cases, tuple(ROWS[key][0] for key in rows), body)
+
+
+def cases_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]], header: Sequence[str],
+                body: Sequence[Sequence[str]], caption: str = "") -> Table:
+    """A table of one row per ``(module, input_shape)`` of ``cases`` with the cells ``body``
+    under ``header``: each row labelled by what varies (:func:`vary_labels`), the input shape
+    in the caption where it is the same for all, what the layers share in the caption."""
+    modules = [module for module, _ in cases]
+    shapes = [_format(tuple(shape)) for _, shape in cases]
+    common, labels = vary_labels(modules)
+    same_input = len(cases) > 1 and len(set(shapes)) == 1
+    head = ("layer", *(() if same_input else ("input",)), *header)
+    rows = tuple((label, *(() if same_input else (shape,)), *cells)
+                 for label, shape, cells in zip(labels, shapes, body))
+    shared = f" on input {shapes[0]}" if same_input else ""
+    shared = f"{common or 'every layer'}{shared}" if common or shared else ""
+    text = "; ".join(filter(None, [shared, caption]))
+    return Table(head, rows, text, tuple(describe_layer(m, s) for m, s in cases))
 
 
 #: The rows :func:`step` shows after each equation of the derivation.

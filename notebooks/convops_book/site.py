@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import html
 import io
+import json
 import re
 import shlex
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import sympy as sp
@@ -24,11 +27,22 @@ from convops.additions import LatticeCount, lattice_count_definition
 from convops.derivation import KINDS, derive, kind_of
 from convops.symbols import SPATIAL_NAMES, indexed_symbols, latex
 
+from .notebook import WIDTH
+
 #: The tabs a summary opens with, and the total each one shows.
 BIAS_TABS = {"bias=True": "total_bias", "bias=False": "total_no_bias"}
 
 #: The summary's name of the definition of the lattice count F (transposed kinds).
 LATTICE_COUNT = "F"
+
+#: The Notation page, from a notebook's page (``notebooks/<name>/``) on the site.
+NOTATION_URL = "../../notation/"
+
+#: The executed notebooks, whose stored outputs the site renders.
+NOTEBOOKS = Path(__file__).resolve().parents[1]
+
+#: A row of a notebook table that checks a layer against torch (``convops_book.notebook.Table``).
+_CHECKED_ROW = re.compile(r'<tr data-layer="([^"]*)" data-verdict="([^"]*)">')
 
 
 @lru_cache(maxsize=None)
@@ -92,7 +106,7 @@ LABELS = {
     "d_reduced": "Reduced dilation",
     "P": "Products landing inside the output",
     "Z": "Output positions that receive a product",
-    LATTICE_COUNT: "Lattice count: the pairs (input index i, tap j) whose product lands before T",
+    LATTICE_COUNT: "Lattice count: the pairs (input index m, tap j) whose product lands before T",
 }
 
 
@@ -103,9 +117,10 @@ def equation(kind, quantity: str) -> sp.Eq:
     return derive(kind).indexed_equations()[quantity]
 
 
-def formula_latex(kind, quantity: str) -> str:
-    """LaTeX of one formula of the summary, as convops prints it."""
-    return latex(equation(kind, quantity))
+def formula_latex(kind, quantity: str, width: int | None = None) -> str:
+    """LaTeX of one formula of the summary, as convops prints it (its sums broken over lines
+    past ``width``, where given)."""
+    return latex(equation(kind, quantity), width=width)
 
 
 def label(kind, quantity: str) -> str:
@@ -167,7 +182,7 @@ def lattice_count_used(kind) -> bool:
 def formula_markdown(kind, quantity: str) -> str:
     """One formula, rendered, in a block that carries its anchor (and its aliases')."""
     name = kind_of(kind).name
-    return formula_block(anchor(kind, quantity), formula_latex(kind, quantity),
+    return formula_block(anchor(kind, quantity), formula_latex(kind, quantity, WIDTH),
                          [anchor(name, a) for a in aliases(name, quantity)])
 
 
@@ -200,7 +215,36 @@ def symbols_table(meaning: dict[sp.Symbol, str], lattice_anchor: str | None = No
         rows.append(f"| $F$ | lattice count, defined [above](#{lattice_anchor}) |")
     block = f"div#{ident}.convops-symbols" if ident else "div.convops-symbols"
     return (f'/// html | {block}\n\n| symbol | meaning |\n| --- | --- |\n'
-            + "\n".join(rows) + "\n\n///\n")
+            + "\n".join(rows) + f"\n\nEvery symbol, and how the pages name dimensions (i, H, W, D), "
+            f"products Π and brackets: [Notation]({NOTATION_URL}).\n\n///\n")
+
+
+def verified_layers(notebook: Path) -> list[str]:
+    """The layers that the stored outputs of ``notebook`` check against torch, each once, in
+    order of appearance: the layers of the rows ``convops_book.notebook.Table`` marks as checks.
+
+    Raises ``ValueError`` naming the layer where a stored row shows a difference (✗ or ≠): the
+    page would show a formula that torch contradicts.
+    """
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    stored = "".join("".join(output.get("data", {}).get("text/html", ""))
+                     for cell in cells for output in cell.get("outputs", ()))
+    rows = [(html.unescape(layer), verdict) for layer, verdict in _CHECKED_ROW.findall(stored)]
+    failed = [layer for layer, verdict in rows if verdict != "✓"]
+    if failed:
+        raise ValueError(f"{notebook.name}: torch disagrees with convops on {failed[0]}; "
+                         f"re-execute the notebook after fixing the formula")
+    return list(dict.fromkeys(layer for layer, _ in rows))
+
+
+def verified_line(kind) -> str:
+    """The line under a module's summary: on how many layers its page checks the formulas."""
+    count = len(verified_layers(NOTEBOOKS / f"{page_name(kind)}.ipynb"))
+    if not count:
+        raise ValueError(f"{page_name(kind)}.ipynb checks no layer against torch")
+    layers = "layer" if count == 1 else "layers"
+    return (f'/// html | p.convops-verified\n\n✓ verified against torch on {count} {layers} '
+            f"(this page)\n\n///\n")
 
 
 def summary_markdown(kind) -> str:
@@ -213,7 +257,7 @@ def summary_markdown(kind) -> str:
     where = "\n".join(f"**{label(kind, q)}** · [#{anchor(kind, q)}](#{anchor(kind, q)})\n\n"
                       f"{formula_markdown(kind, q)}" for q in pieces)
     latex_blocks = "\n".join(latex_markdown(kind, q) for q in pieces)
-    return (f"## Formula summary\n\n{tabs}\nwhere\n\n{where}\n"
+    return (f"## Formula summary\n\n{tabs}\nwhere\n\n{where}\n{verified_line(kind)}\n"
             f"### Symbols\n\n{symbols_markdown(kind)}\n"
             f"/// details | LaTeX of these formulas\n    type: quote\n\n{latex_blocks}\n///\n")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import convops
+from convops_book.notebook import WIDTH
 from convops_book.site import (BIAS_TABS, aliases, anchor, anchors_markdown, formula_latex, label,
                                quantities, summary_markdown, symbols_used)
 
@@ -47,7 +48,9 @@ def test_summary_shows_every_formula_of_convops(kind):
     d = convops.derive(kind)
     for quantity in quantities(kind):
         assert f"div#{anchor(kind, quantity)}" in summary
-        assert f"$$\n{formula_latex(kind, quantity)}\n$$" in summary
+        # shown broken to the column's width, to copy on one line
+        assert f"$$\n{formula_latex(kind, quantity, WIDTH)}\n$$" in summary
+        assert f"\n{formula_latex(kind, quantity)}\n```" in summary
         assert label(kind, quantity)
         for alias in aliases(kind, quantity):  # anchors of per-dimension formulas still resolve
             assert f'<span id="{anchor(kind, alias)}"></span>' in summary
