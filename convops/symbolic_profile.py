@@ -35,7 +35,7 @@ from .errors import ConvopsError
 from .layer import Layer
 from .profiling import (LayerProfile, Profile, _Capture, _default_dtype, _describe, _first_shape,
                       _CALL_IMPL, _innermost_module, _map_inputs, rows, run)
-from .symbols import latex
+from .symbols import condition_latex, condition_text, latex
 
 #: The size each symbol takes while tracing (the first symbol 256, then 320, 384 …): large and
 #: distinct, so that no decision torch takes on them is one that holds only for small sizes.
@@ -67,7 +67,8 @@ class Specialization:
     why: str  #: torch's source location of the decision
 
     def __str__(self) -> str:
-        return f"{self.size} specialised to {self.value} at {self.where}: {self.why}"
+        value = condition_text(readable(sp.sympify(self.value)))
+        return f"{self.size} specialised to {value} at {self.where}: {self.why}"
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class SymbolicProfile(Profile):
         """LaTeX of ``total``, ``multiplications`` or ``additions``, to cite; ``guards``: the
         conditions of the trace, separated by commas.  Floors read ``floor((H - 1) / 2)``."""
         if quantity == "guards":
-            return r",\quad ".join(latex(readable(guard)) for guard in self.guards)
+            return r",\quad ".join(condition_latex(readable(guard)) for guard in self.guards)
         if quantity not in _EVALUATED:
             raise ConvopsError(f"quantity must be 'total', 'multiplications', 'additions' or "
                                f"'guards', got {quantity!r}")
@@ -168,8 +169,8 @@ class SymbolicProfile(Profile):
             held = self._check_guards(*values)
             held = held if isinstance(held, (list, tuple)) else [held]
             broken = next(g for g, ok in zip(self.guards, held) if not ok)
-            raise ConvopsError(f"sizes {sizes} break {broken}, a condition the trace took: "
-                               "profile the model at these sizes instead")
+            raise ConvopsError(f"sizes {sizes} break {condition_text(readable(broken))}, a "
+                               "condition the trace took: profile the model at these sizes instead")
         return values
 
     def evaluate(self, **sizes: int) -> tuple[int, int, int]:
