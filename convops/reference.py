@@ -367,7 +367,7 @@ def flop_counter_backward_flops(module: torch.nn.Module, input_shape: Sequence[i
 def additions_by_ones(size_in: Sequence[int], kernel_size: IntOrTuple, stride: IntOrTuple = 1,
                       dilation: IntOrTuple = 1, padding: IntOrTuple = 0,
                       output_padding: IntOrTuple = 0, clip: bool = True) -> int:
-    """The reference pages' way to find a transposed convolution's additions per filter.
+    """The way moduleprofiler's documentation finds a transposed convolution's additions per filter.
 
     Runs a one-channel transposed convolution with all-ones input and kernel, so output position
     ``o`` holds :math:`n_o`, the number of products landing there, and returns

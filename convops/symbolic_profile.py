@@ -36,7 +36,7 @@ from .errors import ConvopsError
 from .layer import Layer
 from .capture import META_LIMITS, Call, Capture, default_dtype, describe, first_shape, map_inputs, run
 from .profiling import LayerProfile, Profile, rows
-from .symbols import latex
+from .symbols import condition_latex, condition_text, latex
 
 #: The size each symbol takes while tracing (the first symbol 256, then 320, 384 …): large and
 #: distinct, so that no decision torch takes on them is one that holds only for small sizes.
@@ -68,7 +68,8 @@ class Specialization:
     why: str  #: torch's source location of the decision
 
     def __str__(self) -> str:
-        return f"{self.size} specialised to {self.value} at {self.where}: {self.why}"
+        value = condition_text(readable(sp.sympify(self.value)))
+        return f"{self.size} specialised to {value} at {self.where}: {self.why}"
 
 
 @dataclass(frozen=True, repr=False)
@@ -111,7 +112,7 @@ class SymbolicProfile(Profile):
         or of ``module``), to cite; ``guards``: the conditions of the trace, separated by
         commas.  Floors read ``floor((H - 1) / 2)``."""
         if quantity == "guards":
-            return r",\quad ".join(latex(readable(guard)) for guard in self.guards)
+            return r",\quad ".join(condition_latex(readable(guard)) for guard in self.guards)
         return super().latex(quantity, module)
 
     def _printable(self, expr):
@@ -171,8 +172,8 @@ class SymbolicProfile(Profile):
             held = self._check_guards(*values)
             held = held if isinstance(held, (list, tuple)) else [held]
             broken = next(g for g, ok in zip(self.guards, held) if not ok)
-            raise ConvopsError(f"sizes {sizes} break {broken}, a condition the trace took: "
-                               "profile the model at these sizes instead")
+            raise ConvopsError(f"sizes {sizes} break {condition_text(readable(broken))}, a "
+                               "condition the trace took: profile the model at these sizes instead")
         return values
 
     def evaluate(self, **sizes: int) -> tuple[int, int, int]:

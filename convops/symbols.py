@@ -14,6 +14,7 @@ from functools import lru_cache
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.str import StrPrinter
 
 from .errors import ConvopsError
 
@@ -195,6 +196,86 @@ def pretty(expr: sp.Basic) -> str:
     """
     ordered, original = _in_reading_order(expr)
     return _ReadingOrderPretty(original, use_unicode=True).doprint(ordered)
+
+
+#: How a condition's parts read: relations as math, connectives in words.
+_RELATIONS = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+_CONNECTIVES = {sp.And: "and", sp.Or: "or"}
+
+
+class _ConditionText(StrPrinter):
+    """sympy's str printer with math for what it writes as function calls (``Ne(a, b)``,
+    ``floor(x)``, ``Mod(a, b)``): text a person reads in a message."""
+
+    def __init__(self, original: dict[sp.Symbol, sp.Symbol]):
+        super().__init__()
+        self._original = original
+
+    def _print_Symbol(self, e):
+        return super()._print_Symbol(self._original.get(e, e))
+
+    def _print_Relational(self, e):
+        return f"{self._print(e.lhs)} {_RELATIONS[e.rel_op]} {self._print(e.rhs)}"
+
+    def _print_And(self, e):
+        parts = [self._print(a) if a.is_Relational else f"({self._print(a)})" for a in e.args]
+        return f" {_CONNECTIVES[type(e)]} ".join(parts)
+
+    _print_Or = _print_And
+
+    def _print_Not(self, e):
+        return f"not ({self._print(e.args[0])})"
+
+    def _print_floor(self, e):
+        return f"⌊{self._print(e.args[0])}⌋"
+
+    def _print_ceiling(self, e):
+        return f"⌈{self._print(e.args[0])}⌉"
+
+    def _print_Mod(self, e):
+        return f"({self.parenthesize(e.args[0], 60)} mod {self.parenthesize(e.args[1], 60)})"
+
+    def _print_Pow(self, e, rational=False):
+        return super()._print_Pow(e, rational).replace("**", "^")
+
+    def _print_Mul(self, e):
+        return super()._print_Mul(e).replace("*", "·")
+
+
+def condition_text(expr: sp.Basic) -> str:
+    """A condition (or any expression) as text for people, in :data:`READING_ORDER`: relations
+    as ``≠ ≥ ≤``, conditions joined by ``and``/``or``, floors as ``⌊x⌋``, never sympy's
+    ``Ne(...)`` or ``floor(...)``.
+
+    Examples
+    --------
+    >>> H, W = sp.symbols("H W", integer=True, positive=True)
+    >>> condition_text(sp.Ne(sp.floor(sp.together((H - 1) / 32)) + 1, 1))
+    '⌊(H - 1)/32⌋ + 1 ≠ 1'
+    >>> condition_text(sp.And(sp.Eq(2 * sp.floor(H / 8), sp.floor(H / 4)), sp.Or(W < 3, W > 9)))
+    '(W > 9 or W < 3) and 2·⌊H/8⌋ = ⌊H/4⌋'
+    >>> condition_text(sp.Eq(sp.Mod(H, 8), 0))
+    '(H mod 8) = 0'
+    """
+    ordered, original = _in_reading_order(expr)
+    return _ConditionText(original).doprint(ordered)
+
+
+def condition_latex(expr: sp.Basic) -> str:
+    """LaTeX of a condition for people, like :func:`latex`, with its parts joined by
+    ``\\text{ and }``/``\\text{ or }`` rather than sympy's logic symbols (``\\wedge``).
+
+    Examples
+    --------
+    >>> H, W = sp.symbols("H W", integer=True, positive=True)
+    >>> print(condition_latex(sp.And(sp.Ne(sp.floor(H / 32), 0), W > 32)))
+    W > 32 \\text{ and } \\left\\lfloor{\\frac{H}{32}}\\right\\rfloor \\neq 0
+    """
+    if type(expr) in _CONNECTIVES:
+        word = rf" \text{{ {_CONNECTIVES[type(expr)]} }} "
+        return word.join(condition_latex(a) if a.is_Relational
+                         else rf"\left({condition_latex(a)}\right)" for a in expr.args)
+    return latex(expr)
 
 
 @dataclass(frozen=True)

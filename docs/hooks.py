@@ -17,8 +17,10 @@
 - Stamp each notebook page with what executed its stored outputs (``metadata.convops``, written
   by ``tools/execute_notebooks.py``) and a link to download the notebook.
 - Read the repository link (footer; ``CONVOPS_REPO_URL`` overrides it) and the cite
-  page's BibTeX from ``CITATION.cff``, the one record of the software; fill in the home page's
-  install line from them.
+  page's citations (BibTeX, plain text, the file itself) from ``CITATION.cff``, the one record
+  of the software; fill in the install section from them.  While it records no public
+  repository, no page links to one or offers to install from one.
+- Keep the anchors a page had before (:data:`ANCHOR_ALIASES`): people cite them.
 - Keep code cells' sources, cell outputs and TeX out of the search index.
 - Drop what nbconvert's templates load from CDNs (MathJax 2 and its configuration, Mermaid):
   the site renders all math with the KaTeX above, and has no network to reach a CDN.
@@ -45,8 +47,8 @@ import convops
 from convops import KINDS
 from convops_book.backward import backward_summary_markdown
 from convops.cli import _parser
-from convops_book.site import (NOTATION_URL, anchors_markdown, api_markdown, bibtex, cli_markdown,
-                               formula_markdown, page_name, summary_markdown)
+from convops_book.site import (NOTATION_URL, anchors_markdown, api_markdown, bibtex, citation_text,
+                               cli_markdown, formula_markdown, page_name, summary_markdown)
 
 #: KaTeX's files the pages load, relative to ``node_modules/katex/dist``; the fonts load from CSS.
 KATEX_FILES = ("katex.min.css", "katex.min.js", "contrib/auto-render.min.js",
@@ -83,28 +85,59 @@ _FORMULA = re.compile(r"<!-- convops:formula (\w+) (\w+) -->")
 _ANCHORS = "<!-- convops:anchors -->"
 _SUMMARY = "<!-- convops:summary -->"
 _BIBTEX = "<!-- convops:bibtex -->"
+_CITATION = "<!-- convops:citation -->"
+_CFF = "<!-- convops:cff -->"
 _INSTALL = "<!-- convops:install -->"
 _VERSION = "<!-- convops:version -->"
 _API = "<!-- convops:api -->"
 _CLI = "<!-- convops:cli -->"
 
 
+#: Anchors a page had before its heading changed, kept as aliases: ``{page: {old id: new id}}``.
+ANCHOR_ALIASES = {
+    "notebooks/errata.ipynb": {"errata-what-the-reference-pages-get-wrong":
+                               "errata-of-the-moduleprofiler-documentation"},
+}
+
+
+def citation_file(config) -> Path:
+    return Path(config.config_file_path).parent / "CITATION.cff"
+
+
 def citation(config) -> dict:
     """``CITATION.cff`` beside ``mkdocs.yml``, parsed."""
-    return yaml.safe_load((Path(config.config_file_path).parent / "CITATION.cff").read_text())
+    return yaml.safe_load(citation_file(config).read_text())
 
 
-def repository(config) -> str:
-    """The repository's URL: ``CONVOPS_REPO_URL``, else ``CITATION.cff``'s ``repository-code``."""
-    return os.environ.get("CONVOPS_REPO_URL") or citation(config)["repository-code"]
+def repository(config) -> str | None:
+    """The repository's URL: ``CONVOPS_REPO_URL``, else ``CITATION.cff``'s ``repository-code``;
+    ``None`` while neither names one."""
+    return os.environ.get("CONVOPS_REPO_URL") or citation(config).get("repository-code")
 
 
 def on_config(config):
     # A link in every page's footer; not Material's repo_url, whose header widget fetches the
     # repository's stars from GitHub's API (the site loads nothing from outside itself).
-    config.extra["social"] = [{"icon": "fontawesome/brands/github", "link": repository(config),
-                               "name": "convops: the repository"}]
+    if repository(config):
+        config.extra["social"] = [{"icon": "fontawesome/brands/github", "link": repository(config),
+                                   "name": "convops: the repository"}]
     return config
+
+
+def install_markdown(repo: str | None, version: str) -> str:
+    """The install section: from the repository at ``version``'s tag where there is one, and
+    always from a checkout of the source or from a wheel built from it."""
+    torch = "pip install torch   # any torch >= 2.1; the CPU build is enough"
+    checkout = (f"From a checkout of the source (the folder with `pyproject.toml`):\n\n"
+                f"```bash\n{torch}\npip install .\n```\n\n"
+                f"or from a wheel built there, on any machine with torch:\n\n"
+                f"```bash\npip wheel --no-deps --wheel-dir dist .\n"
+                f"pip install dist/convops-{version}-py3-none-any.whl\n```")
+    if not repo:
+        return checkout
+    return (f"From the repository:\n\n```bash\n{torch}\n"
+            f"pip install \"convops @ git+{repo}@v{version}\"\n```\n\n"
+            f"The source, issues and releases: [{repo}]({repo}).\n\n{checkout}")
 
 
 def katex_dist(config) -> Path:
@@ -127,15 +160,17 @@ def on_page_markdown(markdown_text, page, config, files):
     if _ANCHORS in markdown_text:
         markdown_text = markdown_text.replace(_ANCHORS, anchors_markdown())
     cff = citation(config)
-    install = (f"```bash\npip install torch   # any torch >= 2.1; the CPU build is enough\n"
-               f"pip install \"convops @ git+{repository(config)}@v{cff['version']}\"\n```\n\n"
-               f"The source, issues and releases: [{repository(config)}]({repository(config)}).")
     if _API in markdown_text:
         markdown_text = markdown_text.replace(_API, api_markdown(convops.__all__))
     if _CLI in markdown_text:
         markdown_text = markdown_text.replace(_CLI, cli_markdown(_parser()))
+    if _INSTALL in markdown_text:
+        markdown_text = markdown_text.replace(_INSTALL, install_markdown(repository(config),
+                                                                         str(cff["version"])))
+    if _CFF in markdown_text:
+        markdown_text = markdown_text.replace(_CFF, f"```yaml\n{citation_file(config).read_text()}```")
     return (markdown_text.replace(_BIBTEX, f"```bibtex\n{bibtex(cff)}\n```")
-            .replace(_INSTALL, install).replace(_VERSION, str(cff["version"])))
+            .replace(_CITATION, citation_text(cff)).replace(_VERSION, str(cff["version"])))
 
 
 def execution_stamp(page) -> str:
@@ -185,8 +220,21 @@ def exclude_from_search(html: str) -> str:
     return _CLASSED.sub(mark, html)
 
 
+def keep_old_anchors(html: str, src: str) -> str:
+    """``html`` with an empty element for each old anchor of page ``src`` (:data:`ANCHOR_ALIASES`)
+    right before the element that now has its id."""
+    for old, new in ANCHOR_ALIASES.get(src, {}).items():
+        at = html.find(f'id="{new}"')
+        if at < 0:
+            raise PluginError(f"{src}: no id {new!r} to keep the old anchor #{old} on")
+        start = html.rfind("<", 0, at)
+        html = f'{html[:start]}<span id="{old}"></span>{html[start:]}'
+    return html
+
+
 def on_page_content(html, page, config, files):
     src = page.file.src_uri
+    html = keep_old_anchors(html, src)
     if not src.endswith(".ipynb"):
         return exclude_from_search(html)
     html = site_links(strip_cdn_scripts(html), page, files)

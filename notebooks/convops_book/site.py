@@ -274,22 +274,46 @@ def anchors_markdown() -> str:
 
 
 # -- citation --------------------------------------------------------------------------------------
+def _authors(cff: dict) -> list[str]:
+    return [a["name"] if "name" in a else f"{a['given-names']} {a['family-names']}"
+            for a in cff["authors"]]
+
+
+def public_url(cff: dict) -> str | None:
+    """Where the software is published, as ``CITATION.cff`` records it: its ``url``, else its
+    ``repository-code``; ``None`` while it records neither (then no page prints one)."""
+    return cff.get("url") or cff.get("repository-code")
+
+
 def bibtex(cff: dict) -> str:
     """A BibTeX ``@misc`` record (BibTeX and biblatex both read it) of the software that the
-    ``CITATION.cff`` record ``cff`` (parsed YAML) describes: title, authors, year, version, url.
+    ``CITATION.cff`` record ``cff`` (parsed YAML) describes: title, authors, year, version, and
+    the url and DOI where it records them.
 
     Examples
     --------
     >>> print(bibtex({"title": "t", "authors": [{"name": "a b"}], "version": "1.0",
-    ...               "date-released": "2026-01-02", "url": "https://x"}))
+    ...               "date-released": "2026-01-02"}))
     @misc{t,
       title        = {t},
       author       = {{a b}},
       year         = {2026},
       month        = {1},
       version      = {1.0},
+      note         = {Version 1.0}
+    }
+    >>> print(bibtex({"title": "t", "authors": [{"family-names": "B", "given-names": "A"}],
+    ...               "version": "1.0", "date-released": "2026-01-02", "url": "https://x",
+    ...               "doi": "10.1/x"}))
+    @misc{t,
+      title        = {t},
+      author       = {B, A},
+      year         = {2026},
+      month        = {1},
+      version      = {1.0},
       howpublished = {\\url{https://x}},
       url          = {https://x},
+      doi          = {10.1/x},
       note         = {Version 1.0, https://x}
     }
     """
@@ -297,14 +321,36 @@ def bibtex(cff: dict) -> str:
     authors = " and ".join(
         "{" + a["name"] + "}" if "name" in a else f"{a['family-names']}, {a['given-names']}"
         for a in cff["authors"])
-    url = cff.get("url") or cff.get("repository-code")
+    url = public_url(cff)
     key = cff["title"].split(":")[0].split()[0].lower()
     fields = {"title": cff["title"], "author": authors, "year": released[:4],
-              "month": str(int(released[5:7])), "version": cff["version"],
-              "howpublished": rf"\url{{{url}}}", "url": url,
-              "note": f"Version {cff['version']}, {url}"}
+              "month": str(int(released[5:7])), "version": cff["version"]}
+    if url:
+        fields |= {"howpublished": rf"\url{{{url}}}", "url": url}
+    if cff.get("doi"):
+        fields["doi"] = cff["doi"]
+    fields["note"] = ", ".join([f"Version {cff['version']}", *([url] if url else [])])
     body = ",\n".join(f"  {name:<12} = {{{value}}}" for name, value in fields.items())
     return f"@misc{{{key},\n{body}\n}}"
+
+
+def citation_text(cff: dict) -> str:
+    """The plain-text citation of the software that ``cff`` (parsed ``CITATION.cff``) describes:
+    authors, year, title, version, and the DOI or url where it records them.
+
+    Examples
+    --------
+    >>> citation_text({"title": "t: u", "authors": [{"name": "a b"}], "version": "1.0",
+    ...                "date-released": "2026-01-02"})
+    'a b (2026). t: u (version 1.0) [Computer software].'
+    >>> citation_text({"title": "t", "authors": [{"family-names": "B", "given-names": "A"}],
+    ...                "version": "1.0", "date-released": "2026-01-02", "doi": "10.1/x"})
+    'A B (2026). t (version 1.0) [Computer software]. https://doi.org/10.1/x'
+    """
+    where = f"https://doi.org/{cff['doi']}" if cff.get("doi") else public_url(cff)
+    text = (f"{', '.join(_authors(cff))} ({str(cff['date-released'])[:4]}). {cff['title']} "
+            f"(version {cff['version']}) [Computer software].")
+    return f"{text} {where}" if where else text
 
 
 # -- API and command line pages --------------------------------------------------------------------

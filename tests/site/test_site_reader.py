@@ -18,7 +18,7 @@ from convops.additions import LatticeCount
 from convops.cli import _parser
 from convops_book.backward import (backward_anchor, backward_equation, backward_quantities,
                                    backward_symbols_anchor)
-from convops_book.site import anchor, equation, page_name, quantities
+from convops_book.site import anchor, citation_text, equation, page_name, public_url, quantities
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,11 @@ NO_ALT = "No description has been provided for this image"
 
 def _text(page: Path) -> str:
     return page.read_text(encoding="utf-8")
+
+
+def _words(page: Path) -> str:
+    """The text of ``page``, without its tags."""
+    return html.unescape(re.sub(r"<[^>]+>", "", _text(page)))
 
 
 def _module_page(build, kind) -> str:
@@ -123,19 +128,23 @@ def test_notebook_pages_say_what_executed_them(build):
 
 
 def test_citation_records_agree(build):
-    """CITATION.cff, the package and the cite page's BibTeX: one version, one URL, one year."""
+    """CITATION.cff, the package and the cite page's BibTeX, plain text and CFF: one version,
+    one year, one title; a url, a git install line and the footer's repository link only where
+    CITATION.cff records a repository; an install from a checkout or a wheel always."""
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
-    assert cff["version"] == convops.__version__
-    assert cff["url"] and cff["repository-code"] and cff["date-released"]
-    page = html.unescape(re.sub(r"<[^>]+>", "", _text(build.site / "cite" / "index.html")))
+    assert cff["version"] == convops.__version__ and cff["date-released"]
+    page = _words(build.site / "cite" / "index.html")
     record = re.search(r"@misc\{convops,.*?\n\}", page, re.DOTALL)
     assert record, "no @misc record on the cite page"
     fields = dict(re.findall(r"^\s+(\w+)\s+= \{(.*)\},?$", record[0], re.MULTILINE))
-    assert fields["version"] == cff["version"] and fields["url"] == cff["url"]
+    assert fields["version"] == cff["version"] and fields.get("url") == public_url(cff)
     assert fields["year"] == str(cff["date-released"])[:4] and fields["title"] == cff["title"]
-    home = _text(build.site / "index.html")
-    assert f"git+{cff['repository-code']}@v{cff['version']}" in html.unescape(home)
-    assert cff["repository-code"] in home  # the footer's link
+    assert citation_text(cff) in page and f"cff-version: {cff['cff-version']}" in page
+    start, home = _words(build.site / "getting-started" / "index.html"), _text(build.site / "index.html")
+    repo = cff.get("repository-code")
+    assert ("git+" in start) == bool(repo) and (f"git+{repo}@v{cff['version']}" in start) == bool(repo)
+    assert (repo in home) if repo else 'class="md-social__link"' not in home  # the footer's link
+    assert "pip install .\n" in start and f"pip install dist/convops-{cff['version']}-py3-none-any.whl" in start
 
 
 def test_search_index_is_text_not_code_or_tex(build):

@@ -6,6 +6,9 @@ from __future__ import annotations
 import doctest
 import importlib.util
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,12 +89,43 @@ def test_cdn_scripts_are_dropped():
 
 @pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
 def test_examples_of_the_pages_run(page):
-    """Every ``pycon`` block of a page is a doctest: the site shows what the code prints."""
+    """Every ``pycon`` block of a page is a doctest: the site shows what the code prints.  The
+    blocks of a page run in one session, in order, as a reader runs them."""
     blocks = re.findall(r"```pycon\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
     parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    session = {}
     for i, block in enumerate(blocks):
-        runner.run(parser.get_doctest(block, {}, f"{page.name}[{i}]", str(page), 0))
+        test = parser.get_doctest(block, session, f"{page.name}[{i}]", str(page), 0)
+        runner.run(test, clear_globs=False)
+        session = test.globs
     assert runner.summarize(verbose=False).failed == 0
+
+
+def _commands(page: Path) -> list[tuple[str, str]]:
+    """Each ``$ command`` of the ``console`` blocks of ``page``, with the output shown under it."""
+    found = []
+    for block in re.findall(r"```console\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
+        for command in re.split(r"^\$ ", block, flags=re.MULTILINE)[1:]:
+            line, _, output = command.partition("\n")
+            found.append((line, output))
+    return found
+
+
+@pytest.mark.parametrize("page", [p for p in sorted(DOCS.glob("*.md")) if _commands(p)],
+                         ids=lambda p: p.name)
+def test_commands_of_the_pages_run(page):
+    """Every ``$ convops …`` line of a page's ``console`` blocks prints what the page shows under
+    it (``...`` stands for the rest, as in a doctest; trailing spaces aside)."""
+    checker = doctest.OutputChecker()
+    for line, shown in _commands(page):
+        program, *args = shlex.split(line)
+        assert program == "convops", f"{page.name}: only convops runs here, not {line!r}"
+        done = subprocess.run([sys.executable, "-m", "convops", *args], capture_output=True,
+                              text=True, check=True)
+        printed, shown = (re.sub(r"[ \t]+$", "", text, flags=re.MULTILINE)
+                          for text in (done.stdout, shown))
+        assert checker.check_output(shown, printed, doctest.ELLIPSIS), (
+            f"{page.name}: $ {line}\nshown:\n{shown}\nprinted:\n{printed}")
 
 
 def test_notebook_toc_follows_the_rendered_headings():
