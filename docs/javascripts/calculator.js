@@ -410,16 +410,18 @@ function backward(layer, batch, sizeIn, chosen) {
   }
   const counts = batch ? layer.kind.backward(batch, ...sizeIn, ...params) : Array(6).fill(0n);
   counts[1] += fold; // grad_input's additions
-  const result = { fold: chosen.includes("input") ? fold : 0n };
+  const result = {};
   let multiplications = 0n;
   let additions = 0n;
   GRADIENTS.forEach((g, i) => {
     if (!chosen.includes(g)) return;
     result[`grad_${g}.multiplications`] = counts[2 * i];
     result[`grad_${g}.additions`] = counts[2 * i + 1];
+    if (g === "input") result.fold = fold;
     multiplications += counts[2 * i];
     additions += counts[2 * i + 1];
   });
+  result.fold ??= 0n; // BackwardBreakdown.fold: 0 unless grad_input is computed
   Object.assign(result, {
     "backward.multiplications": multiplications, "backward.additions": additions,
     "backward.total": multiplications + additions, "backward.flops": 2n * multiplications,

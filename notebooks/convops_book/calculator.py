@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import html
 import json
+import re
 from pathlib import Path
 from typing import Mapping
 
@@ -63,15 +64,19 @@ def function_source(name: str, arguments, outputs, intermediates=()) -> str:
 
 
 def total_template(name: str) -> dict[str, str]:
-    """The total's formula as the site prints it, and the same right-hand side with ``@N@``,
-    ``@psi@``, ``@lam@``, ``@gamma@`` where the calculator writes the numbers."""
+    """The total's formula as the site prints it, and its right-hand side with ``@N@``,
+    ``@psi@``, ``@lam@``, ``@gamma@`` where the calculator writes the numbers.
+
+    Examples
+    --------
+    >>> print(total_template("Conv1d")["numbers"])
+    @N@ \\cdot \\left(@psi@ \\cdot @lam@ + @gamma@\\right)
+    """
     d = derive(name)
-    rhs = d.equations()["total"].rhs
-    placeholders = {symbol: sp.Symbol(f"Q{i}") for i, symbol in enumerate((d.symbols.N, PSI, LAM, GAMMA))}
-    template = sp.latex(rhs.xreplace(placeholders), mul_symbol="dot", order="none")
-    for symbol, placeholder in placeholders.items():
-        template = template.replace(placeholder.name, f"@{symbol.name}@")
-    return {"formula": d.latex("total"), "numbers": template}
+    numbers = latex(d.equations()["total"].rhs, mul_symbol="dot")
+    for symbol in (d.symbols.N, PSI, LAM, GAMMA):
+        numbers = re.sub(rf"{re.escape(latex(symbol))}(?![A-Za-z])", f"@{symbol.name}@", numbers)
+    return {"formula": d.latex("total"), "numbers": numbers}
 
 
 def anchors(name: str, pages: Mapping[str, str]) -> dict[str, str]:

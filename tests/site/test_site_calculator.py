@@ -67,7 +67,10 @@ def random_layer(rng: random.Random, huge: bool = False) -> tuple[str, tuple]:
             "groups": str(g), "bias": rng.choice(["True", "False"])}
     if kind.transposed:
         args["padding"] = _ints(rng, p, n)
-        args["output_padding"] = _ints(rng, [rng.randrange(max(a, b)) for a, b in zip(s, d)], n)
+        q = [rng.randrange(max(a, b)) for a, b in zip(s, d)]
+        if rng.random() < 0.1:  # torch's limit, just reached: refused
+            q[-1] = max(s[-1], d[-1])
+        args["output_padding"] = _ints(rng, q, n)
     else:
         choice = rng.random()
         if choice < 0.15:
@@ -115,6 +118,8 @@ BREAKS = (
     lambda spec, shape: (spec.replace("padding=", "padding=40+", 1) if "padding=(" not in spec else spec, (*shape[:-1], 1)),
     lambda spec, shape: (spec[:-1] + ", padding=" + "'same', stride=2)" if "padding=" not in spec else spec, (*shape[:-1], 2)),
     lambda spec, shape: (spec[:-1] + ", output_padding=(9,9,9))", shape),
+    lambda spec, shape: (re.sub(r"\bpadding=[^=]*?(?=, \w+=|\)$)", "padding=-1", spec), shape),
+    lambda spec, shape: (re.sub(r"\bpadding=[^=]*?(?=, \w+=|\)$)", "padding='same'", spec), shape),
     lambda spec, shape: (spec[:-1] + ", *())", shape),
     lambda spec, shape: (spec.replace("(", "(kernel_size=2, ", 1), shape),  # positional after keyword
 )
@@ -213,7 +218,7 @@ def test_cases_cover_the_issue(cases):
     refused = [o["refusal"] for o in outcomes if "refusal" in o]
     counted = [o["values"] for o in outcomes if "values" in o]
     assert {c["layer"].split("(")[0].split(".")[-1] for c in cases} >= set(KINDS)
-    assert len(counted) >= 200 and len(refused) >= 40
+    assert len(counted) >= 180 and len(refused) >= 40
     assert {"layer", "groups", "stride", "padding", "padding_mode", "input_shape", "output_size",
             "bias", "output_padding", "dilation"} <= set(refused), set(refused)
     assert sum(int(v["total"]) > 2**53 for v in counted) >= 10
