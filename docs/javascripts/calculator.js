@@ -473,7 +473,7 @@ function rows(values, links, base) {
 
 function formula(kind, values) {
   const numbers = kind.numbers.replace(/@(\w+)@/g, (_, s) => (s === "N" ? values.batch : values[s]).toString());
-  return `${kind.formula} = ${numbers} = ${values.total}`;
+  return String.raw`\begin{aligned}&${kind.formula} \\ &= ${numbers} \\ &= ${values.total}\end{aligned}`;
 }
 
 // A layer as Python writes it, for the copied convops.breakdown call (mirrors Layer.to_module's arguments).
@@ -543,8 +543,10 @@ function evaluate(root) {
     alert.textContent = `Refused (${out.refusal.parameter}): ${out.refusal.message}`;
     results.replaceChildren();
     code.textContent = "";
+    code.parentElement.hidden = root.querySelector(".convops-calc-copy").disabled = true;
     return;
   }
+  code.parentElement.hidden = root.querySelector(".convops-calc-copy").disabled = false;
   alert.hidden = true;
   alert.textContent = "";
   delete alert.dataset.parameter;
