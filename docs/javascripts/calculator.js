@@ -7,7 +7,7 @@
 // check_input, check_padding_mode, check_output), 'same' padding per side, the choice of
 // gradients and the fold (convops.count._backward_breakdown), and the page's wiring.
 // tests/site/test_site_calculator.py checks every value and refusal against convops in Python.
-import { kinds, version } from "../assets/convops/formulas.js";
+import { defaults, kinds, version } from "../assets/convops/formulas.js";
 
 // A refusal: convops.errors.ConvopsError, with the parameter its message names first.
 class Refusal extends Error {
@@ -153,17 +153,8 @@ function literalArgument(tokens, where) {
   throw new Refusal(where, `${where} must be a literal (an int, string, True/False, or a tuple of ints), got '${text}'`);
 }
 
-// torch's constructors' signatures (inspect.signature(kind.module)).
-function signature(kind) {
-  return kind.transposed
-    ? ["in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias", "dilation", "padding_mode", "device", "dtype"]
-    : ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "padding_mode", "device", "dtype"];
-}
-
-const DEFAULTS = {
-  stride: int(1), padding: int(0), dilation: int(1), groups: int(1), bias: { t: "bool", v: true },
-  padding_mode: { t: "str", v: "zeros" }, output_padding: int(0),
-};
+// Layer.create's defaults, printed at build as Python literals: read as the layer's text is.
+const DEFAULTS = Object.fromEntries(Object.entries(defaults).map(([name, text]) => [name, literal(tokenize(text), 0).value]));
 
 // mirrors convops.layer.Layer.parse
 export function parseLayer(spec) {
@@ -205,8 +196,8 @@ export function parseLayer(spec) {
   const values = positional.map((a, j) => literalArgument(a, `argument ${j + 1}`));
   // a keyword given twice: ast.parse takes it, and the dict Layer.parse builds keeps the last
   const named = Object.entries(Object.fromEntries(keywords.map(([k, v]) => [k, literalArgument(v, k)])));
-  // inspect.Signature.bind
-  const parameters = signature(kind);
+  // inspect.Signature.bind, on torch's signature printed at build
+  const parameters = kind.signature;
   if (values.length > parameters.length) throw new Refusal("layer", `${name}: too many positional arguments`);
   const bound = Object.fromEntries(values.map((v, j) => [parameters[j], v]));
   for (const [k, v] of named) {
@@ -214,7 +205,7 @@ export function parseLayer(spec) {
     if (k in bound) throw new Refusal("layer", `${name}: multiple values for argument '${k}'`);
     bound[k] = v;
   }
-  for (const required of parameters.slice(0, 3)) {
+  for (const required of kind.required) {
     if (!(required in bound)) throw new Refusal("layer", `${name}: missing a required argument: '${required}'`);
   }
   return createLayer(kind, bound);

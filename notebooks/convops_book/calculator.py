@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import html
+import inspect
 import json
 import re
 from pathlib import Path
@@ -94,19 +95,31 @@ def anchors(name: str, pages: Mapping[str, str]) -> dict[str, str]:
     return links
 
 
+def layer_defaults() -> dict[str, str]:
+    """The defaults :meth:`convops.Layer.create` gives the arguments a layer's text leaves out,
+    written as Python literals (the calculator reads them as it reads the text)."""
+    parameters = inspect.signature(convops.Layer.create).parameters.values()
+    return {p.name: repr(p.default) for p in parameters if p.default is not inspect.Parameter.empty}
+
+
 def formulas_module(pages: Mapping[str, str]) -> str:
     """The calculator's generated ES module: ``version``, and per kind its ``forward``,
-    ``backward`` and ``fold`` functions, its total's formula and its terms' links."""
+    ``backward`` and ``fold`` functions, torch's signature of its constructor (and the arguments it requires), its total's formula
+    and its terms' links; and ``defaults``, :func:`layer_defaults`."""
     parts = [f"// Printed by convops_book.calculator from convops {convops.__version__} at site "
              "build: a build product, never edited or committed.",
              'import { floorDiv, mod, max, min, gcd, LatticeCount, Saturation } from "./runtime.js";',
-             f"export const version = {json.dumps(convops.__version__)};"]
+             f"export const version = {json.dumps(convops.__version__)};",
+             f"export const defaults = {json.dumps(layer_defaults())};"]
     table = []
     for name, kind in KINDS.items():
         for what, formulas in _FUNCTIONS.items():
             parts.append(function_source(f"{what}_{name}", *formulas(name)))
-        meta = {"ndim": kind.ndim, "transposed": kind.transposed, **total_template(name),
-                "links": anchors(name, pages)}
+        meta = {"ndim": kind.ndim, "transposed": kind.transposed,
+                "signature": list(inspect.signature(kind.module).parameters),
+                "required": [p.name for p in inspect.signature(kind.module).parameters.values()
+                             if p.default is inspect.Parameter.empty],
+                **total_template(name), "links": anchors(name, pages)}
         table.append(f"  {name}: {{ ...{json.dumps(meta)}, forward: forward_{name}, "
                      f"backward: backward_{name}, fold: fold_{name} }},")
     parts.append("export const kinds = {\n" + "\n".join(table) + "\n};")
