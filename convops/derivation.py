@@ -262,7 +262,33 @@ class Derivation:
         """LaTeX of one equation: ``psi``, ``lam``, ``gamma``, ``total``, ``total_bias``,
         ``total_no_bias``, ``A`` (transposed), ``output_size_0`` … or an indexed family of
         :meth:`indexed_equations` (``output_size`` …); symbols in reading order."""
-        return equation_latex({**self.equations(), **self.indexed_equations()}, quantity)
+        return equation_latex(self._all_equations(), quantity)
+
+    def code(self, quantity: str, language: str = "python") -> str:
+        """The right-hand side of one equation (named as in :meth:`latex`) as exact integer code:
+        ``"python"`` or ``"javascript"`` (BigInt, calling the functions of ``convops/runtime.js``).
+
+        Symbols are named as in :attr:`symbols` (``C_in``, ``L_in`` …); a quantity written in
+        others (``total`` in ``psi``, ``lam``, ``gamma``) needs their code too.  Divisions by
+        ``g`` are exact: the caller must check that ``g`` divides both channel counts.
+
+        Examples
+        --------
+        >>> d = derive("Conv1d")
+        >>> d.code("psi")
+        'C_out*((C_in)//(g))'
+        >>> d.code("output_size_0", "javascript")
+        'floorDiv(L_in - d*(k - 1n) + 2n*p - 1n, s) + 1n'
+        """
+        from ._compile import LANGUAGES
+
+        if language not in LANGUAGES:
+            raise ConvopsError(f"language must be one of {', '.join(map(repr, LANGUAGES))}, "
+                               f"got {language!r}")
+        return LANGUAGES[language](equation(self._all_equations(), quantity).rhs)
+
+    def _all_equations(self) -> dict[str, sp.Eq]:
+        return {**self.equations(), **self.indexed_equations()}
 
     def __repr__(self) -> str:
         return f"Derivation({self.name}: total = {self.total})"
@@ -276,9 +302,22 @@ def equation_latex(equations: dict[str, sp.Eq], quantity: str) -> str:
     >>> print(equation_latex({"psi": derive("Conv1d").equations()["psi"]}, "psi"))
     \\psi = \\frac{C_{\\text{in}} C_{\\text{out}}}{g}
     """
+    return latex(equation(equations, quantity))
+
+
+def equation(equations: dict[str, sp.Eq], quantity: str) -> sp.Eq:
+    """``equations[quantity]``; :class:`ConvopsError` naming the known quantities.
+
+    Examples
+    --------
+    >>> equation({"psi": derive("Conv1d").equations()["psi"]}, "lambda")
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: quantity must be one of psi, got 'lambda'
+    """
     if quantity not in equations:
         raise ConvopsError(f"quantity must be one of {', '.join(equations)}, got {quantity!r}")
-    return latex(equations[quantity])
+    return equations[quantity]
 
 
 def indexed(S: Symbols, equations: dict[str, sp.Eq]) -> dict[str, sp.Eq]:

@@ -73,6 +73,7 @@ def test_the_wheel_holds_the_library_only(tmp_path):
     modules = {n for n in names if n.endswith(".py")}
     assert modules == {f"convops/{p.name}" for p in (ROOT / "convops").glob("*.py")}
     assert "convops/py.typed" in names and any(n.endswith("licenses/LICENSE") for n in names)
+    assert "convops/runtime.js" in names  # what printed JavaScript calls
     metadata = next(n for n in names if n.endswith("METADATA"))
     requires = [line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
                 if line.startswith("Requires-Dist:") and "extra ==" not in line]
