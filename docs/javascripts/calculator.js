@@ -7,7 +7,15 @@
 // check_input, check_padding_mode, check_output), 'same' padding per side, the choice of
 // gradients and the fold (convops.count._backward_breakdown), and the page's wiring.
 // tests/site/test_site_calculator.py checks every value and refusal against convops in Python.
-import { defaults, kinds, version } from "../assets/convops/formulas.js";
+
+// The generated module, loaded on the first page that shows a calculator.
+let kinds, defaults, version, DEFAULTS;
+async function load() {
+  if (kinds) return;
+  ({ kinds, defaults, version } = await import("../assets/convops/formulas.js"));
+  // Layer.create's defaults, printed at build as Python literals: read as the layer's text is.
+  DEFAULTS = Object.fromEntries(Object.entries(defaults).map(([name, text]) => [name, literal(tokenize(text), 0).value]));
+}
 
 // A refusal: convops.errors.ConvopsError, with the parameter its message names first.
 class Refusal extends Error {
@@ -152,9 +160,6 @@ function literalArgument(tokens, where) {
   const text = tokens.map((t) => t.value).join(" ");
   throw new Refusal(where, `${where} must be a literal (an int, string, True/False, or a tuple of ints), got '${text}'`);
 }
-
-// Layer.create's defaults, printed at build as Python literals: read as the layer's text is.
-const DEFAULTS = Object.fromEntries(Object.entries(defaults).map(([name, text]) => [name, literal(tokenize(text), 0).value]));
 
 // mirrors convops.layer.Layer.parse
 export function parseLayer(spec) {
@@ -585,10 +590,15 @@ function wire(root) {
   else evaluate(root);
 }
 
-// For the browser test and the curious: the same path a permalink takes, and the arithmetic alone.
-window.convopsCalculator = {
-  compute, version, fromQuery: (search) => fromQuery(document.querySelector(".convops-calculator"), search),
-};
-
 // Material's instant navigation swaps pages without a reload: wire each calculator it shows.
-document$.subscribe(() => document.querySelectorAll(".convops-calculator").forEach(wire));
+// (The script is async, so that loading it never holds back the page's math.)
+document$.subscribe(async () => {
+  const calculators = document.querySelectorAll(".convops-calculator");
+  if (!calculators.length) return;
+  await load();
+  // For the browser test and the curious: the path a permalink takes, and the arithmetic alone.
+  window.convopsCalculator = {
+    compute, version, fromQuery: (search) => fromQuery(document.querySelector(".convops-calculator"), search),
+  };
+  calculators.forEach(wire);
+});
