@@ -52,13 +52,20 @@ def _formulas(name: str):
 
 
 @lru_cache(maxsize=None)
-def _quantities(name: str):
-    """``quantities(N, *size_in, *parameters)`` (see :func:`_formulas`): the
-    :data:`_QUANTITIES` of kind ``name``, followed by the output sizes."""
+def _quantity_formulas(name: str):
+    """``(arguments, outputs, intermediates)`` of :func:`_quantities`, as :func:`compile_int`
+    takes them (the site's calculator prints the same three as JavaScript)."""
     d, variables, parameters, steps = _formulas(name)
     values = [getattr(d, q) if q != "A" else (d.symbols.A if d.kind.transposed else sp.S.Zero)
               for q in _QUANTITIES]
-    return compile_int((*variables, *parameters), (*values, *d.symbols.size_out), steps)
+    return (*variables, *parameters), (*values, *d.symbols.size_out), steps
+
+
+@lru_cache(maxsize=None)
+def _quantities(name: str):
+    """``quantities(N, *size_in, *parameters)`` (see :func:`_formulas`): the
+    :data:`_QUANTITIES` of kind ``name``, followed by the output sizes."""
+    return compile_int(*_quantity_formulas(name))
 
 
 @lru_cache(maxsize=None)
@@ -400,6 +407,12 @@ def _backward_quantities(name: str):
     ``grad_weight`` and ``grad_bias``.  The parameters are those of :func:`_formulas`, except
     that a convolution takes, in place of ``output_padding``, each dimension's padding before
     the input (the start the transposed convolution computing ``grad_input`` crops)."""
+    return compile_int(*_backward_formulas(name))
+
+
+@lru_cache(maxsize=None)
+def _backward_formulas(name: str):
+    """``(arguments, outputs, intermediates)`` of :func:`_backward_quantities`."""
     d, variables, parameters, steps = _formulas(name)
     S, backward = d.symbols, d.backward
     if not d.kind.transposed:
@@ -407,17 +420,23 @@ def _backward_quantities(name: str):
     sizes = [pair for pair in steps if pair[0] in S.size_out]
     values = [getattr(backward.gradient(g), quantity)
               for g in GRADIENTS for quantity in ("multiplications", "additions")]
-    return compile_int((*variables, *parameters), values, sizes + list(backward.terms.items()))
+    return (*variables, *parameters), values, sizes + list(backward.terms.items())
 
 
 @lru_cache(maxsize=None)
 def _fold(name: str):
     """``fold(N, *size_in, C_in, *padding_total)``: :attr:`~convops.backward.BackwardDerivation.fold`."""
+    return compile_int(*_fold_formula(name))
+
+
+@lru_cache(maxsize=None)
+def _fold_formula(name: str):
+    """``(arguments, fold)`` of :func:`_fold`."""
     d = derive(name)
     S = d.symbols
     totals = sp.symbols(f"padding_total:{S.ndim}", integer=True, nonnegative=True)
     fold = d.backward.fold.subs({p: total / 2 for p, total in zip(S.p, totals)})
-    return compile_int((S.N, *S.size_in, S.C_in, *totals), fold)
+    return (S.N, *S.size_in, S.C_in, *totals), fold
 
 
 def _backward_breakdown(module, input_shape, backward, gradients) -> BackwardBreakdown:

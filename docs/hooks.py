@@ -6,6 +6,10 @@
   (:func:`convops_book.backward.backward_summary_markdown`), with the formula summary that
   :mod:`convops_book.site` generates from the derivation: where a Markdown cell of the notebook
   says ``<!-- convops:summary -->`` (after its introduction), else right under its title.
+- Put the calculator (:mod:`convops_book.calculator`) on the page holding
+  ``<!-- convops:calculator -->`` and under each module page's formula summary, prefilled with
+  the page's example layer; its formulas, printed as JavaScript from convops at each build,
+  become ``assets/convops/formulas.js`` beside convops' ``runtime.js``.
 - Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
   Markdown pages with that formula and with the table of every formula's anchor;
   ``<!-- convops:api -->`` with the API reference of ``convops.__all__`` and
@@ -47,6 +51,7 @@ import convops
 from convops import KINDS
 from convops_book.backward import backward_summary_markdown
 from convops.cli import _parser
+from convops_book.calculator import RUNTIME, calculator_html, example_layer, formulas_module
 from convops_book.site import (NOTATION_URL, anchors_markdown, api_markdown, bibtex, citation_text,
                                cli_markdown, formula_markdown, page_name, summary_markdown)
 
@@ -90,6 +95,10 @@ _CFF = "<!-- convops:cff -->"
 _INSTALL = "<!-- convops:install -->"
 _VERSION = "<!-- convops:version -->"
 _API = "<!-- convops:api -->"
+_CALCULATOR = "<!-- convops:calculator -->"
+#: The Calculator page's layer before a reader types one (a permalink's query replaces it).
+CALCULATOR_EXAMPLE = ("ConvTranspose2d(256, 128, 4, stride=2, padding=1)", "1, 256, 64, 64")
+CALCULATOR_DIR = "assets/convops"
 _CLI = "<!-- convops:cli -->"
 
 
@@ -152,7 +161,16 @@ def on_files(files, config):
     fonts = sorted(p.relative_to(dist).as_posix() for p in (dist / "fonts").iterdir())
     for name in (*KATEX_FILES, *fonts):
         files.append(File.generated(config, f"{KATEX_SITE_DIR}/{name}", abs_src_path=str(dist / name)))
+    pages = {kind: files.get_file_from_path(page).url for page, kind in MODULE_PAGES.items()}
+    pages["backward"] = files.get_file_from_path("notebooks/training_cost.ipynb").url
+    files.append(File.generated(config, f"{CALCULATOR_DIR}/formulas.js", content=formulas_module(pages)))
+    files.append(File.generated(config, f"{CALCULATOR_DIR}/runtime.js", abs_src_path=str(RUNTIME)))
     return files
+
+
+def site_root(page) -> str:
+    """The site's root relative to ``page``'s URL (``../`` for ``calculator/``)."""
+    return "../" * page.url.count("/") or "./"
 
 
 def on_page_markdown(markdown_text, page, config, files):
@@ -162,6 +180,9 @@ def on_page_markdown(markdown_text, page, config, files):
     cff = citation(config)
     if _API in markdown_text:
         markdown_text = markdown_text.replace(_API, api_markdown(convops.__all__))
+    if _CALCULATOR in markdown_text:
+        markdown_text = markdown_text.replace(
+            _CALCULATOR, calculator_html(site_root(page), *CALCULATOR_EXAMPLE, permalink=True))
     if _CLI in markdown_text:
         markdown_text = markdown_text.replace(_CLI, cli_markdown(_parser()))
     if _INSTALL in markdown_text:
@@ -242,6 +263,9 @@ def on_page_content(html, page, config, files):
         md = markdown.Markdown(extensions=config.markdown_extensions,
                                extension_configs=config.mdx_configs)
         summary = md.convert(SUMMARIES[src]())
+        if src in MODULE_PAGES:
+            summary += calculator_html(site_root(page), *example_layer(Path(page.file.abs_src_path)),
+                                       permalink=False)
         if _SUMMARY in html:  # where the notebook places it: after its introduction
             html = html.replace(_SUMMARY, summary, 1)
         else:
