@@ -215,6 +215,10 @@ class BackwardDerivation:
     def equations(self) -> dict[str, sp.Eq]:
         """Every formula of the backward as a sympy equation: per gradient its multiplications
         and additions, then the simplified totals, then the terms ``grad_input`` is written in."""
+        return dict(self._equations)  # a copy: the cached one is shared
+
+    @cached_property
+    def _equations(self) -> dict[str, sp.Eq]:
         S = self.symbols
         eqs = {}
         for g in GRADIENTS:
@@ -245,7 +249,11 @@ class BackwardDerivation:
         >>> print(convops.derive("Conv3d").backward.latex("q"))
         q_{i} = L_{\\text{in},i} - s_{i} \\left(L_{\\text{out},i} - 1\\right) - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1
         """
-        return indexed(self.symbols, self.equations())
+        return dict(self._indexed_equations)
+
+    @cached_property
+    def _indexed_equations(self) -> dict[str, sp.Eq]:
+        return indexed(self.symbols, self._equations)
 
     def describe(self) -> dict[sp.Symbol, str]:
         """What each symbol of :meth:`equations` and :meth:`indexed_equations` stands for: the

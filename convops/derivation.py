@@ -224,6 +224,10 @@ class Derivation:
     # -- printing ----------------------------------------------------------------------------
     def equations(self) -> dict[str, sp.Eq]:
         """Every formula of the derivation as a sympy equation, in the order of the derivation."""
+        return dict(self._equations)  # a copy: the cached one is shared
+
+    @cached_property
+    def _equations(self) -> dict[str, sp.Eq]:
         S = self.symbols
         psi, lam, gamma = PSI, LAM, GAMMA
         ops = sp.Symbol(rf"\text{{{self.name}}}_{{\text{{ops}}}}")
@@ -259,13 +263,17 @@ class Derivation:
         >>> print(derive("Conv3d").latex("output_size"))
         L_{\\text{out},i} = \\left\\lfloor{\\frac{L_{\\text{in},i} - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1}{s_{i}}}\\right\\rfloor + 1
         """
-        return indexed(self.symbols, self.equations())
+        return dict(self._indexed_equations)
+
+    @cached_property
+    def _indexed_equations(self) -> dict[str, sp.Eq]:
+        return indexed(self.symbols, self._equations)
 
     def latex(self, quantity: str) -> str:
         """LaTeX of one equation: ``psi``, ``lam``, ``gamma``, ``total``, ``total_bias``,
         ``total_no_bias``, ``A`` (transposed), ``output_size_0`` … or an indexed family of
         :meth:`indexed_equations` (``output_size`` …); symbols in reading order."""
-        return equation_latex(self._all_equations(), quantity)
+        return equation_latex(self._all_equations, quantity)
 
     def code(self, quantity: str, language: str = "python") -> str:
         """The right-hand side of one equation (named as in :meth:`latex`) as exact integer code:
@@ -288,10 +296,11 @@ class Derivation:
         if language not in LANGUAGES:
             raise ConvopsError(f"language must be one of {', '.join(map(repr, LANGUAGES))}, "
                                f"got {language!r}")
-        return LANGUAGES[language](equation(self._all_equations(), quantity).rhs)
+        return LANGUAGES[language](equation(self._all_equations, quantity).rhs)
 
+    @cached_property
     def _all_equations(self) -> dict[str, sp.Eq]:
-        return {**self.equations(), **self.indexed_equations()}
+        return {**self._equations, **self._indexed_equations}
 
     def __repr__(self) -> str:
         return f"Derivation({self.name}: total = {self.total})"
