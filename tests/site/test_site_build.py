@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import convops
-from convops_book.site import aliases, anchor, formula_latex, page_name, quantities
+from convops_book.site import WIDTH, aliases, anchor, formula_latex, page_name, quantities
 
 BUILD_SECONDS_LIMIT = 30
 
@@ -74,7 +74,7 @@ def test_module_page_opens_with_generated_formulas(build, kind):
     summary = text.index('id="formula-summary"')
     notebook_cells = text.index('class="jp-Cell', summary)  # the summary sits above the notebook
     for quantity in quantities(kind):
-        tex = html.escape(formula_latex(kind, quantity), quote=False)
+        tex = html.escape(formula_latex(kind, quantity, WIDTH), quote=False)  # as displayed
         formula = text.index(f'id="{anchor(kind, quantity)}"')
         assert summary < formula < notebook_cells
         assert tex in text[formula:], f"{kind} {quantity}: the page lacks convops' LaTeX"
