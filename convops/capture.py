@@ -16,7 +16,10 @@ data); :func:`stand_in_on` runs it for real on a device.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
@@ -422,7 +425,7 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict,
         _swap_tensors(names, stand_in or on_meta, swapped)
         hooks = [register_module_forward_pre_hook(capture.enter),
                  register_module_forward_hook(capture.leave, always_call=True)]
-        with torch.set_grad_enabled(backward), capture:
+        with torch.set_grad_enabled(backward), _eager(), capture:
             out = model(*args, **kwargs)
             if backward:
                 capture.calls.append(None)
@@ -437,13 +440,27 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict,
     finally:
         for hook in hooks:
             hook.remove()
-        for module, parameters, buffers in swapped:
-            module.__dict__["_parameters"], module.__dict__["_buffers"] = parameters, buffers
+        for restore in reversed(swapped):
+            restore()
         for (module, key), value in attributes.items():
             module.__dict__[key] = value
         for module, flag in training.items():
             module.training = flag
     return capture.trace(names)
+
+
+def _eager() -> contextlib.ExitStack:
+    """Where torch.compile has been used, compiled modules and functions run eagerly: Dynamo would
+    otherwise compile the capture's own code (and fail, or hit its recompile limit) and hide from
+    it what compiled kernels compute.  The arithmetic is the same."""
+    stack = contextlib.ExitStack()
+    if "torch._dynamo" in sys.modules:
+        stack.enter_context(torch.compiler.set_stance("force_eager"))
+        stack.enter_context(warnings.catch_warnings())
+        # torch's warning that global hooks also see the compiled wrapper: the report shows it
+        warnings.filterwarnings("ignore", r"Using `torch\.compile\(module\)` when there are global",
+                                UserWarning)
+    return stack
 
 
 def _check_weights(names: dict[torch.nn.Module, str]) -> None:
@@ -493,11 +510,12 @@ def _first_line(error: BaseException) -> str:
 
 
 def _swap_tensors(modules, stand_in, swapped: list) -> None:
-    """Give each module dicts of parameters and buffers holding stand-ins; note the originals in
-    ``swapped``.  (As ``torch.func.functional_call`` does, for a fraction of its cost.)"""
+    """Give each module its parameters and buffers as stand-ins; append to ``swapped`` a function
+    that puts the originals back.  (As ``torch.func.functional_call`` does, for a fraction of
+    its cost.)"""
     memo: dict[int, torch.Tensor] = {}
 
-    def stand_ins(tensors: dict) -> dict:
+    def stand_ins(tensors) -> dict:
         replaced = {}
         for key, tensor in tensors.items():
             if tensor is not None:
@@ -509,11 +527,25 @@ def _swap_tensors(modules, stand_in, swapped: list) -> None:
 
     for module in modules:
         parameters, buffers = module._parameters, module._buffers
+        if isinstance(module, torch.jit.ScriptModule):
+            # a scripted module's forward reads its tensors from TorchScript's own slots, which
+            # its _parameters and _buffers only wrap: the stand-ins go there, one by one
+            for tensors in (parameters, buffers):
+                originals = dict(tensors.items())
+                _put(tensors, stand_ins(originals))
+                swapped.append(functools.partial(_put, tensors, originals))
+            continue
         new_parameters, new_buffers = stand_ins(parameters), stand_ins(buffers)
         if any(new is not old for new, old in zip((*new_parameters.values(), *new_buffers.values()),
                                                   (*parameters.values(), *buffers.values()))):
-            swapped.append((module, parameters, buffers))
+            swapped.append(functools.partial(module.__dict__.update, _parameters=parameters,
+                                             _buffers=buffers))
             module.__dict__["_parameters"], module.__dict__["_buffers"] = new_parameters, new_buffers
+
+
+def _put(tensors, items: dict) -> None:
+    for key, tensor in items.items():
+        tensors[key] = tensor
 
 
 def convolution_run(module: torch.nn.Module, input_shape, why: str) -> tuple[Layer, tuple]:

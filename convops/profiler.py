@@ -42,7 +42,9 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
     The model runs once on ``meta`` tensors: its parameters and buffers are replaced by meta
     tensors for that call only, unless they are on meta already, and its tensors, modes and the
     tensor attributes its hooks set are restored after, so the model is neither copied nor
-    changed and no data is allocated.  Meta tensors carry no values, so a model that reads one
+    changed and no data is allocated (scripted submodules included).  What ``torch.compile``
+    compiled runs eagerly for that call: the convolutions are the same.  Meta tensors carry no
+    values, so a model that reads one
     (``.item()``, control flow on a value, ``nonzero``, a boolean mask) cannot run on them:
     ``device="cpu"`` (or another device) runs it for real, on the tensors given (a shape becomes
     seeded random values, as do parameters on meta), and counts what ran on that input.
@@ -146,12 +148,16 @@ def _with_backward(trace: capture.Trace, forward: list, backward: list) -> list[
     """The forward's rows, each convolution call with the backward counts of the
     ``aten.convolution_backward`` call autograd ran for it."""
     layers = rows(forward, trace.names, count_call)
-    pending: dict[tuple, list[int]] = {}  # forward convolution calls by (layer, input shape)
+    # autograd hands convolution_backward the very input and weight the forward call was given:
+    # they name the call exactly.  A call that activation checkpointing ran again has tensors of
+    # its own, so those fall back to the forward calls of the same layer and input shape.
+    exact: dict[tuple[int, int], int] = {}
+    pending: dict[tuple, list[int]] = {}
     conv_rows = [i for i, layer in enumerate(layers) if layer.counted]
     for i, call in zip(conv_rows, (c for c in forward if c.func in capture.CONV_OPS)):
-        key = (capture.conv_layer(capture.conv_args(call.func, call.args, call.kwargs)),
-               tuple(call.args[0].shape))
-        pending.setdefault(key, []).append(i)
+        args = capture.conv_args(call.func, call.args, call.kwargs)
+        exact[id(args[0]), id(args[1])] = i
+        pending.setdefault((capture.conv_layer(args), tuple(args[0].shape)), []).append(i)
     recomputed = rows([c for c in backward if c.func in capture.CONV_OPS], trace.names, count_call)
     layers += [dataclasses.replace(row, breakdown=None, note=_RECOMPUTED) for row in recomputed
                if row.op]  # not the modules that ran nothing in it
@@ -171,13 +177,17 @@ def _with_backward(trace: capture.Trace, forward: list, backward: list) -> list[
         gradients = tuple(g for g, wanted in zip(("input", "weight", "bias"), output_mask)
                           if wanted)
         counts = breakdown(layer, tuple(x.shape), backward=True, gradients=gradients)
-        matches = pending.get((layer, tuple(x.shape)))
-        if not matches:  # autograd ran a convolution the forward did not: list it, uncounted
+        matches = pending.get((layer, tuple(x.shape)), [])
+        i = exact.pop((id(x), id(weight)), None)
+        if i is None and matches:
+            i = matches[-1]  # autograd runs the calls in reverse
+        if i is None:  # autograd ran a convolution the forward did not: list it, uncounted
             layers.append(LayerProfile("(backward)", layer.kind.name, tuple(x.shape),
                                        tuple(grad_output.shape), None,
                                        "aten.convolution_backward without a forward call",
                                        "aten.convolution_backward"))
             continue
-        i = matches.pop()  # autograd runs the calls in reverse
+        if i in matches:
+            matches.remove(i)
         layers[i] = dataclasses.replace(layers[i], backward=counts)
     return layers

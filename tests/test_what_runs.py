@@ -394,3 +394,85 @@ def test_the_cli_count_command_refuses_them_too(capsys):
 
     assert main(["count", "Conv2d(3, 8, 3, dtype='float128')", "--input", "1,3,8,8"]) != 0
     assert "dtype='float128'" in capsys.readouterr().err
+
+
+# -- models people build: frozen branches, scripted and compiled parts --------------------------
+def flop_counter_by_module(model: nn.Module, shape) -> dict[str, dict[str, int]]:
+    """FlopCounterMode's FLOPs per module and operation, forward and backward, on a real CPU run."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(torch.randn(shape)).sum().backward()
+    return {name: {str(op): n for op, n in ops.items()}
+            for name, ops in counter.get_flop_counts().items()}
+
+
+class TwinBranches(nn.Module):
+    """Two identical convolutions on the same input; the second one's output is detached, so
+    autograd computes no gradient for it."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept, self.detached = nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        return self.kept(x) + self.detached(x).detach()
+
+
+def test_each_backward_lands_on_the_call_autograd_ran_it_for():
+    model, shape = TwinBranches(), (1, 3, 8, 8)
+    truth = flop_counter_by_module(model, shape)
+    rows = {row.name: row for row in convops.profile(model, shape, backward=True).counted}
+    assert rows["detached"].backward is None
+    assert "aten.convolution_backward" not in truth["TwinBranches.detached"]
+    assert (2 * rows["kept"].backward.multiplications
+            == truth["TwinBranches.kept"]["aten.convolution_backward"])
+
+
+class Scripted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.jit.script(nn.Conv2d(3, 4, 3))
+        self.head = nn.Conv2d(4, 4, 3)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.stem(x)))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_a_scripted_submodule_runs_on_stand_ins_and_gets_its_tensors_back():
+    model, shape = Scripted(), (2, 3, 10, 10)
+    weights = [model.stem.weight, model.stem.bias]
+    profile = convops.profile(model, shape, backward=True)
+    truth = flop_counter_by_module(model, shape)["Global"]
+    assert 2 * profile.multiplications == truth["aten.convolution"]
+    assert 2 * profile.backward_multiplications == truth["aten.convolution_backward"]
+    assert [model.stem.weight, model.stem.bias] == weights
+    assert not any(t.is_meta for t in model.parameters())
+
+
+def test_compiled_models_are_counted_as_they_compute_with_nothing_on_stderr(tmp_path):
+    # in a process of its own: Dynamo, once imported, stays for the rest of the session
+    script = tmp_path / "compiled.py"
+    script.write_text(
+        "import torch, convops, warnings\n"
+        "from torch import nn\n"
+        "from torch.utils.flop_counter import FlopCounterMode\n"
+        "warnings.simplefilter('error')\n"
+        "net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))\n"
+        "compiled = torch.compile(net, backend='eager')\n"
+        "for size in range(8, 20):  # past Dynamo's recompile limit of 8\n"
+        "    counter = FlopCounterMode(display=False)\n"
+        "    with counter:\n"
+        "        net(torch.zeros(1, 3, size, size))\n"
+        "    p = convops.profile(compiled, (1, 3, size, size))\n"
+        "    assert 2 * p.multiplications == counter.get_total_flops(), size\n"
+        "net[2] = torch.compile(net[2], backend='eager')\n"
+        "p = convops.profile(net, (2, 3, 9, 9), backward=True)\n"
+        "assert [row.backward.gradients for row in p.counted] == [('weight', 'bias'),\n"
+        "    ('input', 'weight', 'bias')]\n"
+        "print('ok')\n")
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
