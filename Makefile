@@ -43,9 +43,10 @@ browser:
 demo: setup
 	$(BIN)/python -c "import torch, convops; print(convops.breakdown(torch.nn.Conv2d(3, 64, 7, stride=2, padding=3), (1, 3, 224, 224)))"
 
-# Every test: the package, the notebooks (nbval, against their stored outputs), the site.
+# Every test: the package, the notebooks (nbval, against their stored outputs), the site; the
+# site's run beside the other two (tools/run_tests.py; `--serial` for one after the other).
 test: setup browser
-	$(BIN)/python -m pytest --nbval -p no:cacheprovider
+	$(BIN)/python tools/run_tests.py
 
 bench: setup
 	$(BIN)/python benchmarks/count_ops.py
