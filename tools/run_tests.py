@@ -1,9 +1,9 @@
 """Every test, in lanes that run side by side: ``make test``.
 
-The test command is three pytest runs of about the same length: the library's tests and doctests,
-the notebooks under nbval (with the book's doctests), and the site in Chromium.  They share
-nothing (each its own kernels, its own built site), so on a machine of two or more cores they run
-at once, in two lanes.  Each lane's output goes to a log; a line says when each run ends, and the
+The test command is four pytest runs: the library's tests and doctests, the module pages'
+notebooks under nbval, the other notebooks (with the book's doctests), and the site in Chromium.
+They share nothing (each its own kernels, its own built site), so on a machine of two or more
+cores they run in two lanes at once.  Each lane's output goes to a log; a line says when each run ends, and the
 log of a run that failed is printed whole.  The exit status is non-zero if any run failed.
 
     python tools/run_tests.py            # as `make test`
@@ -25,14 +25,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
 
+#: The module pages' notebooks: the rest of the book, with its helpers' doctests, is the other run.
+MODULE_NOTEBOOKS = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("notebooks/conv*.ipynb"))
 #: name: pytest arguments.  Together they are what `pytest --nbval` collects from the testpaths.
 RUNS = {
     "library": ["tests", "convops", "--ignore=tests/site"],
-    "notebooks": ["--nbval", "notebooks"],
+    "module notebooks": ["--nbval", *MODULE_NOTEBOOKS],
+    "other notebooks": ["--nbval", "notebooks", *(f"--ignore={p}" for p in MODULE_NOTEBOOKS)],
     "site": ["tests/site"],
 }
-#: Runs in the same lane run one after the other; the lanes run at once.
-LANES = (("site",), ("library", "notebooks"))
+#: Runs in the same lane run one after the other; the lanes run at once.  Each notebook starts a
+#: kernel that imports torch (and Dynamo, on FlopCounterMode's first use): seconds that two lanes
+#: halve.
+LANES = (("site", "other notebooks"), ("library", "module notebooks"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,13 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, int] = {}
     print(f"{len(RUNS)} test runs in {len(LANES)} lanes; logs in {logs}", flush=True)
 
+    def log_of(name: str) -> Path:
+        return logs / f"{name.replace(' ', '-')}.log"
+
     def lane(names: tuple[str, ...]) -> None:
         for name in names:
-            with open(logs / f"{name}.log", "w") as log:
+            with open(log_of(name), "w") as log:
                 code = subprocess.call([*PYTEST, *RUNS[name], *options.extra], cwd=ROOT,
                                        stdout=log, stderr=subprocess.STDOUT)
             results[name] = code
-            summary = (logs / f"{name}.log").read_text().strip().splitlines()[-1:] or ["(no output)"]
+            summary = log_of(name).read_text().strip().splitlines()[-1:] or ["(no output)"]
             print(f"[{time.perf_counter() - start:5.0f} s] {name}: {summary[0].strip('= ')}",
                   flush=True)
 
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, code in results.items():
         if code:
             print(f"\n{'=' * 30} {name}: the whole log {'=' * 30}")
-            print((logs / f"{name}.log").read_text())
+            print(log_of(name).read_text())
     failed = [name for name, code in results.items() if code]
     print(f"{'FAILED: ' + ', '.join(failed) if failed else 'all test runs passed'} "
           f"in {time.perf_counter() - start:.0f} s")
