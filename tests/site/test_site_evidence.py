@@ -8,6 +8,8 @@ on the facts of one visit per page and view (``seen.py``).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from seen import DESKTOP, MODULE_PAGES, PALETTES, PHONE, view_id, views
@@ -33,14 +35,33 @@ def test_no_table_is_wider_than_its_column_at_a_desktop_width(site, palette):
     assert not wide, f"{len(wide)} tables need a sideways scroll ({palette}):\n" + "\n".join(wide)
 
 
+@pytest.mark.xfail(reason="issue 18, open: in notebook outputs (a 638 px column) the transposed modules' "
+                          "defining equations (948 px for ConvTranspose2d, 1186 px for 3d: one term, a sum "
+                          "and its Iverson bracket, that the printer does not break), conv2d's 'candidate - "
+                          "derived' lines (787, 855 px) and the training-cost backward totals (675, 690 px)",
+                   strict=False)
 @pytest.mark.parametrize("palette", PALETTES)
-@pytest.mark.parametrize("path", MODULE_PAGES)
-def test_a_phone_shows_convops_and_torch_for_every_verification(site, palette, path):
-    cells = site.page(path, PHONE, palette).cells("quantity", ["convops", "torch"])
-    assert {c["column"].split()[0].rstrip(",") for c in cells} == {"convops", "torch"}, \
-        f"/{path} shows no verification table"
-    hidden = [c for c in cells if not c["seen"]]
-    assert not hidden, f"/{path} at {PHONE} px ({palette}) hides {len(hidden)} of {len(cells)}: {hidden[:5]}"
+def test_no_displayed_formula_is_wider_than_its_column_at_a_desktop_width(site, palette):
+    """Long formulas are broken over lines by convops' printer; none scrolls at 1280 px."""
+    wide = [f"/{path}: {formula}" for path, page in site.view(DESKTOP, palette).items()
+            for formula in page.wideFormulas]
+    assert not wide, f"{len(wide)} formulas need a sideways scroll ({palette}):\n" + "\n".join(wide)
+
+
+@pytest.mark.parametrize("palette", PALETTES)
+def test_a_phone_shows_convops_and_torch_for_every_verification(site, palette):
+    """Every module page (each in the light palette, and those of ``seen.PAGES_IN_BOTH_PALETTES``
+    in the dark one too, by default)."""
+    pages = site.view(PHONE, palette)
+    problems = []
+    for path in [p for p in MODULE_PAGES if p in pages]:
+        cells = pages[path].cells("quantity", ["convops", "torch"])
+        hidden = [c for c in cells if not c["seen"]]
+        if {c["column"].split()[0].rstrip(",") for c in cells} != {"convops", "torch"}:
+            problems.append(f"/{path} shows no verification table")
+        elif hidden:
+            problems.append(f"/{path} hides {len(hidden)} of {len(cells)}: {hidden[:5]}")
+    assert not problems, f"at {PHONE} px ({palette}):\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize("view", views(), ids=view_id)
@@ -62,17 +83,49 @@ NOTATION = {"Π": r"\prod", "Iverson bracket": r"[\,", "s′": "s'", "d′": "d'
             "D": "D_"}
 
 
-def test_every_page_with_formulas_links_to_the_notation(site):
+def test_every_page_with_formulas_links_to_the_notation(build, site):
     """Links do not depend on the width or the palette: one view."""
-    notation = site.page("notation/")
-    defined = " ".join(notation.tex)
+    defined = " ".join(site.page("notation/").tex)
     missing = [name for name, tex in NOTATION.items() if tex not in defined]
     assert not missing, f"the Notation page defines no {missing}"
-    assert "out_channels" in notation.prose and "filter" in notation.prose, "Notation must say what a filter is"
+    text = (build.site / "notation" / "index.html").read_text(encoding="utf-8")
+    assert "out_channels" in text and "filter" in text, "Notation must say what a filter is"
     unlinked = [f"/{path} ({len(page.displayed)} formulas)" for path, page in site.view(DESKTOP, "light").items()
                 if path != "notation/" and page.displayed
                 and not any(link.rstrip("/").endswith("/notation") for link in page.links)]
     assert not unlinked, "pages with formulas and no link to Notation:\n" + "\n".join(unlinked)
+
+
+def _printed_symbols() -> set[str]:
+    """Every symbol of the derivations of 1-, 2- and 3-d modules and of the summaries' indexed
+    formulas, as convops' printer writes it; a per-dimension one by its indexed name
+    (``k_{i}`` for ``k_0``, and for a 1-d module's ``k``), which the Notation page defines for
+    every dimension."""
+    from convops.symbols import indexed_symbols, latex, symbols
+
+    indexed = {latex(symbol) for symbol in indexed_symbols().describe()}
+
+    def name(symbol) -> str:
+        tex = re.sub(r"_\{?(\d)\}?$", "_{i}", latex(symbol))
+        for written in (f"{tex}_{{i}}", f"{tex[:-1]},i}}"):  # a 1-d module's k is k_i, L_in is L_in,i
+            if written in indexed:
+                return written
+        return tex
+
+    return {name(symbol) for n in (1, 2, 3) for symbol in symbols(n).describe()} | indexed
+
+
+def test_every_symbol_the_printer_writes_is_defined_on_the_notation_page(site):
+    """Each symbol a formula of the site can hold is a formula of the Notation page: a letter
+    alone (a row of its tables), a longer name alone or inside one (the H, W, D mapping)."""
+    def bare(tex: str) -> str:
+        return re.sub(r"[{}\s]", "", tex)
+
+    defined = [bare(tex) for tex in site.page("notation/").tex]
+    missing = sorted(symbol for symbol in _printed_symbols()
+                     if not any(bare(symbol) == tex or len(bare(symbol)) > 2 and bare(symbol) in tex
+                                for tex in defined))
+    assert not missing, f"the Notation page does not define {missing}"
 
 
 # -- the line under each summary: counted from the stored outputs, a difference fails the build --
