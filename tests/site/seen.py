@@ -160,9 +160,9 @@ PAGE_FACTS = f"""(rawTex) => {{
   return {{
     path: location.pathname,
     ids: [...document.querySelectorAll("[id]")].map(e => e.id),
-    // The page's text as a reader sees it, without code: the notebooks' input cells, code
+    // The page's text as a reader sees it, without code: the notebooks' code cells' sources, code
     // blocks outside cell outputs, the hidden copies of cell sources, math (its TeX), scripts.
-    prose: text(article, ".jp-InputArea, .clipboard-copy-txt, .katex, script, style", "pre, code"),
+    prose: text(article, ".jp-CodeCell .jp-InputArea, .clipboard-copy-txt, .katex, script, style", "pre, code"),
     tex: annotations(article),
     displayed: [...article.querySelectorAll(".katex-display")].map(e => annotations(e).join("")),
     links: [...article.querySelectorAll("a[href]")].map(a => new URL(a.href).pathname),
