@@ -128,6 +128,24 @@ def test_every_symbol_the_printer_writes_is_defined_on_the_notation_page(site):
     assert not missing, f"the Notation page does not define {missing}"
 
 
+def test_equations_are_numbered_in_order_and_every_reference_has_its_number(site):
+    """On every page the numbers of displayed formulas (``\\tag{n}``) run 1, 2, … in order; every
+    "(n)" of the page's text is one of them; each module page numbers its summary, and the
+    references the notebooks write by name show as numbers."""
+    problems, references = [], 0
+    for path, page in site.view(DESKTOP, "light").items():
+        tags = [int(n) for tex in page.displayed for n in re.findall(r"\\tag\{(\d+)\}", tex)]
+        cited = {int(n) for n in re.findall(r"\((\d{1,2})\)", page.prose)}
+        references += len(cited)
+        if tags != list(range(1, len(tags) + 1)):
+            problems.append(f"/{path}: formulas numbered {tags}")
+        if path in MODULE_PAGES and not tags:
+            problems.append(f"/{path}: an unnumbered summary")
+        problems += [f"/{path}: ({n}) is no formula's number" for n in sorted(cited - set(tags))]
+    assert not problems, "\n".join(problems)
+    assert references, "no page refers to a formula by its number"
+
+
 # -- the line under each summary: counted from the stored outputs, a difference fails the build --
 def _stored(tmp_path, rows: str):
     import json
