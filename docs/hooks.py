@@ -53,7 +53,8 @@ from convops_book.backward import backward_summary_markdown
 from convops.cli import _parser
 from convops_book.calculator import RUNTIME, calculator_html, example_layer, formulas_module
 from convops_book.site import (NOTATION_URL, anchors_markdown, api_markdown, bibtex, citation_text,
-                               cli_markdown, formula_markdown, page_name, summary_markdown)
+                               cli_markdown, formula_markdown, number_references, page_name,
+                               summary_markdown)
 
 #: KaTeX's files the pages load, relative to ``node_modules/katex/dist``; the fonts load from CSS.
 KATEX_FILES = ("katex.min.css", "katex.min.js", "contrib/auto-render.min.js",
@@ -267,6 +268,8 @@ def on_page_content(html, page, config, files):
         if src in MODULE_PAGES:
             summary += calculator_html(site_root(page), *example_layer(Path(page.file.abs_src_path)),
                                        permalink=False)
+        if src in MODULE_PAGES:
+            html = number_references(html, MODULE_PAGES[src])
         if _SUMMARY in html:  # where the notebook places it: after its introduction
             html = html.replace(_SUMMARY, summary, 1)
         else:

@@ -22,9 +22,9 @@ from convops.count import Breakdown, breakdown
 from convops.derivation import derive, kind_of
 from convops.layer import Layer
 from convops.reference import flop_counter_flops, run
-from convops.symbols import latex
+from convops.symbols import latex, rendered_length
 
-__all__ = ["Figure", "Measurement", "Table", "cases_table", "comparison", "figure", "describe_layer", "layers_table", "equation", "measure", "parameters",
+__all__ = ["Figure", "Measurement", "Table", "cases_table", "comparison", "conditions_equation", "figure", "describe_layer", "layers_table", "equation", "measure", "parameters", "profile_equation",
            "plot_style", "plot_sweeps", "draw_sweeps", "named", "step", "style_axes", "sweep", "symbol_values", "vary_labels", "verdict", "ROWS", "STEP_ROWS"]
 
 
@@ -32,6 +32,11 @@ __all__ = ["Figure", "Measurement", "Table", "cases_table", "comparison", "figur
 #: The width, in characters of the rendered formula (:func:`convops.symbols.rendered_length`),
 #: past which a displayed formula breaks over lines: what fits the site's column at 1280 px.
 WIDTH = 48
+
+
+#: :data:`WIDTH` for lines of conditions: their floors of fractions render about twice as wide
+#: as :func:`convops.symbols.rendered_length` counts them.
+CONDITIONS_WIDTH = WIDTH // 2
 
 
 def equation(source, quantity: str | None = None, module: str | None = None):
@@ -66,6 +71,38 @@ def named(module: str | None, tex: str) -> str:
     if not module or rf"\text{{{module}}}" in tex:
         return tex
     return rf"\text{{{module}:}}\quad {tex}"
+
+
+def profile_equation(lhs: str, profile, quantity: str = "total", factor: sp.Expr = sp.S.One):
+    """``quantity`` of a symbolic ``profile`` (:class:`convops.SymbolicProfile`), times
+    ``factor``, as a displayed equation with the left side ``lhs`` (LaTeX), its sum broken over
+    lines past :data:`WIDTH` as every formula of the book, floors written as the profile's own
+    ``latex`` writes them."""
+    from IPython.display import Math
+
+    side = sp.Symbol("convopslhs")  # a stand-in, printed as its name, for the left side
+    expr = factor * profile._printable(sp.sympify(profile.formula(quantity)))
+    return Math(latex(sp.Eq(side, expr, evaluate=False), width=WIDTH).replace(side.name, lhs, 1))
+
+
+def conditions_equation(conditions: str):
+    r"""``conditions`` (LaTeX, separated by ``,\quad`` as ``SymbolicProfile.latex("guards")``
+    writes them) as displayed math, as many on a line as fit :data:`CONDITIONS_WIDTH`.
+
+    Examples
+    --------
+    >>> conditions_equation(r"a \neq 1,\quad b \neq 1").data
+    '\\begin{gathered} a \\neq 1,\\quad b \\neq 1 \\end{gathered}'
+    """
+    from IPython.display import Math
+
+    lines, line = [], ""
+    for condition in conditions.split(r",\quad "):
+        if line and rendered_length(f"{line},\\quad {condition}") > CONDITIONS_WIDTH:
+            lines.append(line + ",")
+            line = ""
+        line = f"{line},\\quad {condition}" if line else condition
+    return Math(r"\begin{gathered} " + r"\\ ".join([*lines, line]) + r" \end{gathered}")
 
 
 # -- measurements --------------------------------------------------------------------------------

@@ -179,11 +179,54 @@ def lattice_count_used(kind) -> bool:
     return any(equation(kind, q).rhs.has(LatticeCount) for q in quantities(kind_of(kind).name))
 
 
-def formula_markdown(kind, quantity: str) -> str:
-    """One formula, rendered, in a block that carries its anchor (and its aliases')."""
+def formula_markdown(kind, quantity: str, numbered: bool = False) -> str:
+    """One formula, rendered, in a block that carries its anchor (and its aliases'); with
+    ``numbered``, tagged with its number in the module's summary (:func:`equation_numbers`)."""
     name = kind_of(kind).name
-    return formula_block(anchor(kind, quantity), formula_latex(kind, quantity, WIDTH),
-                         [anchor(name, a) for a in aliases(name, quantity)])
+    tex = formula_latex(kind, quantity, WIDTH)
+    if numbered:
+        tex += rf" \tag{{{equation_numbers(name)[quantity]}}}"
+    return formula_block(anchor(kind, quantity), tex, [anchor(name, a) for a in aliases(name, quantity)])
+
+
+@lru_cache(maxsize=None)
+def equation_numbers(name: str) -> dict[str, int]:
+    """The number of each formula of the module's summary, in the order the summary shows them
+    (the totals' tabs, then the pieces): ``\\tag{n}`` on its page, where the text refers to it
+    as ``(n)`` (:func:`number_references`).
+
+    Examples
+    --------
+    >>> equation_numbers("Conv1d")
+    {'total_bias': 1, 'total_no_bias': 2, 'output_size': 3, 'psi': 4, 'lam': 5, 'gamma': 6, 'total': 7}
+    """
+    pieces = [q for q in quantities(name) if q not in BIAS_TABS.values()]
+    return {q: n for n, q in enumerate([*BIAS_TABS.values(), *pieces], 1)}
+
+
+#: A link to a formula of the page written as a reference, ``[(output_size)](#conv1d-output-size)``.
+_REFERENCE = re.compile(r'<a href="#([a-z0-9-]+)">\(([a-z_]+)\)</a>')
+
+
+def number_references(html_text: str, kind) -> str:
+    """``html_text`` (a module page) with each reference to a formula of its summary,
+    ``[(QUANTITY)](#ANCHOR)`` in the notebook's Markdown, shown as that formula's number,
+    ``(n)``.  Raises ``ValueError`` for a reference to no formula of the summary.
+
+    Examples
+    --------
+    >>> number_references('see <a href="#conv1d-psi">(psi)</a>', "Conv1d")
+    'see <a href="#conv1d-psi">(4)</a>'
+    """
+    name = kind_of(kind).name
+    numbers = {anchor(name, q): n for q, n in equation_numbers(name).items()}
+
+    def number(reference: re.Match) -> str:
+        if reference[1] not in numbers or reference[1] != anchor(name, reference[2]):
+            raise ValueError(f"{name}: ({reference[2]}) links to #{reference[1]}, which is not the "
+                             f"anchor of a formula of the summary: {', '.join(numbers)}")
+        return f'<a href="#{reference[1]}">({numbers[reference[1]]})</a>'
+    return _REFERENCE.sub(number, html_text)
 
 
 def formula_block(ident: str, tex: str, alias_ids: Sequence[str] = ()) -> str:
@@ -251,11 +294,11 @@ def summary_markdown(kind) -> str:
     """The summary a module page opens with: the total in a tab per bias case, then its pieces,
     the symbols they are written in and, folded, the LaTeX of each formula."""
     pieces = [q for q in quantities(kind_of(kind).name) if q not in BIAS_TABS.values()]
-    tabs = "\n".join(f"//// tab | {title}\n\n{formula_markdown(kind, total)}\n"
+    tabs = "\n".join(f"//// tab | {title}\n\n{formula_markdown(kind, total, numbered=True)}\n"
                      f"{latex_markdown(kind, total)}\n////\n"
                      for title, total in BIAS_TABS.items())
     where = "\n".join(f"**{label(kind, q)}** · [#{anchor(kind, q)}](#{anchor(kind, q)})\n\n"
-                      f"{formula_markdown(kind, q)}" for q in pieces)
+                      f"{formula_markdown(kind, q, numbered=True)}" for q in pieces)
     latex_blocks = "\n".join(latex_markdown(kind, q) for q in pieces)
     return (f"## Formula summary\n\n{tabs}\nwhere\n\n{where}\n{verified_line(kind)}\n"
             f"### Symbols\n\n{symbols_markdown(kind)}\n"

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from seen import Site
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 PREBUILT = Path(os.environ["CONVOPS_BUILT_SITE"]) if os.environ.get("CONVOPS_BUILT_SITE") else None
@@ -94,10 +96,10 @@ class Visit:
     """A browser page that records every console error, page error and failed request, and
     refuses (and records) any request that would leave 127.0.0.1."""
 
-    def __init__(self, browser, base_url: str):
+    def __init__(self, browser, base_url: str, **context_options):
         self.base_url = base_url
         self.problems: list[str] = []
-        self.context = browser.new_context()
+        self.context = browser.new_context(**context_options)
         self.context.route("**/*", self._only_local)
         self.page = self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self._note(f"console error: {m.text}"))
@@ -124,3 +126,15 @@ def visit(build, browser, base_url):
     v = Visit(browser, base_url)
     yield v
     v.context.close()
+
+
+def url_paths(build: Build) -> list[str]:
+    """The address of every page of the site (``404.html`` included), relative to its root:
+    ``notebooks/conv2d/``."""
+    return [p.relative_to(build.site).as_posix().removesuffix("index.html") for p in build.pages()]
+
+
+@pytest.fixture(scope="session")
+def site(build, browser, base_url) -> Site:
+    """What a reader sees of every page, each visited once per view (``seen.Site``)."""
+    return Site(url_paths(build), lambda **options: Visit(browser, base_url, **options))

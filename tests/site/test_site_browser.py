@@ -3,50 +3,30 @@ palette toggles, search works, instant navigation renders math, formula links op
 
 from __future__ import annotations
 
-import json
+import pytest
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
+from convops import KINDS
 from convops_book.site import anchor
-
-#: TeX that only appears in visible text when KaTeX did not render it (code, and the hidden
-#: copy of each notebook cell's source that its copy button copies, are not math).
-RAW_TEX = ("$$", "\\frac", "\\text{", "\\(", "\\[", "\\left")
-
-_VISIBLE_TEXT = """(() => {
-  const body = document.body.cloneNode(true);
-  body.querySelectorAll("pre, code, script, style, textarea, .katex, .clipboard-copy-txt")
-    .forEach(e => e.remove());
-  return body.textContent;
-})()"""
-_NO_RAW_TEX = f"!{json.dumps(RAW_TEX)}.some(tex => {_VISIBLE_TEXT}.includes(tex))"
+from seen import MODULE_PAGES, math_problems, view_id, views
 
 
-def _math_problems(page) -> list[str]:
-    """What KaTeX left unrendered, once it has had 10 s to render the page."""
-    try:
-        page.wait_for_function(_NO_RAW_TEX, timeout=10_000)
-    except PlaywrightTimeout:
-        pass
-    problems = [f"unrendered TeX {tex!r}" for tex in RAW_TEX if tex in page.evaluate(_VISIBLE_TEXT)]
-    errors = page.locator(".katex-error").count()
-    return problems + ([f"{errors} KaTeX errors"] if errors else [])
+@pytest.mark.parametrize("view", views(), ids=view_id)
+def test_every_page_loads_cleanly(site, view):
+    """No console error, failed request or request leaving the site; all math rendered."""
+    problems = []
+    for path, page in site.view(*view).items():
+        problems += page.problems + [f"/{path}: {p}" for p in page.math_problems()]
+    assert not problems, f"at {view_id(view)}:\n" + "\n".join(problems)
 
 
-def test_every_page_loads_cleanly(build, visit):
-    for path in build.pages():
-        url_path = path.relative_to(build.site).as_posix().removesuffix("index.html")
-        visit.goto(url_path)
-        visit.problems += [f"{visit.page.url}: {p}" for p in _math_problems(visit.page)]
-    assert not visit.problems, "\n".join(visit.problems)
-
-
-def test_module_pages_render_their_formulas(build, visit):
-    visit.goto("notebooks/convtranspose2d/")
-    formula = visit.page.locator(f"#{anchor('ConvTranspose2d', 'total_bias')}")
-    assert formula.locator(".katex-display").count() == 1
-    assert formula.is_visible()
-    assert not visit.problems, "\n".join(visit.problems)
+@pytest.mark.parametrize("path", MODULE_PAGES)
+def test_module_pages_render_their_formulas(site, path):
+    """Each formula of the summary is one displayed formula; the total with bias, in the
+    first tab, is shown."""
+    formulas = site.page(path).formulas
+    kind = next(k for k in KINDS if path == f"notebooks/{k.lower()}/")
+    assert formulas and all(f["displays"] == 1 for f in formulas), formulas
+    assert {f["id"]: f["shown"] for f in formulas}[anchor(kind, "total_bias")]
 
 
 def test_a_formula_link_opens_its_tab(visit):
@@ -84,5 +64,5 @@ def test_instant_navigation_renders_math(visit):
     formula = visit.page.locator(f"#{anchor('Conv2d', 'total_bias')} .katex-display")
     formula.wait_for(timeout=15_000)
     assert visit.page.evaluate("window.stillThisDocument === true"), "the click reloaded the page"
-    assert not _math_problems(visit.page)
+    assert not math_problems(visit.page)
     assert not visit.problems, "\n".join(visit.problems)

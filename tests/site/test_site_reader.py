@@ -35,20 +35,13 @@ def _words(page: Path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", _text(page)))
 
 
-def _module_page(build, kind) -> str:
-    return _text(build.site / "notebooks" / page_name(kind) / "index.html")
-
-
-def _undefined(visit, formulas: str, table: str, equation_of, defined_by: set) -> tuple[list, list]:
-    """The anchors of the formulas matched by the selector ``formulas`` on the visited page, and
-    each free symbol of their equations (``equation_of(anchor)``) that is neither a row of the
-    symbols table ``table`` as rendered nor a left-hand side of ``defined_by``; F must be
-    defined and anchored where used."""
-    defined = set(visit.page.eval_on_selector_all(
-        f"{table} td:first-child annotation", "nodes => nodes.map(n => n.textContent.trim())"))
-    shown = visit.page.eval_on_selector_all(formulas, "nodes => nodes.map(n => n.id)")
+def _undefined(formulas: list[str], defined: set[str], equation_of, defined_by: set) -> list[str]:
+    """Each free symbol of the equations (``equation_of(anchor)``) of the formulas ``formulas``
+    (their anchors) that is neither in ``defined`` (the TeX of a symbols
+    table's rows, as rendered) nor a left-hand side of ``defined_by``; F must be defined and
+    anchored where used."""
     undefined = []
-    for ident in shown:
+    for ident in formulas:
         eq = equation_of(ident)
         if eq.lhs.has(LatticeCount):  # F's definition: its variables are its own
             continue
@@ -56,36 +49,37 @@ def _undefined(visit, formulas: str, table: str, equation_of, defined_by: set) -
             if convops.latex(symbol) not in defined:
                 undefined.append(f"#{ident}: {convops.latex(symbol)}")
         if eq.rhs.has(LatticeCount):
-            lattice = [i for i in shown if equation_of(i).lhs.has(LatticeCount)]
+            lattice = [i for i in formulas if equation_of(i).lhs.has(LatticeCount)]
             if "F" not in defined or not lattice:
                 undefined.append(f"#{ident}: F")
-    return shown, undefined
+    return undefined
 
 
 @pytest.mark.parametrize("kind", list(convops.KINDS))
-def test_every_symbol_of_a_summary_is_defined_on_its_page(build, visit, kind):
+def test_every_symbol_of_a_summary_is_defined_on_its_page(site, kind):
     """Each free symbol of each formula in the summary (from the sympy equation the formula's
     anchor names) is a row of the page's symbols table, as rendered; F is defined and anchored."""
-    visit.goto(f"notebooks/{page_name(kind)}/")
+    page = site.page(f"notebooks/{page_name(kind)}/")
     by_anchor = {anchor(kind, q): q for q in quantities(kind)}
-    shown, undefined = _undefined(visit, ".convops-formula[id]", ".convops-symbols",
-                                  lambda ident: equation(kind, by_anchor[ident]),
-                                  {equation(kind, q).lhs for q in quantities(kind)})
+    shown = [f["id"] for f in page.formulas]
+    defined = {symbol for table in page.symbolTables for symbol in table["symbols"]}
+    undefined = _undefined(shown, defined, lambda ident: equation(kind, by_anchor[ident]),
+                           {equation(kind, q).lhs for q in quantities(kind)})
     assert shown and not undefined, "undefined on the page:\n" + "\n".join(undefined)
 
 
 @pytest.mark.parametrize("kind", list(convops.KINDS))
-def test_every_symbol_of_the_training_cost_summary_is_defined_in_its_tab(build, visit, kind):
+def test_every_symbol_of_the_training_cost_summary_is_defined_in_its_tab(site, kind):
     """The same for the training-cost page, tab by tab: each free symbol of a formula of
     ``kind``'s tab is a row of that tab's symbols table; F is defined and anchored in the tab."""
-    visit.goto("notebooks/training_cost/")
+    page = site.page("notebooks/training_cost/")
     keys = (*backward_quantities(kind), *convops.derive(kind).backward.equations())
     by_anchor = {backward_anchor(kind, q): q for q in keys}
-    shown, undefined = _undefined(
-        visit, f".convops-formula[id^='{kind.lower()}-backward-']",
-        f"#{backward_symbols_anchor(kind)}",
-        lambda ident: backward_equation(kind, by_anchor[ident]),
-        {backward_equation(kind, q).lhs for q in backward_quantities(kind)})
+    shown = [f["id"] for f in page.formulas if f["id"].startswith(f"{kind.lower()}-backward-")]
+    defined = {symbol for table in page.symbolTables if table["id"] == backward_symbols_anchor(kind)
+               for symbol in table["symbols"]}
+    undefined = _undefined(shown, defined, lambda ident: backward_equation(kind, by_anchor[ident]),
+                           {backward_equation(kind, q).lhs for q in backward_quantities(kind)})
     assert shown and not undefined, "undefined in the tab:\n" + "\n".join(undefined)
 
 

@@ -15,8 +15,8 @@ import pytest
 
 import convops
 from convops_book.notebook import WIDTH
-from convops_book.site import (BIAS_TABS, aliases, anchor, anchors_markdown, formula_latex, label,
-                               quantities, summary_markdown, symbols_used)
+from convops_book.site import (BIAS_TABS, aliases, anchor, anchors_markdown, equation_numbers,
+                               formula_latex, label, quantities, summary_markdown, symbols_used)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -52,7 +52,8 @@ def test_summary_shows_every_formula_of_convops(kind):
     for quantity in quantities(kind):
         assert f"div#{anchor(kind, quantity)}" in summary
         # shown broken to the column's width, to copy on one line
-        assert f"$$\n{formula_latex(kind, quantity, WIDTH)}\n$$" in summary
+        number = equation_numbers(kind)[quantity]
+        assert f"$$\n{formula_latex(kind, quantity, WIDTH)} \\tag{{{number}}}\n$$" in summary
         assert f"\n{formula_latex(kind, quantity)}\n```" in summary
         assert label(kind, quantity)
         for alias in aliases(kind, quantity):  # anchors of per-dimension formulas still resolve
