@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,7 +31,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 @dataclass(frozen=True)
 class Build:
     site: Path
-    seconds: float
     log: str
 
     def pages(self) -> list[Path]:
@@ -64,19 +62,17 @@ def build(server, base_url) -> Build:
     http, site = server
     if PREBUILT:
         threading.Thread(target=http.serve_forever, daemon=True).start()
-        yield Build(site, float("inf"), "prebuilt: CONVOPS_BUILT_SITE")
+        yield Build(site, "prebuilt: CONVOPS_BUILT_SITE")
         http.shutdown()
         return
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "CONVOPS_SITE_URL": base_url}
-    start = time.perf_counter()
     done = subprocess.run([sys.executable, "docs/build.py", "build", "--strict", "--site-dir", str(site)],
                           cwd=ROOT, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
     log = done.stdout + done.stderr
     if done.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed (exit {done.returncode}):\n{log}", pytrace=False)
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    yield Build(site, seconds, log)
+    yield Build(site, log)
     http.shutdown()
 
 
