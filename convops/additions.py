@@ -120,7 +120,19 @@ class LatticeCount(sp.Function):
 
 
 class Iverson(sp.Function):
-    r""":math:`[\,\text{condition}\,]`: 1 where the condition holds, 0 where it does not."""
+    r""":math:`[\,\text{condition}\,]`: 1 where the condition holds, 0 where it does not.
+
+    A conjunction is printed one condition a line, so that a bracket over every dimension stays
+    as narrow as one dimension's condition.
+
+    Examples
+    --------
+    >>> i, j = sp.symbols("i j", integer=True)
+    >>> Iverson(sp.Eq(i, 1)).subs(i, 1), Iverson(sp.Eq(i, 1)).subs(i, 2)
+    (1, 0)
+    >>> print(sp.latex(Iverson(sp.And(sp.Eq(i, 1), sp.Eq(j, 2)))))
+    \left[\begin{array}{l} i = 1 \wedge\\ j = 2 \end{array}\right]
+    """
 
     nargs = 1
     is_integer = True
@@ -133,7 +145,12 @@ class Iverson(sp.Function):
         return None
 
     def _latex(self, printer):
-        return rf"\left[{printer._print(self.args[0])}\right]"
+        condition = self.args[0]
+        if not isinstance(condition, sp.And):
+            return rf"\left[{printer._print(condition)}\right]"
+        rows = r" \wedge\\ ".join(printer._print(c) for c in sorted(condition.args,
+                                                                      key=sp.default_sort_key))
+        return rf"\left[\begin{{array}}{{l}} {rows} \end{{array}}\right]"
 
 
 def lattice_count_definition() -> sp.Eq:

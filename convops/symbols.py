@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.str import StrPrinter
 
@@ -72,8 +73,8 @@ def latex(expr: sp.Basic, width: int | None = None, **settings) -> str:
     >>> S = symbols(2)
     >>> print(latex(S.k[0] * S.size_out[1] * S.C_in * S.N))
     N C_{\\text{in}} W_{\\text{out}} k_0
-    >>> print(latex(sp.Eq(S.g, S.k[0] + S.k[1] - S.s[0]), width=6))
-    \\begin{aligned} g &= k_0\\\\ &\\quad + k_1 - s_0 \\end{aligned}
+    >>> print(latex(sp.Eq(S.g, S.k[0] + S.k[1] - S.s[0]), width=8))
+    \\begin{aligned} g &= k_0 + k_1\\\\ &\\quad - s_0 \\end{aligned}
     """
     if width is not None:
         return latex_lines(expr, width, **settings)
@@ -111,6 +112,12 @@ def rendered_length(tex: str) -> int:
     >>> rendered_length(r"\\frac{C_{\\text{in}} C_{\\text{out}}}{g}"), rendered_length(r"\\psi + 1")
     (7, 3)
     """
+    start = tex.find(r"\substack{")
+    if start >= 0:  # stacked limits: as wide as the widest row
+        end = _group_end(tex, start + 9)
+        rows = tex[start + 10:end].split(r"\\")
+        return (rendered_length(tex[:start]) + max(map(rendered_length, rows))
+                + rendered_length(tex[end + 1:]))
     start = tex.find(r"\frac{")
     if start >= 0:
         numerator_end = _group_end(tex, start + 5)
@@ -132,8 +139,8 @@ def latex_lines(expr: sp.Basic, width: int, **settings) -> str:
     Examples
     --------
     >>> S = symbols(1)
-    >>> print(latex_lines(sp.Eq(S.g, S.N * (S.k[0] + S.s[0] + S.d[0])), width=4))
-    \\begin{aligned} g &= N \\Big( k\\\\ &\\quad + s + d \\Big) \\end{aligned}
+    >>> print(latex_lines(sp.Eq(S.g, S.N * (S.k[0] + S.s[0] + S.d[0])), width=8))
+    \\begin{aligned} g &= N \\Big( k + s\\\\ &\\quad + d \\Big) \\end{aligned}
     """
     ordered, original = _in_reading_order(expr)
     printer = LatexPrinter({"symbol_names": _names(original), **settings})
@@ -143,19 +150,34 @@ def latex_lines(expr: sp.Basic, width: int, **settings) -> str:
     if rendered_length(one_line) <= width or inner is None:
         return one_line
     first = f"{printer.doprint(lhs)} &= " if lhs is not None else "& "
+    indent = rendered_length(first) + 2  # every line starts after the left side and a \quad
     if outer != 1:  # the factor, then the sum in brackets that span the lines
         first += rf"{printer._print(outer)} \Big( "
     lines, line = [], first
     for term in printer._as_ordered_terms(inner):
-        text = printer._print(term)
+        text = _sum_lines(printer, term, width)
         piece = text if line == first else (
             f" - {text[1:].lstrip()}" if text.startswith("-") else f" + {text}")
-        if line != first and rendered_length(line + piece) > width:
+        if line != first and rendered_length(line + piece) + (indent if lines else 0) > width:
             lines.append(line)
             line, piece = "", piece.lstrip()
         line += piece
     lines.append(line + (r" \Big)" if outer != 1 else ""))
     return r"\begin{aligned} " + "\\\\ &\\quad ".join(lines) + r" \end{aligned}"
+
+
+def _sum_lines(printer: LatexPrinter, term: sp.Expr, width: int) -> str:
+    """A term of the sum :func:`latex_lines` breaks; a sum of a product wider than ``width`` with
+    its first factor after the sum sign, the other factors on a line of their own."""
+    text = printer._print(term)
+    if (rendered_length(text) <= width or not isinstance(term, sp.Sum)
+            or not isinstance(term.function, sp.Mul)):
+        return text
+    first, *rest = term.function.as_ordered_factors()
+    mark = sp.Dummy()
+    head = printer._print(sp.Sum(mark, *term.limits)).replace(printer._print(mark), "").rstrip()
+    return (rf"{head} {printer.parenthesize(first, PRECEDENCE['Mul'])}\\ &\qquad\quad "
+            + printer._print(sp.Mul(*rest, evaluate=False)))
 
 
 def _split_factor(expr: sp.Expr) -> tuple[sp.Expr, sp.Add | None]:

@@ -35,11 +35,6 @@ def test_no_table_is_wider_than_its_column_at_a_desktop_width(site, palette):
     assert not wide, f"{len(wide)} tables need a sideways scroll ({palette}):\n" + "\n".join(wide)
 
 
-@pytest.mark.xfail(reason="issue 18, open: in notebook outputs (a 638 px column) the transposed modules' "
-                          "defining equations (948 px for ConvTranspose2d, 1186 px for 3d: one term, a sum "
-                          "and its Iverson bracket, that the printer does not break), conv2d's 'candidate - "
-                          "derived' lines (787, 855 px) and the training-cost backward totals (675, 690 px)",
-                   strict=False)
 @pytest.mark.parametrize("palette", PALETTES)
 def test_no_displayed_formula_is_wider_than_its_column_at_a_desktop_width(site, palette):
     """Long formulas are broken over lines by convops' printer; none scrolls at 1280 px."""
