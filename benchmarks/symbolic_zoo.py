@@ -109,17 +109,19 @@ def check_model(source: str, name: str, seed: int) -> dict:
     result["trace_s"] = time.perf_counter() - start
     result["guards"] = len(symbolic.guards)
     rng = random.Random(f"{seed} {name}")
-    tried, wanted = 0, [True] + [False] * 4
-    candidates = [default_size(kind, model)]
-    while wanted and tried < 40:
-        small = wanted[0]
-        sizes = candidates.pop() if candidates and not small else random_sizes(kind, rng, small)
-        tried += 1
+    # one size below 64 px (10 draws), then the model's own size and random ones (30 draws)
+    draws = [random_sizes(kind, rng, True) for _ in range(10)]
+    draws += [default_size(kind, model)] + [random_sizes(kind, rng, False) for _ in range(29)]
+    small_found = False
+    for sizes in draws:
+        small = min(sizes["H"], sizes["W"]) < 64
+        if len(result["sizes"]) == 5 or (small and small_found):
+            continue
         try:
             numeric = convops.profile(model, concrete(kind, sizes))
         except convops.ConvopsError:
             continue  # a size the model refuses: not one it accepts
-        wanted.pop(0)
+        small_found |= small
         regions = len(symbolic.regions)
         entry = {"sizes": sizes}
         started = time.perf_counter()

@@ -766,7 +766,13 @@ def trace(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str = "e
                                f"torch gives {theirs} (at {hints}: {ours_at} and {theirs_at})")
         return counts
 
-    layers = [_translated(layer, translate) for layer in rows(calls, modules, count)]
+    try:
+        counted = rows(calls, modules, count)
+    except ConvopsError as error:  # rows names the call; a trace past its deadline says more
+        if isinstance(error.__cause__, TraceTooSlow):
+            raise error.__cause__ from None
+        raise
+    layers = [_translated(layer, translate) for layer in counted]
     specializations = (*fixed, *_specializations(env, symbols, capture, calls, modules,
                                                  translate))
     guards = _guards(env, translate)
@@ -849,8 +855,8 @@ def _specializations(env, symbols, capture, calls, modules, translate):
 def _guards(env, translate) -> tuple:
     """The conditions torch took on the sizes, in the user's symbols, each once."""
     found = {}
-    for guard in env.guards:
-        condition = translate(env.simplify(guard.expr))
+    for guard in env.guards:  # the sizes fixed since substituted; torch's simplify costs more
+        condition = translate.translate(env.replace(guard.expr))
         if condition is not sp.true:
             found.setdefault(str(condition), condition)
     return tuple(found.values())
