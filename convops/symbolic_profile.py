@@ -133,15 +133,15 @@ class Region(Profile):
             counts = None if layer.breakdown is None else tuple(
                 slot(_zero_if_none(getattr(layer.breakdown, q))) for q in _BREAKDOWN_FIELDS)
             slots.append((*shapes, counts))
-        return compile_int(self.symbols, list(expressions) or [sp.S.Zero]), slots
+        return _exact_function(self.symbols, list(expressions) or [sp.S.Zero]), slots
 
     @cached_property
     def _quantities(self):
-        return compile_int(self.symbols, [self.multiplications, self.additions, self.total])
+        return _exact_function(self.symbols, [self.multiplications, self.additions, self.total])
 
     @cached_property
     def _check_guards(self):
-        return compile_int(self.symbols, list(self.guards)) if self.guards else None
+        return _exact_function(self.symbols, list(self.guards)) if self.guards else None
 
     def broken(self, sizes: dict[str, int]) -> sp.Basic | None:
         """The first of the region's conditions that ``sizes`` break, or ``None``."""
@@ -263,7 +263,7 @@ class SymbolicProfile(Profile):
             pieces[value] = sp.Or(pieces.get(value, sp.false), region.condition)
         if any(condition is sp.true for condition in pieces.values()):
             return next(v for v, c in pieces.items() if c is sp.true)
-        return sp.Piecewise(*pieces.items(), (sp.nan, True))
+        return sp.Piecewise(*pieces.items(), (sp.nan, True), evaluate=False)  # as traced
 
     @property
     def multiplications(self):
@@ -451,6 +451,23 @@ class SymbolicProfile(Profile):
 MAX_REGIONS = 16
 
 
+def _exact_function(symbols: tuple, expressions: list):
+    """The values of ``expressions`` at sizes, exactly: compiled to integer code, or where the
+    sound compiler refuses one (a division by a size that may be 0, as a reshape to ``-1`` of a
+    padded size writes it), evaluated by sympy; a condition whose value is undefined there
+    (``nan``: a division by zero) does not hold."""
+    try:
+        return compile_int(symbols, expressions)
+    except ConvopsError:
+        def evaluate(*values):
+            at = dict(zip(symbols, map(sp.Integer, values)))
+            results = [e.xreplace(at) for e in expressions]
+            results = [bool(r) if isinstance(r, sp.logic.boolalg.Boolean) else
+                       int(r) if r.is_Integer else False for r in results]
+            return results if len(results) > 1 else results[0]
+        return evaluate
+
+
 def _concrete(shape, sizes: dict):
     return None if shape is None else tuple(sizes[v] if isinstance(v, str) else v for v in shape)
 
@@ -513,6 +530,7 @@ class _Translator:
 
     def __init__(self, env: ShapeEnv, symbols: dict):
         self.env, self.symbols = env, symbols
+        self.done: dict = {}  # guards and sizes share most of their subexpressions
 
     def __call__(self, value) -> sp.Expr:
         if isinstance(value, (int, bool)):
@@ -522,6 +540,12 @@ class _Translator:
         return self.translate(expr)
 
     def translate(self, expr):
+        done = self.done.get(expr)
+        if done is None:
+            done = self.done[expr] = self._translate(expr)
+        return done
+
+    def _translate(self, expr):
         if expr.is_Atom:
             if expr.is_Symbol:
                 if expr not in self.symbols and str(expr).startswith("u"):  # unbacked
