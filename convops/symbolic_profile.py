@@ -28,7 +28,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import sympy as sp
 import torch
@@ -235,7 +235,8 @@ class SymbolicProfile(Profile):
 
     symbols: tuple[sp.Symbol, ...] = ()
     _regions: list = field(default_factory=list, compare=False)
-    _recipe: tuple = field(default=(), compare=False)  # inputs, keyword inputs, fingerprint
+    #: the inputs, keyword inputs, the model's fingerprint and the numeric profile, to re-trace
+    _recipe: tuple = field(default=(), compare=False)
 
     @property
     def regions(self) -> tuple[Region, ...]:
@@ -386,7 +387,7 @@ class SymbolicProfile(Profile):
         for region in self._regions:
             if region.broken(sizes) is None:
                 return region
-        inputs, kw_inputs, fingerprint = self._recipe
+        inputs, kw_inputs, fingerprint, numeric_profile = self._recipe
         if _fingerprint(self.model) != fingerprint:
             raise ConvopsError(f"{self.model_name} changed since it was profiled (its modules, "
                                "parameters or buffers differ): its regions describe the model as "
@@ -404,12 +405,10 @@ class SymbolicProfile(Profile):
             else:
                 self._regions.append(region)
                 return region
-        from .profiler import profile  # the numeric profile; it imports this module
-
         concrete = map_inputs(at, lambda v: v if isinstance(v, torch.Tensor) else tuple(
             int(_parse_size(s)[1]) if isinstance(s, str) else s for s in v))
         try:
-            numeric = profile(self.model, *concrete[0], mode=self.mode, **concrete[1])
+            numeric = numeric_profile(self.model, *concrete[0], mode=self.mode, **concrete[1])
         except ConvopsError as error:
             raise ConvopsError(f"sizes {sizes}, {outside}: the model refuses them: {error}") \
                 from error
@@ -700,15 +699,17 @@ def _parse_size(text: str) -> tuple[str, int | None]:
     return name, int(hint) if equals else None
 
 
-def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict,
-                     mode: str = "eval") -> SymbolicProfile:
+def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str,
+                     numeric: Callable[..., Profile]) -> SymbolicProfile:
     """:func:`convops.profile` where a shape holds a string: see the module's docstring.
+    ``numeric(model, *inputs, mode=mode, **kw_inputs)`` is the numeric profile that answers
+    where a re-trace fails (:func:`convops.profile`, which calls this).
 
     Examples
     --------
-    >>> import torch
+    >>> import torch, convops
     >>> model = torch.nn.Conv1d(2, 4, 3, padding=1)
-    >>> symbolic_profile(model, (("N", 2, "L=50"),), {}).total
+    >>> symbolic_profile(model, (("N", 2, "L=50"),), {}, "eval", convops.profile).total
     48*L*N
     """
     first = trace(model, inputs, kw_inputs, mode)
@@ -717,7 +718,7 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict,
     symbols = tuple(sp.Symbol(name, integer=True, positive=True) for name in names)
     return SymbolicProfile(model, first.input_shape, first.layers, first.inputs, mode, None,
                            first.modules, symbols=symbols, _regions=[first],
-                           _recipe=(inputs, kw_inputs, _fingerprint(model)))
+                           _recipe=(inputs, kw_inputs, _fingerprint(model), numeric))
 
 
 #: How long a trace may run, in seconds: checked before each operation the model dispatches and
