@@ -259,9 +259,16 @@ class SymbolicProfile(Profile):
         region covers every size, else a ``Piecewise`` of each region's formula and condition
         (regions with the same formula merged), ``nan`` (not traced) elsewhere."""
         pieces: dict = {}
+        refusals = []
         for region in self._regions:
-            value = sp.sympify(region.formula(quantity, module))
+            try:
+                value = sp.sympify(region.formula(quantity, module))
+            except ConvopsError as error:  # a module that did not run in this region: 0
+                refusals.append(error)
+                value = sp.S.Zero
             pieces[value] = sp.Or(pieces.get(value, sp.false), region.condition)
+        if len(refusals) == len(self._regions):
+            raise refusals[0]
         if any(condition is sp.true for condition in pieces.values()):
             return next(v for v, c in pieces.items() if c is sp.true)
         return sp.Piecewise(*pieces.items(), (sp.nan, True), evaluate=False)  # as traced

@@ -158,6 +158,10 @@ def test_a_guard_that_chooses_the_path_is_kept_and_each_path_is_a_region():
     assert [any(c.name == "extra" for c in r.counted) for r in symbolic.regions] == [True, False]
     assert assert_exact(symbolic, model, shape, H=30, W=65) == "stored"
     assert assert_exact(symbolic, model, shape, H=30, W=12) == "stored"
+    extra = symbolic.formula("total", "extra")  # the block that ran in one region only
+    H = symbolic.symbols[0]
+    assert extra.subs({H: 30, W: 12}) == 0
+    assert extra.subs({H: 30, W: 65}) == convops.profile(model.extra, (1, 4, 30, 65)).total
     text = symbolic.formula_text()  # two formulas, each with its condition, then the rest
     assert len(text.splitlines()) == 3 and "W > 64" in text and "W ≤ 64" in text
     assert text.endswith("not traced  otherwise")
