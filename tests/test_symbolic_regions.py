@@ -130,8 +130,8 @@ def test_a_stage_collapsing_to_size_1_is_a_region_of_its_own():
     assert not symbolic.holds(N=1, H=17, W=40)
     assert assert_exact(symbolic, model, shape, N=1, H=17, W=40) == "re-trace"
     assert [(s.size, s.value) for s in symbolic.regions[1].specializations] == [("N", 1)]
-    assert assert_exact(symbolic, model, shape, N=2, H=17, W=40) == "re-trace"
-    assert assert_exact(symbolic, model, shape, N=3, H=20, W=60) == "stored"
+    assert assert_exact(symbolic, model, shape, N=1, H=20, W=60) == "stored"
+    assert not symbolic.holds(N=2, H=20, W=60)  # N = 1 is one of the new region's conditions
 
 
 class Branchy(nn.Module):
