@@ -59,7 +59,7 @@ def main(count: int, sampled: int) -> None:
         mismatches += not same
     fcm_each = sum(fcm_times) / len(fcm_times)
     sweep = trace_s + evaluate_s
-    print(f"ResNet-50, total = {symbolic.total}")
+    print(f"ResNet-50, total = {symbolic.regions[0].total}")
     print(f"symbolic trace and formulas {trace_s:.3f} s; {count} evaluations {evaluate_s:.3f} s "
           f"(first, compiling, included); sweep {sweep:.3f} s")
     print(f"FlopCounterMode {fcm_each * 1e3:.1f} ms per size (mean of {len(sample)}), "

@@ -92,7 +92,7 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
         raise ConvopsError("backward=True and device= count concrete shapes only: give every "
                            "size as an int (symbolic sizes count the forward, on meta tensors)")
     if symbolic:
-        return symbolic_profile(model, inputs, kw_inputs, mode)
+        return symbolic_profile(model, inputs, kw_inputs, mode, numeric=profile)
     if device is not None:
         device = _device(device)
     trace = _run(model, inputs, kw_inputs, backward, mode, device)

@@ -89,6 +89,10 @@ class Profile(Report):
     mode: str = "eval"
     device: torch.device | None = None
     modules: dict[str, ModuleRecord] = field(default_factory=dict, compare=False, repr=False)
+    #: why the counts come from a numeric run rather than from a symbolic profile's formulas
+    #: (:meth:`~convops.symbolic_profile.SymbolicProfile.at` where a re-trace failed); empty
+    #: otherwise
+    fallback: str = field(default="", compare=False)
 
     @property
     def model_name(self) -> str:
@@ -170,7 +174,9 @@ class Profile(Report):
                 + (f"; backward pass {_number(self.backward_total)} = "
                    f"{_number(self.backward_multiplications)} multiplications + "
                    f"{_number(self.backward_additions)} additions" if self.backward else "")
-                + (f"; not counted: {len(skipped)} calls of {', '.join(kinds)}" if skipped else ""))
+                + (f"; not counted: {len(skipped)} calls of {', '.join(kinds)}" if skipped else "")
+                + (f"; {self.fallback}" if self.fallback else ""))
+
 
 def rows(calls: list, names: dict[torch.nn.Module, str],
          count: Callable[[Layer, tuple, tuple], Breakdown]) -> list[LayerProfile]:

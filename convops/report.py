@@ -348,6 +348,8 @@ class Report:
                 f"(2·MACs, as FlopCounterMode) {exact(2 * self.multiplications)}")
         if any(layer.backward is not None for layer in self.layers):
             text += f"; backward pass {exact(self.backward_total)} operations"
+        if getattr(self, "fallback", ""):
+            text += f"; {self.fallback}"
         return text
 
     def __str__(self) -> str:

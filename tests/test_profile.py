@@ -341,12 +341,15 @@ def test_symbolic_formula_reads_like_torch_and_prints():
     assert "formulas in H, W" in symbolic.summary()
 
 
-def test_sizes_that_break_the_trace_are_refused():
+def test_sizes_the_model_refuses_are_refused_with_its_reason():
     symbolic = convops.profile(UNet(width=2, depth=2), (1, 3, "H", "W"))
     assert symbolic.at(H=12, W=8).total == convops.profile(UNet(width=2, depth=2),
                                                            (1, 3, 12, 8)).total
-    with pytest.raises(convops.ConvopsError, match="break"):
-        symbolic.at(H=10, W=8)  # the decoder's concatenation needs H divisible by 4
+    reason = "Sizes of tensors must match"  # the decoder's concatenation needs H divisible by 4
+    with pytest.raises(convops.ConvopsError, match=reason):
+        convops.profile(UNet(width=2, depth=2), (1, 3, 10, 8))
+    with pytest.raises(convops.ConvopsError, match=r"2·⌊H/4⌋ = ⌊H/2⌋ fails.*refuses.*" + reason):
+        symbolic.at(H=10, W=8)
     with pytest.raises(convops.ConvopsError, match="give exactly H, W"):
         symbolic.at(H=8)
 
@@ -370,7 +373,8 @@ def test_a_specialised_size_is_reported_with_the_call_that_fixed_it():
     (special,) = symbolic.specializations
     assert special.size == "W" and special.value == 12 and "head" in special.where
     assert symbolic.at(W=12).total == convops.profile(FixedHead(), (1, 3, 8, 12)).total
-    with pytest.raises(convops.ConvopsError, match="specialised"):
+    with pytest.raises(convops.ConvopsError, match="W = 12 fails.*the model refuses them: "
+                       r"FixedHead failed in head \(Linear\)"):
         symbolic.at(W=13)
 
 
