@@ -183,8 +183,9 @@ def _print_profile(report, args: argparse.Namespace) -> None:
         print(report.to_json())
         return
     print(report.table(depth=args.depth))
-    if hasattr(report, "symbols"):
-        print(f"\ntotal = {report.formula('total')}")
+    if hasattr(report, "symbols"):  # the formulas, region by region, in words (JSON: sympy's)
+        lines = report.formula_text("total").splitlines()
+        print("\ntotal = " + "\n        ".join(lines))
 
 
 def _describe(layer: Layer) -> str:

@@ -24,6 +24,7 @@ import torch
 
 from .capture import CONV_TYPES, ModuleRecord
 from .errors import ConvopsError
+from .symbols import condition_text
 from .symbols import latex as latex_of
 
 #: Lines of the module tree that a default depth may fill: ResNet-50 fits in 40 lines with it.
@@ -107,7 +108,7 @@ def compact(expr, width: int | None = None, printable=lambda e: e) -> str:
 
     >>> H, W = sp.symbols("H W", positive=True, integer=True)
     >>> compact(3 * H + 64 * H * sp.floor((W - 1) / 2) + 7)
-    '64*H*floor(W/2 - 1/2) + …'
+    '64·H·⌊W/2 - 1/2⌋ + …'
     >>> compact(sp.Integer(4096))
     '4.096K'
     """
@@ -116,7 +117,7 @@ def compact(expr, width: int | None = None, printable=lambda e: e) -> str:
     terms = sp.Add.make_args(expr)
     large = {symbol: 10**6 for symbol in expr.free_symbols}
     lead = max(terms, key=lambda term: abs(term.xreplace(large)))
-    text = str(printable(lead)) + (" + …" if len(terms) > 1 else "")
+    text = condition_text(printable(lead)) + (" + …" if len(terms) > 1 else "")
     return _cut(text, width)
 
 
@@ -127,7 +128,8 @@ def _cut(text: str, width: int | None) -> str:
 def _shape_text(shape, printable=lambda e: e) -> str:
     if shape is None:
         return "-"
-    return "[" + ", ".join(str(printable(v)) if _is_formula(v) else str(v) for v in shape) + "]"
+    return "[" + ", ".join(condition_text(printable(v)) if _is_formula(v) else str(v)
+                           for v in shape) + "]"
 
 
 def _owner(name: str) -> str:

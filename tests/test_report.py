@@ -200,7 +200,7 @@ def test_symbolic_profile_prints_in_160_characters_with_formulas_whole_on_reques
     profile = convops.profile(model, (1, 3, "H", "W"))
     lines = str(profile).splitlines()
     assert max(map(len, lines)) <= 160 and len(lines) <= 40
-    assert "floor((H - 1)/4)" in str(profile)  # formulas as torch writes the sizes
+    assert "⌊(H - 1)/4⌋" in str(profile)  # sizes as torch writes them, floors as people do
     H, W = profile.symbols
     layer3 = profile.formula("total", module="layer3")
     assert layer3.subs({H: 224, W: 224}) == numeric.formula("total", module="layer3")
