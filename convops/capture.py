@@ -532,8 +532,8 @@ def _swap_tensors(modules, stand_in, swapped: list) -> None:
             # its _parameters and _buffers only wrap: the stand-ins go there, one by one
             for tensors in (parameters, buffers):
                 originals = dict(tensors.items())
+                swapped.append(functools.partial(_put, tensors, originals))  # first: _put may fail
                 _put(tensors, stand_ins(originals))
-                swapped.append(functools.partial(_put, tensors, originals))
             continue
         new_parameters, new_buffers = stand_ins(parameters), stand_ins(buffers)
         if any(new is not old for new, old in zip((*new_parameters.values(), *new_buffers.values()),
