@@ -100,7 +100,10 @@ class Visit:
         self.page = self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self._note(f"console error: {m.text}"))
         self.page.on("pageerror", lambda e: self._note(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self._note(f"request failed: {r.url} ({r.failure})"))
+        # a request the page itself cancels by navigating on (net::ERR_ABORTED) is not a problem:
+        # a file that is missing answers 404, noted below
+        self.page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
+                     and self._note(f"request failed: {r.url} ({r.failure})"))
         self.page.on("response", lambda r: r.status >= 400 and self._note(f"HTTP {r.status}: {r.url}"))
 
     def _note(self, problem: str) -> None:
