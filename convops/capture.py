@@ -101,6 +101,7 @@ class Capture(TorchDispatchMode):
         self.failed_in: torch.nn.Module | None = None
         self.shortcuts = shortcuts and not real  # off where autograd differentiates what runs
         self.in_backward = False
+        self.refused: ConvopsError | None = None  # a convolution refused by check_convolution
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -111,7 +112,11 @@ class Capture(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         module = self.stack[-1] if self.stack else None
         if func in CONV_OPS and type(args[0]) is torch.Tensor and args[0].is_meta:
-            check_convolution(conv_args(func, args, kwargs), self.where(module))
+            try:
+                check_convolution(conv_args(func, args, kwargs), self.where(module))
+            except ConvopsError as error:  # kept: TorchScript would re-raise it without its text
+                self.refused = error
+                raise
         if (func is _BATCH_NORM and self.shortcuts and not kwargs and not args[5]
                 and args[3] is not None):
             x, stats = args[0], args[3]  # input, weight, bias, running_mean, running_var, …
@@ -436,7 +441,7 @@ def run(model: torch.nn.Module, args: tuple, kwargs: dict,
     except ConvopsError:
         raise
     except Exception as error:
-        raise refusal(error, model, capture) from error
+        raise (capture.refused or refusal(error, model, capture)) from error
     finally:
         for hook in hooks:
             hook.remove()

@@ -476,3 +476,11 @@ def test_compiled_models_are_counted_as_they_compute_with_nothing_on_stderr(tmp_
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=300)
     assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_a_convolution_refused_inside_torchscript_keeps_its_reason():
+    # TorchScript re-raises an error from the capture as a RuntimeError with an empty message
+    with pytest.raises(convops.ConvopsError, match=r"stem \(RecursiveScriptModule\): torch "
+                       r"refuses .* expected input\[2, 4, 10, 10\] to have 3 channels"):
+        convops.profile(Scripted(), (2, 4, 10, 10))
