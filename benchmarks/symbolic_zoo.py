@@ -60,8 +60,9 @@ def symbolic_shape(kind: str) -> tuple:
 
 def default_size(kind: str, model) -> dict:
     config = getattr(model, "pretrained_cfg", None) or {}
-    if kind == "video":
-        return {"T": 16, "H": 112, "W": 112}
+    if kind == "video":  # MViT's position embeddings take 16 × 224 × 224 only
+        side = 224 if type(model).__name__ == "MViT" else 112
+        return {"T": 16, "H": side, "W": side}
     _, h, w = config.get("input_size", (3, 224, 224))
     return {"H": h, "W": w}
 

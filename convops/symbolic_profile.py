@@ -10,9 +10,13 @@ expressions.
 The trace follows one path through the model: every decision torch makes on a size (a guard) is
 kept, and the formulas hold where all of them do, a :class:`Region` of sizes (a size that tracing
 had to fix to one value, a specialisation, is reported with the call that did it).  No guard is
-dropped: one that chooses a path (``if H > 64``) decides which convolutions run, and telling it
-from one that does not would need a proof convops does not make.  At a size outside the regions
-traced so far, :meth:`SymbolicProfile.at` traces again there and keeps the new region.
+dropped: one that chooses a path (``if H > 64``) decides which convolutions run.  Torch asks
+its own questions about sizes size-obliviously (``guard_or_false``: broadcasting, contiguity,
+strides): by torch's contract those take the general path, which gives the same result at size 1,
+or check the size at run time, and such a check is kept as a condition.  So a stage that
+collapses to one pixel stays in the region, and the model's own ``if x.shape[-1] == 1`` is still
+a decision.  At a size outside the regions traced so far, :meth:`SymbolicProfile.at` traces again
+there and keeps the new region.
 
 Resizing to a size computed from the input (``F.interpolate(x, size=y.shape[-2:])``, or by a
 ``scale_factor``) runs under torch's Python dispatcher, whose decompositions take symbolic sizes.
@@ -34,7 +38,9 @@ import sympy as sp
 import torch
 import torch._decomp
 import torch.utils._sympy.functions as torch_sympy
+from torch.utils._sympy.numbers import int_oo
 from torch._dispatch.python import enable_python_dispatcher
+from torch._prims_common import is_contiguous_for_memory_format_or_false
 from torch._guards import GuardSource, Source
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
@@ -224,12 +230,14 @@ class SymbolicProfile(Profile):
     48·⌊(L - 3)/2⌋ + 48  if L ≥ 3
     not traced  otherwise
 
-    An output one pixel high is a region of its own (torch treats size 1 apart), traced when
-    first asked for, and kept:
+    A size traced at 1 is fixed there (torch fixes sizes 0 and 1); a size outside the regions
+    traced so far is traced when first asked for, and kept:
 
-    >>> p.holds(H=4, W=17), p.at(H=4, W=17).total, convops.profile(model, (1, 3, 4, 17)).total
-    (False, 3456, 3456)
-    >>> len(p.regions), p.holds(H=4, W=17), p.holds(H=3, W=40)
+    >>> pointwise = torch.nn.Conv2d(3, 8, 1)
+    >>> row = convops.profile(pointwise, (1, 3, "H=1", "W"))
+    >>> row.holds(H=4, W=17), row.at(H=4, W=17).total, convops.profile(pointwise, (1, 3, 4, 17)).total
+    (False, 3264, 3264)
+    >>> len(row.regions), row.holds(H=9, W=2), row.holds(H=1, W=40)
     (2, True, True)
     """
 
@@ -753,6 +761,7 @@ def trace(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str = "e
                            isinstance(v, torch.Tensor) else ())], {})
     env = ShapeEnv(duck_shape=False)  # sizes with equal hints stay distinct symbols
     fake = FakeTensorMode(shape_env=env, allow_non_fake_inputs=True)
+    fake.cache_enabled = False  # its entries, checked on symbolic sizes, cost more than a miss
     sizes, symbols, fixed, traced_at = {}, {}, [], []
     for i, (name, hint) in enumerate(names.items()):
         hint = FIRST_HINT + HINT_STEP * i if hint is None else hint
@@ -762,7 +771,9 @@ def trace(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str = "e
             fixed.append(Specialization(name, hint, "the start",
                                         "torch fixes sizes 0 and 1"))
             continue
-        symbol = env.create_symbol(hint, _SizeSource(name), dynamic_dim=DimDynamic.DYNAMIC)
+        symbol = env.create_symbol(hint, _SizeSource(name), dynamic_dim=DimDynamic.DYNAMIC,
+                                   do_not_specialize_zero_one=True)
+        env.constrain_symbol_range(symbol, compiler_min=1, compiler_max=int_oo)
         sizes[name] = env.create_symintnode(symbol, hint=hint)
         symbols[symbol] = sp.Symbol(name, integer=True, positive=True)
     dtype = default_dtype(model) if isinstance(model, torch.nn.Module) else torch.float32
@@ -775,7 +786,7 @@ def trace(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str = "e
 
     capture = _SymbolicCapture(env, deadline, type(model).__name__)
     try:
-        with fake, _quiet(), _resizing():
+        with fake, _quiet(), _tracing():
             ran = run(model, inputs, kw_inputs, make_input, lambda tensor: _fake(fake, tensor),
                       capture, mode=mode)
     except TraceTooSlow:
@@ -810,7 +821,7 @@ def trace(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str = "e
     layers = [_translated(layer, translate) for layer in counted]
     specializations = (*fixed, *_specializations(env, symbols, capture, calls, modules,
                                                  translate))
-    guards = _guards(env, translate)
+    guards = _guards(env, translate, symbols)
     shown = map_inputs((inputs, kw_inputs), lambda v: v if isinstance(v, torch.Tensor) else
                         tuple(_parse_size(s)[0] if isinstance(s, str) else s for s in v))
     records = {path: dataclasses.replace(record, output_shape=None if record.output_shape is None
@@ -822,22 +833,82 @@ def trace(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str = "e
 
 
 @contextmanager
-def _resizing():
+def _tracing():
+    """Torch as the trace needs it: size-oblivious (:func:`_size_oblivious`), with three torch
+    functions replaced for the trace's time by ones of the same value that take symbolic sizes
+    or leave a question about strides open (:func:`_interpolate`, :func:`_contiguous`,
+    :func:`_adaptive_avg_pool2d`)."""
+    functional = torch.nn.functional
+    with _size_oblivious(), _patched(functional, "interpolate", _interpolate), \
+            _patched(torch.Tensor, "contiguous", _contiguous), \
+            _patched(functional, "adaptive_avg_pool2d", _adaptive_avg_pool2d):
+        yield
+
+
+@contextmanager
+def _patched(owner, name: str, replacement: Callable):
+    """``owner.name`` is ``replacement(original)`` inside, as it was after."""
+    own = owner.__dict__.get(name)  # none: inherited (TensorBase's methods)
+    setattr(owner, name, replacement(getattr(owner, name)))
+    try:
+        yield
+    finally:
+        if own is None:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, own)
+
+
+def _interpolate(original):
     """``F.interpolate`` under torch's Python dispatcher, whose decompositions take symbolic
     output sizes (its C++ kernels want ints): resizing to the input's size, or by a scale
     factor, stays a formula.  Only there: elsewhere the Python dispatcher slows a trace about
     threefold and renames operations (batch norm's) that the numeric profile lists."""
-    original = torch.nn.functional.interpolate
-
     def interpolate(*args, **kwargs):
         with enable_python_dispatcher():
             return original(*args, **kwargs)
+    return interpolate
 
-    torch.nn.functional.interpolate = interpolate
-    try:
+
+def _contiguous(original):
+    """``x.contiguous()`` that copies where torch cannot tell the tensor contiguous at every size.
+
+    ``Tensor.contiguous`` asks torch's C++ whether the tensor is contiguous, a question decided
+    at the trace's sizes and kept (a transposed tensor is contiguous where a size is 1): a guard
+    about strides only.  The value is the tensor's either way, so a copy where the answer is open
+    changes no size and no convolution that runs."""
+    def contiguous(self, memory_format=torch.contiguous_format):
+        if is_contiguous_for_memory_format_or_false(self, memory_format=memory_format):
+            return self
+        return self.clone(memory_format=memory_format)
+    return contiguous
+
+
+def _adaptive_avg_pool2d(original):
+    """``F.adaptive_avg_pool2d`` to 1 × 1 as torch computes it, the mean over the last two
+    dimensions, without the memory-format question its C++ asks of the input's strides."""
+    def adaptive_avg_pool2d(input, output_size):
+        size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+        if tuple(size) == (1, 1) and not input.is_quantized:
+            return input.mean((-1, -2), keepdim=True)
+        return original(input, output_size)
+    return adaptive_avg_pool2d
+
+
+@contextmanager
+def _size_oblivious():
+    """Trace with torch's size-oblivious reasoning on the symbolic sizes.
+
+    Inside torch, a question about a size that has a general answer and a fast path for size 1
+    (broadcasting ``a + b`` of equal sizes, contiguity, strides) is asked with ``guard_or_false``:
+    by torch's contract, either path gives the same result, or the general path is taken with a
+    check deferred to run time (``torch._check``), which :func:`_guards` keeps as a condition.
+    By default torch still decides such a question at the trace's sizes and keeps the decision
+    (``size ≠ 1``), so that a stage one pixel high would be outside the region though nothing
+    that runs changes; size-oblivious, it keeps none of them.  A question the model asks in its
+    own code (``if x.shape[-1] == 1``) is still a decision, kept."""
+    with torch.fx.experimental._config.patch(backed_size_oblivious=True):
         yield
-    finally:
-        torch.nn.functional.interpolate = original
 
 
 @contextmanager
@@ -887,11 +958,22 @@ def _specializations(env, symbols, capture, calls, modules, translate):
     return tuple(found)
 
 
-def _guards(env, translate) -> tuple:
-    """The conditions torch took on the sizes, in the user's symbols, each once."""
+def _guards(env, translate, symbols) -> tuple:
+    """Where the trace holds, in the user's symbols, each condition once: the decisions torch
+    took on the sizes (guards), the checks it deferred to run time (``torch._check``, on the path
+    it chose for a size it did not decide), and the range it assumed of each size (at least 2:
+    torch fixes sizes 0 and 1, so a trace never sees them)."""
+    asserts = [a.expr for each in env.deferred_runtime_asserts.values() for a in each]
+    ranges = []
+    for symbol in symbols:
+        bounds = env.var_to_range.get(symbol)
+        if bounds is not None:
+            ranges += [symbol >= bounds.lower] if isinstance(bounds.lower, sp.Integer) else []
+            ranges += [symbol <= bounds.upper] if isinstance(bounds.upper, sp.Integer) else []
     found = {}
-    for guard in env.guards:  # the sizes fixed since substituted; torch's simplify costs more
-        condition = translate.translate(env.replace(guard.expr))
-        if condition is not sp.true:
-            found.setdefault(str(condition), condition)
+    for expr in (*(guard.expr for guard in env.guards), *asserts, *ranges):
+        # the sizes fixed since substituted; torch's simplify costs more
+        for condition in sp.And.make_args(translate.translate(env.replace(expr))):
+            if condition is not sp.true:
+                found.setdefault(str(condition), condition)
     return tuple(found.values())

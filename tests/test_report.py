@@ -206,10 +206,10 @@ def test_symbolic_profile_prints_in_160_characters_with_formulas_whole_on_reques
     assert layer3.subs({H: 224, W: 224}) == numeric.formula("total", module="layer3")
     assert profile.latex(module="layer3") != profile.latex()
     from convops.symbolic_profile import readable
-    # one region: its formula, and "not traced" outside its conditions
+    # one region, which holds at every size: its formula, no cases
     first = profile.regions[0].formula("total", module="layer3")
-    assert profile.latex("total", "layer3").startswith(r"\begin{cases} " + latex(readable(first)))
-    assert r"\text{not traced} & \text{otherwise}" in profile.latex("total", "layer3")
+    assert profile.regions[0].condition is sp.true
+    assert profile.latex("total", "layer3") == latex(readable(first))
     document = json.loads(profile.to_json())
     total = sp.sympify(document["totals"]["total"], locals={"H": H, "W": W})
     assert total.subs({H: 224, W: 224}) == numeric.total

@@ -121,17 +121,85 @@ def test_window_padding_at_random_sizes(h, w):
     assert_exact(_window_pad(), WindowPad(), (1, 3, "H", "W"), H=h, W=w)
 
 
-def test_a_stage_collapsing_to_size_1_is_a_region_of_its_own():
-    """ResNet's last stage is 1 pixel high below 33 px, and a size of 1 traced at is a size torch
-    fixes: torch's trace treats size 1 apart, so those sizes are traced again, then answered."""
+def test_a_stage_collapsing_to_size_1_stays_in_the_first_region():
+    """ResNet's last stage is 1 pixel high below 33 px.  What runs does not change, and torch's
+    size-oblivious trace keeps no decision about it (by default it kept ``≠ 1`` for every stage
+    from its residual sums' broadcasting), so the first region answers there, at batch 1, and at
+    a 1-pixel input too."""
     model, shape = ResNet((1, 1, 1, 1), num_classes=10), ("N", 3, "H", "W")
     symbolic = convops.profile(model, shape)
-    assert assert_exact(symbolic, model, shape, N=1, H=64, W=64) == "stored"
-    assert not symbolic.holds(N=1, H=17, W=40)
-    assert assert_exact(symbolic, model, shape, N=1, H=17, W=40) == "re-trace"
-    assert [(s.size, s.value) for s in symbolic.regions[1].specializations] == [("N", 1)]
-    assert assert_exact(symbolic, model, shape, N=1, H=20, W=60) == "stored"
-    assert not symbolic.holds(N=2, H=20, W=60)  # N = 1 is one of the new region's conditions
+    for n, h, w in [(2, 64, 64), (2, 17, 40), (3, 20, 60), (1, 3, 2), (1, 1, 9)]:
+        assert assert_exact(symbolic, model, shape, N=n, H=h, W=w) == "stored"
+    assert len(symbolic.regions) == 1
+
+
+class ShuffleHead(nn.Module):
+    """As ShuffleNet: channels shuffled (a transpose made contiguous); as ConvNeXt, channels
+    last, then a head that pools to 1 × 1 (``AdaptiveAvgPool2d``) before its 1 × 1
+    convolution."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem, self.down = nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.Conv2d(8, 8, 2, stride=2)
+        self.pool, self.head = nn.AdaptiveAvgPool2d(1), nn.Conv2d(8, 10, 1)
+
+    def forward(self, x):
+        n, c, h, w = (y := self.stem(x)).shape
+        y = y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        y = self.down(y).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)  # channels last
+        return self.head(self.pool(y))
+
+
+@pytest.mark.parametrize("h, w", [(64, 64), (5, 40), (3, 4), (7, 9)])
+def test_questions_about_strides_alone_stay_open(h, w):
+    """Whether the shuffled tensor is contiguous, and the memory format of the pooled one, are
+    questions about strides: torch's C++ decides them at the trace's sizes (each is answered
+    apart where the down-sampled size is 1), the trace leaves them open."""
+    model, shape = ShuffleHead(), (1, 3, "H", "W")
+    symbolic = convops.profile(model, shape)
+    assert assert_exact(symbolic, model, shape, H=h, W=w) == "stored"
+    assert len(symbolic.regions) == 1
+
+
+class OneWide(nn.Module):
+    """A block that runs only on outputs one pixel wide: the model's own question about size 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem, self.extra = nn.Conv2d(3, 4, 1), nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        y = self.stem(x)
+        return self.extra(y) if y.shape[-1] == 1 else y
+
+
+def test_the_models_own_question_about_size_1_chooses_a_region():
+    model, shape = OneWide(), (1, 3, "H", "W")
+    symbolic = convops.profile(model, shape)
+    assert assert_exact(symbolic, model, shape, H=5, W=2) == "stored"
+    assert assert_exact(symbolic, model, shape, H=5, W=1) == "re-trace"
+    assert [any(c.name == "extra" for c in r.counted) for r in symbolic.regions] == [False, True]
+
+
+class SkipSum(nn.Module):
+    """A U-Net's skip: the input plus its half-size features upsampled by 2, defined only where
+    the width is even."""
+
+    def __init__(self):
+        super().__init__()
+        self.down, self.head = nn.Conv2d(3, 3, 2, stride=2), nn.Conv2d(3, 2, 3)
+
+    def forward(self, x):
+        return self.head(x + F.interpolate(self.down(x), scale_factor=2))
+
+
+def test_a_size_the_model_refuses_is_refused_not_counted():
+    model, shape = SkipSum(), (1, 3, "H", "W")
+    symbolic = convops.profile(model, shape)
+    assert assert_exact(symbolic, model, shape, H=8, W=30) == "stored"
+    assert not symbolic.holds(H=8, W=31)
+    with pytest.raises(convops.ConvopsError, match=r"W = 2·⌊W/2⌋ fails.*the model refuses them.*broadcast"):
+        symbolic.at(H=8, W=31)
 
 
 class Branchy(nn.Module):
@@ -209,3 +277,21 @@ def test_to_json_holds_every_region_with_its_conditions():
         assert total.subs({H: h, W: w}) == convops.profile(model, (1, 3, h, w)).total
     total = sp.sympify(document["totals"]["total"], locals={"H": H, "W": W})
     assert total.subs({H: 30, W: 20}) == convops.profile(model, (1, 3, 30, 20)).total
+
+
+def test_a_regions_conditions_hold_torchs_checks_and_ranges_as_well_as_its_guards():
+    """Besides its guards, torch keeps checks deferred to run time and the ranges it assumed of
+    each size: both are conditions of the region."""
+    from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
+
+    env = ShapeEnv(duck_shape=False, prefer_deferred_runtime_asserts_over_guards=True)
+    h = env.create_symbol(40, symbolic_profile._SizeSource("H"), DimDynamic.DYNAMIC,
+                          do_not_specialize_zero_one=True)
+    H = sp.Symbol("H", integer=True, positive=True)
+    translate = symbolic_profile._Translator(env, {h: H})
+    assert symbolic_profile._guards(env, translate, {h: H}) == ()
+    env.guard_or_defer_runtime_assert(sp.Eq(sp.Mod(h, 4), 0), "H a multiple of 4")
+    assert not env.guards
+    env.constrain_symbol_range(h, compiler_min=3, compiler_max=500)
+    assert set(symbolic_profile._guards(env, translate, {h: H})) == {
+        sp.Eq(sp.Mod(H, 4), 0), H >= 3, H <= 500}
