@@ -771,6 +771,8 @@ def trace(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str = "e
             fixed.append(Specialization(name, hint, "the start",
                                         "torch fixes sizes 0 and 1"))
             continue
+        # from 1, not torch's 2: a trace that takes every size to be 2 or more would answer the
+        # model's own `if x.shape[-1] == 1` without keeping the decision
         symbol = env.create_symbol(hint, _SizeSource(name), dynamic_dim=DimDynamic.DYNAMIC,
                                    do_not_specialize_zero_one=True)
         env.constrain_symbol_range(symbol, compiler_min=1, compiler_max=int_oo)
@@ -821,7 +823,7 @@ def trace(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str = "e
     layers = [_translated(layer, translate) for layer in counted]
     specializations = (*fixed, *_specializations(env, symbols, capture, calls, modules,
                                                  translate))
-    guards = _guards(env, translate, symbols)
+    guards = _guards(env, translate)
     shown = map_inputs((inputs, kw_inputs), lambda v: v if isinstance(v, torch.Tensor) else
                         tuple(_parse_size(s)[0] if isinstance(s, str) else s for s in v))
     records = {path: dataclasses.replace(record, output_shape=None if record.output_shape is None
@@ -958,20 +960,14 @@ def _specializations(env, symbols, capture, calls, modules, translate):
     return tuple(found)
 
 
-def _guards(env, translate, symbols) -> tuple:
+def _guards(env, translate) -> tuple:
     """Where the trace holds, in the user's symbols, each condition once: the decisions torch
-    took on the sizes (guards), the checks it deferred to run time (``torch._check``, on the path
-    it chose for a size it did not decide), and the range it assumed of each size (at least 2:
-    torch fixes sizes 0 and 1, so a trace never sees them)."""
+    took on the sizes (guards), and the checks it deferred to run time (``torch._check`` on the
+    path it chose for a size it did not decide).  The sizes start in the range 1 to ∞, which
+    torch narrows from these alone: the range adds no condition."""
     asserts = [a.expr for each in env.deferred_runtime_asserts.values() for a in each]
-    ranges = []
-    for symbol in symbols:
-        bounds = env.var_to_range.get(symbol)
-        if bounds is not None:
-            ranges += [symbol >= bounds.lower] if isinstance(bounds.lower, sp.Integer) else []
-            ranges += [symbol <= bounds.upper] if isinstance(bounds.upper, sp.Integer) else []
     found = {}
-    for expr in (*(guard.expr for guard in env.guards), *asserts, *ranges):
+    for expr in (*(guard.expr for guard in env.guards), *asserts):
         # the sizes fixed since substituted; torch's simplify costs more
         for condition in sp.And.make_args(translate.translate(env.replace(expr))):
             if condition is not sp.true:

@@ -279,9 +279,7 @@ def test_to_json_holds_every_region_with_its_conditions():
     assert total.subs({H: 30, W: 20}) == convops.profile(model, (1, 3, 30, 20)).total
 
 
-def test_a_regions_conditions_hold_torchs_checks_and_ranges_as_well_as_its_guards():
-    """Besides its guards, torch keeps checks deferred to run time and the ranges it assumed of
-    each size: both are conditions of the region."""
+def test_a_regions_conditions_hold_torchs_deferred_checks_as_well_as_its_guards():
     from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
 
     env = ShapeEnv(duck_shape=False, prefer_deferred_runtime_asserts_over_guards=True)
@@ -289,9 +287,6 @@ def test_a_regions_conditions_hold_torchs_checks_and_ranges_as_well_as_its_guard
                           do_not_specialize_zero_one=True)
     H = sp.Symbol("H", integer=True, positive=True)
     translate = symbolic_profile._Translator(env, {h: H})
-    assert symbolic_profile._guards(env, translate, {h: H}) == ()
+    assert symbolic_profile._guards(env, translate) == ()
     env.guard_or_defer_runtime_assert(sp.Eq(sp.Mod(h, 4), 0), "H a multiple of 4")
-    assert not env.guards
-    env.constrain_symbol_range(h, compiler_min=3, compiler_max=500)
-    assert set(symbolic_profile._guards(env, translate, {h: H})) == {
-        sp.Eq(sp.Mod(H, 4), 0), H >= 3, H <= 500}
+    assert not env.guards and symbolic_profile._guards(env, translate) == (sp.Eq(sp.Mod(H, 4), 0),)
