@@ -649,6 +649,9 @@ def _plain(expr):
 # -- tracing ---------------------------------------------------------------------------------------
 #: Operations whose kernels refuse symbolic sizes (e.g. padding computed from the input's size).
 _DECOMPOSED = {torch.ops.aten.constant_pad_nd.default}
+#: Operations whose meta functions broadcast to a symbolic size through a C++ kernel that takes
+#: only ints (``expand``), unless torch's Python dispatcher runs them.
+_PYTHON_DISPATCHED = {torch.ops.aten.addcmul.default, torch.ops.aten.addcdiv.default}
 
 
 class _SymbolicCapture(Capture):
@@ -680,6 +683,9 @@ class _SymbolicCapture(Capture):
         if func in _DECOMPOSED:  # no kernel takes symbolic sizes: torch's decomposition does
             out = torch._decomp.decomposition_table[func](*args, **(kwargs or {}))
             self.calls.append(Call(func, self.stack[-1] if self.stack else None, args, kwargs, out))
+        elif func in _PYTHON_DISPATCHED:
+            with enable_python_dispatcher():
+                out = super().__torch_dispatch__(func, types, args, kwargs)
         else:
             out = super().__torch_dispatch__(func, types, args, kwargs)
         if len(self.env.replacements) != self.seen:

@@ -161,6 +161,28 @@ def test_questions_about_strides_alone_stay_open(h, w):
     assert len(symbolic.regions) == 1
 
 
+class ResponseNorm(nn.Module):
+    """As ConvNeXt V2's global response norm: ``addcmul`` of parameters and a feature map of
+    symbolic size (torch's meta function broadcasts them with an int-only ``expand``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(3, 4, 3, stride=2), nn.Conv2d(4, 2, 1)
+        self.weight, self.bias = nn.Parameter(torch.ones(4)), nn.Parameter(torch.zeros(4))
+
+    def forward(self, x):
+        y = self.conv(x).permute(0, 2, 3, 1)
+        y = torch.addcmul(self.bias.view(1, 1, 1, 4), self.weight.view(1, 1, 1, 4), y)
+        return self.head(y.permute(0, 3, 1, 2))
+
+
+def test_parameters_broadcast_to_a_symbolic_size():
+    model, shape = ResponseNorm(), (1, 3, "H", "W")
+    symbolic = convops.profile(model, shape)
+    for h, w in [(3, 3), (40, 17), (224, 224)]:
+        assert assert_exact(symbolic, model, shape, H=h, W=w) == "stored"
+
+
 class OneWide(nn.Module):
     """A block that runs only on outputs one pixel wide: the model's own question about size 1."""
 
