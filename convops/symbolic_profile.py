@@ -742,8 +742,10 @@ def symbolic_profile(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mod
                            _recipe=(inputs, kw_inputs, _fingerprint(model), numeric))
 
 
-#: How long a trace may run, in seconds: checked before each operation the model dispatches and
-#: each convolution counted after, so a trace stops within one operation's time of it.
+#: How long a trace may run, in seconds: checked before each operation the model dispatches, and
+#: after the run before each convolution is counted, each row's shapes are rewritten in the
+#: user's sizes and each condition is, so a trace stops within one such step of it (milliseconds
+#: to a few hundred).
 TRACE_SECONDS = 30.0
 
 
@@ -826,10 +828,13 @@ def trace(model: torch.nn.Module, inputs: tuple, kw_inputs: dict, mode: str = "e
         if isinstance(error.__cause__, TraceTooSlow):
             raise error.__cause__ from None
         raise
-    layers = [_translated(layer, translate) for layer in counted]
+    layers = []
+    for layer in counted:
+        capture.check_deadline()
+        layers.append(_translated(layer, translate))
     specializations = (*fixed, *_specializations(env, symbols, capture, calls, modules,
                                                  translate))
-    guards = _guards(env, translate)
+    guards = _guards(env, translate, capture.check_deadline)
     shown = map_inputs((inputs, kw_inputs), lambda v: v if isinstance(v, torch.Tensor) else
                         tuple(_parse_size(s)[0] if isinstance(s, str) else s for s in v))
     records = {path: dataclasses.replace(record, output_shape=None if record.output_shape is None
@@ -966,7 +971,7 @@ def _specializations(env, symbols, capture, calls, modules, translate):
     return tuple(found)
 
 
-def _guards(env, translate) -> tuple:
+def _guards(env, translate, check_deadline: Callable[[], None] = lambda: None) -> tuple:
     """Where the trace holds, in the user's symbols, each condition once: the decisions torch
     took on the sizes (guards), and the checks it deferred to run time (``torch._check`` on the
     path it chose for a size it did not decide).  The sizes start in the range 1 to ∞, which
@@ -974,6 +979,7 @@ def _guards(env, translate) -> tuple:
     asserts = [a.expr for each in env.deferred_runtime_asserts.values() for a in each]
     found = {}
     for expr in (*(guard.expr for guard in env.guards), *asserts):
+        check_deadline()
         # the sizes fixed since substituted; torch's simplify costs more
         for condition in sp.And.make_args(translate.translate(env.replace(expr))):
             if condition is not sp.true:

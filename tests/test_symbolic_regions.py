@@ -9,6 +9,7 @@ FlopCounterMode; never from the formula itself.
 import functools
 import json
 import os
+import types
 
 import pytest
 import sympy as sp
@@ -275,6 +276,21 @@ def test_a_trace_past_its_deadline_says_what_made_it_slow(monkeypatch):
     monkeypatch.setattr(symbolic_profile, "TRACE_SECONDS", 0.0)
     with pytest.raises(convops.ConvopsError, match=r"trace of WindowPad ran past 0 s, in .* "
                        r"after \d+ operations \(\d+ ms each.*the \d+ decisions"):
+        convops.profile(WindowPad(), (1, 3, "H", "W"))
+
+
+def test_the_deadline_holds_after_the_run_too(monkeypatch):
+    """Rewriting the rows' shapes and the conditions in the user's sizes is timed as well."""
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(symbolic_profile, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
+    translated = symbolic_profile._translated
+
+    def slow(layer, translate):  # each row takes 100 s of the 120 s the fixture allows
+        clock.now += 100.0
+        return translated(layer, translate)
+
+    monkeypatch.setattr(symbolic_profile, "_translated", slow)
+    with pytest.raises(symbolic_profile.TraceTooSlow, match="ran past 120 s, in counting"):
         convops.profile(WindowPad(), (1, 3, "H", "W"))
 
 
