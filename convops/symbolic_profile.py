@@ -981,7 +981,8 @@ def _guards(env, translate, check_deadline: Callable[[], None] = lambda: None) -
     for expr in (*(guard.expr for guard in env.guards), *asserts):
         check_deadline()
         # the sizes fixed since substituted; torch's simplify costs more
-        for condition in sp.And.make_args(translate.translate(env.replace(expr))):
+        parts = sp.And.make_args(translate.translate(env.replace(expr)))
+        for condition in sorted(parts, key=sp.default_sort_key):  # an And's order is a set's
             if condition is not sp.true:
                 found.setdefault(str(condition), condition)
     return tuple(found.values())
