@@ -211,6 +211,10 @@ def summary(results: list[dict]) -> None:
     for r in results:
         if "failed" in r:
             print(f"  FAILED {r['model']}: {r['failed']}")
+    for r in retraced:
+        hows = " ".join(s.get("how", "") for s in r["sizes"])
+        print(f"  re-traced {r['model']}: {r['regions']} regions ({hows}), trace {r['trace_s']:.1f} s,"
+              f" slowest answer {max(s.get('at_s', 0) for s in r['sizes']):.1f} s")
     for r in ran:
         for s in r["sizes"]:
             if s.get("how") in ("fallback", "refused") or s.get("exact") is False:

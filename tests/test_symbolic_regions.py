@@ -162,6 +162,19 @@ def test_questions_about_strides_alone_stay_open(h, w):
     assert len(symbolic.regions) == 1
 
 
+@functools.cache
+def _shuffle_head():
+    return convops.profile(ShuffleHead(), (1, 3, "H", "W"))
+
+
+@given(st.integers(3, 90), st.integers(3, 90))
+@settings(max_examples=4 if os.environ.get("CONVOPS_HYPOTHESIS") != "thorough" else 200,
+          deadline=None)
+def test_questions_about_strides_at_random_sizes(h, w):
+    assert assert_exact(_shuffle_head(), _shuffle_head().model, (1, 3, "H", "W"), H=h, W=w) \
+        == "stored"
+
+
 class ResponseNorm(nn.Module):
     """As ConvNeXt V2's global response norm: ``addcmul`` of parameters and a feature map of
     symbolic size (torch's meta function broadcasts them with an int-only ``expand``)."""
