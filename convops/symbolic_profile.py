@@ -883,7 +883,7 @@ def _interpolate(original):
     return interpolate
 
 
-def _contiguous(original):
+def _contiguous(_original):
     """``x.contiguous()`` that copies where torch cannot tell the tensor contiguous at every size.
 
     ``Tensor.contiguous`` asks torch's C++ whether the tensor is contiguous, a question decided
