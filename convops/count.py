@@ -23,7 +23,8 @@ from .additions import beyond_saturation
 from .backward import GRADIENTS
 from .derivation import derive
 from .errors import ConvopsError
-from .layer import (Layer, check, check_input, check_output, check_padding_mode, own_code,
+from .layer import (Layer, check, check_input, check_output, check_padding_mode, global_hooks,
+                    own_code,
                     smallest_input)
 
 _QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
@@ -228,11 +229,12 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     try:
         attributes = module.__dict__
         parameters = attributes["_parameters"]
-        if attributes["_forward_pre_hooks"] or "forward" in attributes or "_conv_forward" in attributes:
+        if (attributes["_forward_pre_hooks"] or attributes["_forward_hooks"] or global_hooks()
+                or "forward" in attributes or "_conv_forward" in attributes):
             raise KeyError("may run code of its own")  # never remembered by its attributes
-        bias = parameters["bias"]
+        bias, weight = parameters["bias"], parameters["weight"]
         key = _ATTRIBUTES(attributes) + (type(module), bias is not None and bias.shape,
-                                         parameters["weight"].shape)
+                                         weight.shape, weight.dtype)
     except (AttributeError, KeyError, TypeError, RuntimeError):  # a Layer, a lazy module, not a convolution
         if not isinstance(module, Layer):  # hooks may change what runs: read it anew every time
             return breakdown(module, input_shape).total

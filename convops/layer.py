@@ -189,10 +189,13 @@ def _check_subclass(module: Any, kind: Kind) -> None:
 
 
 def own_code(module: Any) -> str:
-    """What ``module`` runs besides torch's convolution of its attributes, or ``""``: a
-    ``forward`` or ``_conv_forward`` defined outside torch (in a subclass or on the instance),
-    or a forward pre-hook defined outside torch.  (torch's own hooks and parametrizations, such
-    as ``weight_norm``, compute the weight the attributes describe.)
+    """What ``module``'s call may run besides torch's convolution of its attributes, or ``""``:
+    a ``forward`` or ``_conv_forward`` set on the instance or defined outside torch, a class
+    other than torch's own six (a QAT or fused module, a parametrized one), a hook of any kind
+    (the module's own forward hooks and pre-hooks, torch's included, or global ones), or a
+    complex weight (torch runs three real convolutions).  Only where this is empty does
+    :func:`convops.count_ops` count from the attributes; otherwise the module runs once on
+    meta tensors and what ran is counted.
 
     Examples
     --------
@@ -204,6 +207,12 @@ def own_code(module: Any) -> str:
     >>> own_code(conv)
     'a forward pre-hook defined in convops.layer (<lambda>)'
     """
+    cls = type(module)
+    if cls.__name__ not in KINDS or cls.__module__ != "torch.nn.modules.conv":
+        try:
+            kind_of(cls)
+        except ConvopsError:  # not a convolution module: Layer.from_module says so
+            return ""
     attributes = getattr(module, "__dict__", {})
     for name in ("forward", "_conv_forward"):
         if name in attributes:
@@ -211,11 +220,42 @@ def own_code(module: Any) -> str:
         owner = next((base for base in type(module).__mro__ if name in vars(base)), None)
         if owner is not None and not _from_torch(owner):
             return f"{name} defined in {owner.__module__}.{owner.__qualname__}"
-    for hook in (attributes.get("_forward_pre_hooks") or {}).values():
-        if not _from_torch(hook):
-            return (f"a forward pre-hook defined in {getattr(hook, '__module__', '?')} "
+    for kind in ("pre-hook", "hook"):
+        hooks = attributes.get(f"_forward_{kind.replace('-', '_')}s") or {}
+        for hook in hooks.values():
+            return (f"a forward {kind} defined in {getattr(hook, '__module__', '?')} "
                     f"({getattr(hook, '__qualname__', type(hook).__qualname__)})")
+    if global_hooks():
+        return "global forward hooks (torch.nn.modules.module.register_module_forward_hook)"
+    if "parametrizations" in attributes.get("_modules", {}):
+        return "parametrizations (torch.nn.utils.parametrize)"
+    if cls.__name__ not in KINDS or cls.__module__ != "torch.nn.modules.conv":
+        return f"the forward of {cls.__module__}.{cls.__qualname__}"
+    weight = attributes.get("_parameters", {}).get("weight")
+    if getattr(weight, "is_complex", lambda: False)():
+        return "a complex weight (torch runs three real convolutions for it)"
     return ""
+
+
+_GLOBAL_HOOKS: list = []
+
+
+def global_hooks() -> bool:
+    """Whether a global forward hook or pre-hook is registered (each module's call runs it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> handle = torch.nn.modules.module.register_module_forward_hook(lambda *args: None)
+    >>> global_hooks(), handle.remove(), global_hooks()
+    (True, None, False)
+    """
+    if not _GLOBAL_HOOKS:  # torch's dicts, looked up once
+        import torch.nn.modules.module as torch_module
+
+        _GLOBAL_HOOKS[:] = (torch_module._global_forward_pre_hooks,
+                            torch_module._global_forward_hooks)
+    return bool(_GLOBAL_HOOKS[0] or _GLOBAL_HOOKS[1])
 
 
 def _from_torch(code: Any) -> bool:

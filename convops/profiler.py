@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from . import capture
+from . import capture, registry
 from .count import breakdown
 from .errors import ConvopsError, elide
 from .profiling import NOT_CONV, LayerProfile, Profile, count_call, op_name, rows
@@ -154,38 +154,36 @@ def _with_backward(trace: capture.Trace, forward: list, backward: list) -> list[
     exact: dict[tuple[int, int], int] = {}
     pending: dict[tuple, list[int]] = {}
     conv_rows = [i for i, layer in enumerate(layers) if layer.counted]
-    for i, call in zip(conv_rows, (c for c in forward if c.func in capture.CONV_OPS)):
-        args = capture.conv_args(call.func, call.args, call.kwargs)
+    for i, call in zip(conv_rows, (c for c in forward if registry.role(c.func) == "forward")):
+        args = registry.arguments(call.func, call.args, call.kwargs)
         exact[id(args[0]), id(args[1])] = i
-        pending.setdefault((capture.conv_layer(args), tuple(args[0].shape)), []).append(i)
-    recomputed = rows([c for c in backward if c.func in capture.CONV_OPS], trace.names, count_call)
+        convolution = registry.forward(call.func, call.args, call.kwargs, call.out)
+        pending.setdefault(convolution[:2], []).append(i)
+    recomputed = rows([c for c in backward if registry.role(c.func) == "forward"], trace.names,
+                      count_call)
     layers += [dataclasses.replace(row, breakdown=None, note=_RECOMPUTED) for row in recomputed
                if row.op]  # not the modules that ran nothing in it
     for func, module, args, kwargs, out in backward:
-        if func in capture.CONV_OPS:
+        role = registry.role(func)
+        if role == "forward":
             continue
-        if func is not capture.CONV_BACKWARD:  # listed like the forward's other operations
+        if role != "backward":  # listed like the forward's other operations
             op = op_name(func)
             layers.append(LayerProfile("(backward)", op, capture.first_shape(args),
                                        capture.first_shape(out), None, f"{op}: {NOT_CONV}", op))
             continue
-        grad_output, x, weight, bias_sizes, *rest, output_mask = capture.conv_args(
-            func, args, kwargs)
-        # bias_sizes is [C_out] for a layer with bias, [0] or None without
-        layer = capture.conv_layer((x, weight, bias_sizes if bias_sizes and bias_sizes[0] else None,
-                                    *rest))
-        gradients = tuple(g for g, wanted in zip(("input", "weight", "bias"), output_mask)
-                          if wanted)
-        counts = breakdown(layer, tuple(x.shape), backward=True, gradients=gradients)
+        call = registry.backward(func, args, kwargs)
+        layer, x = call.layer, call.input
+        counts = breakdown(layer, tuple(x.shape), backward=True, gradients=call.gradients)
         matches = pending.get((layer, tuple(x.shape)), [])
-        i = exact.pop((id(x), id(weight)), None)
+        i = exact.pop((id(x), id(call.weight)), None)
         if i is None and matches:
             i = matches[-1]  # autograd runs the calls in reverse
         if i is None:  # autograd ran a convolution the forward did not: list it, uncounted
+            op = op_name(func)
             layers.append(LayerProfile("(backward)", layer.kind.name, tuple(x.shape),
-                                       tuple(grad_output.shape), None,
-                                       "aten.convolution_backward without a forward call",
-                                       "aten.convolution_backward"))
+                                       call.output_shape, None,
+                                       f"{op} without a forward call", op))
             continue
         if i in matches:
             matches.remove(i)

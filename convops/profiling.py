@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 import torch
 
-from .capture import CONV_OPS, CONV_TYPES, ModuleRecord, conv_args, conv_layer
+from . import registry
+from .capture import ModuleRecord, runs_convolution
 from .count import BackwardBreakdown, Breakdown, breakdown
 from .errors import ConvopsError
 from .layer import Layer
@@ -197,25 +198,26 @@ def rows(calls: list, names: dict[torch.nn.Module, str],
         active.add(module)
         path = names.get(module) or f"<{type(module).__name__} outside the model>"
         op = op_name(func)
-        if func not in CONV_OPS:
+        if registry.role(func) != "forward":
             result.append(LayerProfile(path, type(module).__name__, _shape(args), _shape(out), None,
                                        f"{op}: {NOT_CONV}", op))
             continue
-        args = conv_args(func, args, kwargs)
-        shape_in, shape_out = tuple(args[0].shape), tuple(out.shape)
+        shape_in = _shape(args)
         try:
-            layer = conv_layer(args)
-            if not isinstance(module, CONV_TYPES):  # a functional call, e.g. F.conv2d in a block
+            convolution = registry.forward(func, args, kwargs, out)
+            layer, shape_in = convolution.layer, convolution.input_shape
+            if not runs_convolution(module):  # a functional call, e.g. F.conv2d in a block
                 transposed = "_transpose" if layer.kind.transposed else ""
                 path = f"F.conv{transposed}{layer.kind.ndim}d in {path}"
-            counts = count(layer, shape_in, shape_out)
+            counts = count(layer, shape_in, convolution.output_shape)
         except ConvopsError as error:
             raise ConvopsError(f"{path} ({type(module).__name__}), {op} on input {shape_in}: "
                                f"{error}") from error
-        result.append(LayerProfile(path, layer.kind.name, shape_in, shape_out, counts, "", op))
+        result.append(LayerProfile(path, layer.kind.name, shape_in, convolution.output_shape,
+                                   counts, "", op))
     idle = [LayerProfile(name, type(module).__name__, None, None, None, _NOT_CALLED)
             for module, name in names.items() if module not in active
-            and (isinstance(module, CONV_TYPES) or next(iter(module.children()), None) is None)]
+            and (runs_convolution(module) or next(iter(module.children()), None) is None)]
     return result + idle
 
 
