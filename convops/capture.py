@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from .derivation import KINDS
 from .errors import ConvopsError, elide
-from .layer import Layer
+from .layer import Layer, integer, sizes
 from . import registry
 
 CONV_TYPES = tuple(kind.module for kind in KINDS.values())
@@ -249,6 +250,27 @@ def is_shape(value) -> bool:
             and all(type(v) is int or isinstance(v, str) for v in value))
 
 
+def integer_shapes(value):
+    """``value`` with each shape written in integers of other types (numpy integers, 0-d
+    integer tensors among ints) as a tuple of ints; a sequence of tensors only stays one.
+
+    Examples
+    --------
+    >>> import numpy
+    >>> integer_shapes(((numpy.int64(1), 3, torch.tensor(8)), {"x": [torch.tensor(2)]}))
+    ((1, 3, 8), {'x': [tensor(2)]})
+    """
+    if isinstance(value, (tuple, list)) and value and not is_shape(value):
+        whole = sizes(value)
+        if is_shape(whole) and not all(isinstance(v, torch.Tensor) for v in value):
+            return whole
+        items = [integer_shapes(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, dict):
+        return type(value)((k, integer_shapes(v)) for k, v in value.items())
+    return value
+
+
 def map_inputs(value, leaf):
     """``value`` with every shape and tensor replaced by ``leaf(it)``, containers kept."""
     if isinstance(value, torch.Tensor) or is_shape(value):
@@ -325,6 +347,15 @@ def default_dtype(model) -> torch.dtype:
                 torch.float32)
 
 
+#: A string that reads as a shape: sizes (ints or names) between commas, or ints joined by x
+_SHAPE_TEXT = re.compile(r"[\s(\[]*(\w+(\s*,\s*\w+)+\s*,?|\d+(\s*[x×]\s*\d+)+)[\s)\]]*")
+
+
+def _shape_sizes(text: str) -> list[str]:
+    separators = r"[\s,()\[\]]+" if "," in text else r"[\s()\[\]x×]+"
+    return [size for size in re.split(separators, text) if size]
+
+
 def check_inputs(inputs: tuple, kw_inputs: dict) -> None:
     """Refuse input shapes no tensor can have: negative or non-int sizes, sizes past int64."""
     def check(value):
@@ -343,6 +374,10 @@ def check_inputs(inputs: tuple, kw_inputs: dict) -> None:
         return value
 
     for value in inputs:
+        if isinstance(value, str) and _SHAPE_TEXT.fullmatch(value):
+            raise ConvopsError(f"input {elide(repr(value))} is a string: give a shape as a tuple, "
+                               f"e.g. ({', '.join(_shape_sizes(value))}) (a string inside a "
+                               "tuple is a symbolic size, e.g. (1, 3, 'H', 'W'))")
         if (isinstance(value, (tuple, list)) and value and not is_shape(value)
                 and all(isinstance(v, (int, float, str)) for v in value)):
             raise ConvopsError(f"input shape {elide(repr(value))}: sizes must be ints ≥ 0 (or "
@@ -509,6 +544,11 @@ _META_LIMIT = ("meta tensors", "data-dependent", "register_meta", "'Meta' backen
                "meta backend", "DataDependentOutput")
 
 
+#: torch's words for tensors of different dtypes meeting in one operation
+_DTYPE_CLASH = ("should be the same", "expected scalar type", "must have the same dtype",
+                "dtype mismatch")
+
+
 def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> ConvopsError:
     """The :class:`ConvopsError` for a forward that failed: where, why, and what to do."""
     where = capture.where(capture.failed_in or (capture.stack[-1] if capture.stack else model))
@@ -517,6 +557,11 @@ def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> Convo
     if "more than 1 value per channel when training" in str(error):
         return ConvopsError(f"{text}. In train mode batch norm needs more than one value per "
                             "channel: batch ≥ 2, or mode='eval'")
+    if any(mark in str(error) for mark in _DTYPE_CLASH):
+        return ConvopsError(f"{text}. An input given as a shape is a tensor of the model's first "
+                            f"floating-point or complex parameter's dtype "
+                            f"({str(default_dtype(model))[6:]}): pass a tensor of the dtype this "
+                            "module takes, or give the model's parameters one dtype")
     if not capture.real and (isinstance(error, NotImplementedError)
                     or any(mark in f"{type(error).__name__} {error}" for mark in _META_LIMIT)):
         return ConvopsError(f"{text}. {META_LIMITS}")
@@ -582,6 +627,7 @@ def convolution_run(module: torch.nn.Module, input_shape, why: str) -> tuple[Lay
     >>> layer.kind.name, shape
     ('Conv1d', (1, 2, 12))
     """
+    input_shape = sizes(input_shape)
     if not is_shape(input_shape) or any(isinstance(v, str) for v in input_shape):
         raise ConvopsError(f"input_shape={elide(repr(input_shape))} must be a tuple of ints")
     check_inputs((input_shape,), {})

@@ -22,9 +22,9 @@ from ._compile import assignments, code, compile_int, define, stage
 from .additions import beyond_saturation
 from .backward import GRADIENTS
 from .derivation import derive
-from .errors import ConvopsError
+from .errors import ConvopsError, flag
 from .layer import (Layer, check, check_input, check_output, check_padding_mode, global_hooks,
-                    own_code,
+                    own_code, sizes,
                     smallest_input)
 
 _QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
@@ -224,7 +224,7 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     >>> count_ops(conv, (1, 2, 10)), count_ops(conv, (1, 2, 10), backward=True, gradients=("weight", "bias"))
     (384, 388)
     """
-    if backward or gradients is not None:
+    if backward is not False or gradients is not None:
         return breakdown(module, input_shape, backward, gradients).total
     try:
         attributes = module.__dict__
@@ -304,6 +304,7 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
     >>> b.flops  # FlopCounterMode's convention: 2 per multiplication
     768
     """
+    flag("backward", backward)
     if not isinstance(module, Layer) and own_code(module):
         module, input_shape = _what_runs(module, input_shape)
     if backward or gradients is not None:
@@ -313,7 +314,7 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
     named = dict(zip(_QUANTITIES, values))
     if not layer.kind.transposed:
         named["A"] = None
-    shape = tuple(input_shape)
+    shape = sizes(input_shape)
     out_shape = shape[:-layer.kind.ndim - 1] + (layer.out_channels, *size_out)
     return Breakdown(kind=layer.kind.name, input_shape=shape, output_shape=out_shape, batch=batch,
                      **named)
@@ -462,7 +463,7 @@ def _backward_breakdown(module, input_shape, backward, gradients) -> BackwardBre
         counts = list(_backward_quantities(layer.kind.name)(batch, *size_in, *parameters))
         counts[1] += fold  # grad_input's additions
     named = {g: GradientCount(*counts[2 * i:2 * i + 2]) for i, g in enumerate(GRADIENTS)}
-    shape = tuple(input_shape)
+    shape = sizes(input_shape)
     return BackwardBreakdown(
         kind=layer.kind.name, input_shape=shape,
         output_shape=shape[:-n - 1] + (layer.out_channels, *size_out), batch=batch,

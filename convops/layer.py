@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import operator
 from typing import Any, NamedTuple, Sequence
 
 from .derivation import KINDS, Kind, kind_of
@@ -436,9 +437,11 @@ def check_input(layer: Layer, input_shape: Sequence[int]) -> tuple[int, tuple[in
     convops.errors.ConvopsError: input_shape=(1, 4, 32, 30) has 4 channels; in_channels=3
     """
     n = layer.kind.ndim
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
+    if isinstance(input_shape, str):
+        raise ConvopsError(f"input_shape={elide(repr(input_shape))} is a string: give a tuple of "
+                           f"ints, (N, C_in, *spatial) or (C_in, *spatial)")
+    shape = sizes(input_shape)
+    if not isinstance(shape, tuple):
         shape = ()
     rank = len(shape)
     if rank == n + 2:
@@ -453,11 +456,52 @@ def check_input(layer: Layer, input_shape: Sequence[int]) -> tuple[int, tuple[in
     if batch < 0:
         raise ConvopsError(f"input_shape={input_shape!r}: batch size {batch} must not be negative")
     if channels != layer.in_channels:
+        read = (f" (read as unbatched, (C_in, *spatial): {layer.kind.name} takes {n + 2} ints "
+                f"(N, C_in, *spatial) or {n + 1} (C_in, *spatial))" if rank == n + 1 else "")
         raise ConvopsError(f"input_shape={input_shape!r} has {channels} channels; "
-                         f"in_channels={layer.in_channels}")
+                           f"in_channels={layer.in_channels}{read}")
     if min(size_in) < 1:
         raise ConvopsError(f"input_shape={input_shape!r}: spatial sizes must be positive")
     return batch, size_in
+
+
+def integer(value: Any) -> Any:
+    """``value`` as an ``int`` where it is an integer of another type (a numpy integer, a 0-d
+    integer tensor); anything else (a bool, a float, a string) unchanged, for the checks to
+    refuse.
+
+    Examples
+    --------
+    >>> import numpy, torch
+    >>> integer(numpy.int64(3)), integer(torch.tensor(4)), integer(True), integer(2.0)
+    (3, 4, True, 2.0)
+    """
+    if type(value) is int or isinstance(value, (bool, float, str)):
+        return value
+    if "bool" in str(getattr(value, "dtype", "")):
+        return value
+    try:
+        return operator.index(value)
+    except (TypeError, RuntimeError, ValueError):
+        return value
+
+
+def sizes(shape: Any) -> Any:
+    """A shape's sizes as a tuple, each integer as an ``int`` (see :func:`integer`); anything
+    but a sequence unchanged.
+
+    Examples
+    --------
+    >>> import numpy
+    >>> sizes([numpy.int32(1), 3, 8])
+    (1, 3, 8)
+    """
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        return shape
+    try:
+        return tuple(integer(v) for v in shape)
+    except TypeError:
+        return shape
 
 
 def smallest_input(layer: Layer) -> tuple[int, ...]:

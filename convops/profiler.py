@@ -8,6 +8,7 @@ with the backward pass of each convolution call (``backward=True``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -15,7 +16,7 @@ import torch
 
 from . import capture, registry
 from .count import breakdown
-from .errors import ConvopsError, elide
+from .errors import ConvopsError, elide, flag
 from .profiling import NOT_CONV, LayerProfile, Profile, count_call, op_name, rows
 from .symbolic_profile import symbolic_profile
 
@@ -83,9 +84,11 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
     >>> p.mode, p.device
     ('train', None)
     """
+    flag("backward", backward)
     mode = mode or ("train" if backward else "eval")
     if mode not in capture.MODES:
         raise ConvopsError(f"mode={elide(repr(mode))}: give 'eval' or 'train'")
+    inputs, kw_inputs = capture.integer_shapes((inputs, kw_inputs))
     capture.check_inputs(inputs, kw_inputs)
     symbolic = capture.is_symbolic((inputs, kw_inputs))
     if symbolic and (backward or device is not None):
@@ -95,14 +98,16 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
         return symbolic_profile(model, inputs, kw_inputs, mode, numeric=profile)
     if device is not None:
         device = _device(device)
-    trace = _run(model, inputs, kw_inputs, backward, mode, device)
+    # with backward, autograd records the forward even under torch.inference_mode()
+    with torch.inference_mode(False) if backward else contextlib.nullcontext():
+        trace, dtype = _run(model, inputs, kw_inputs, backward, mode, device)
     if backward:
         split = trace.calls.index(None)
         layers = _with_backward(trace, trace.calls[:split], trace.calls[split + 1:])
     else:
         layers = rows(trace.calls, trace.names, count_call)
     return Profile(model, capture.first_shape((inputs, kw_inputs)), tuple(layers),
-                   capture.describe(inputs, kw_inputs), mode, device, trace.modules)
+                   capture.describe(inputs, kw_inputs), mode, device, trace.modules, dtype=dtype)
 
 
 def _device(device) -> torch.device:
@@ -118,10 +123,14 @@ def _device(device) -> torch.device:
 
 
 def _run(model, inputs: tuple, kw_inputs: dict, backward: bool, mode: str,
-         device: torch.device | None) -> capture.Trace:
+         device: torch.device | None) -> tuple[capture.Trace, torch.dtype]:
+    """The run's :class:`~convops.capture.Trace` and its first input tensor's dtype."""
     dtype = torch.float32
     if isinstance(model, torch.nn.Module):
         dtype = capture.default_dtype(model)
+    given = capture.tensors((inputs, kw_inputs))
+    first = capture.first_shape((inputs, kw_inputs))
+    first_dtype = given[0].dtype if given and tuple(given[0].shape) == first else dtype
     if device is None:
         make = capture.meta_input(dtype)
         stand_in = capture.on_meta_with_grad if backward else capture.on_meta
@@ -141,7 +150,7 @@ def _run(model, inputs: tuple, kw_inputs: dict, backward: bool, mode: str,
         make_input = make
     run_capture = capture.Capture(shortcuts=not backward, real=device is not None)
     return capture.run(model, inputs, kw_inputs, make_input, stand_in, run_capture,
-                       backward=backward, mode=mode)
+                       backward=backward, mode=mode), first_dtype
 
 
 def _with_backward(trace: capture.Trace, forward: list, backward: list) -> list[LayerProfile]:

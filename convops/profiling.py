@@ -23,7 +23,7 @@ from .capture import ModuleRecord, runs_convolution
 from .count import BackwardBreakdown, Breakdown, breakdown
 from .errors import ConvopsError
 from .layer import Layer
-from .report import Report, exact as _number
+from .report import Report, calls, exact as _number
 
 NOT_CONV = "not a convolution: not counted"
 _NOT_CALLED = "ran no operation: not called by forward, or nothing to compute"
@@ -94,6 +94,8 @@ class Profile(Report):
     #: (:meth:`~convops.symbolic_profile.SymbolicProfile.at` where a re-trace failed); empty
     #: otherwise
     fallback: str = field(default="", compare=False)
+    #: the dtype of the model's first input tensor (a shape's: the model's dtype)
+    dtype: torch.dtype | None = field(default=None, compare=False)
 
     @property
     def model_name(self) -> str:
@@ -102,10 +104,11 @@ class Profile(Report):
 
     @property
     def ran(self) -> str:
-        """How the model ran: its mode, and on what."""
+        """How the model ran: its mode, its input's dtype (unless float32), and on what."""
         where = ("on meta tensors" if self.device is None
                  else f"for real on {self.device}: the counts are of what ran on this input")
-        return f"{self.mode} mode, {where}"
+        dtype = "" if self.dtype in (None, torch.float32) else f", {str(self.dtype)[6:]}"
+        return f"{self.mode} mode{dtype}, {where}"
 
     @property
     def counted(self) -> tuple[LayerProfile, ...]:
@@ -167,8 +170,7 @@ class Profile(Report):
         counted, skipped = self.counted, self.not_counted
         kinds = sorted({layer.op or f"{layer.kind} (ran nothing)" for layer in skipped})
         return (f"{self.model_name} on input {self.inputs or self.input_shape} ({self.ran}): "
-                f"{len(counted)} "
-                f"convolution calls, total {_number(self.total)} = "
+                f"{calls(len(counted))}, total {_number(self.total)} = "
                 f"{_number(self.multiplications)} multiplications + "
                 f"{_number(self.additions)} additions; MACs {_number(self.macs)}, "
                 f"FLOPs (2·MACs) {_number(self.flops)}"
