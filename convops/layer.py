@@ -189,10 +189,15 @@ def _check_subclass(module: Any, kind: Kind) -> None:
                            f"every convolution it runs")
 
 
+#: torch's fused and quantized modules (``ConvReLU2d``, ``ConvBn2d``, quantized ``Conv2d``): they
+#: run one convolution each, in a forward of their own
+_FUSED = ("torch.ao.nn.intrinsic", "torch.ao.nn.quantized", "torch.ao.nn.qat")
+
+
 def own_code(module: Any) -> str:
     """What ``module``'s call may run besides torch's convolution of its attributes, or ``""``:
     a ``forward`` or ``_conv_forward`` set on the instance or defined outside torch, a class
-    other than torch's own six (a QAT or fused module, a parametrized one), a hook of any kind
+    other than torch's own six (a QAT, fused or quantized module, a parametrized one), a hook of any kind
     (the module's own forward hooks and pre-hooks, torch's included, or global ones), or a
     complex weight (torch runs three real convolutions).  Only where this is empty does
     :func:`convops.count_ops` count from the attributes; otherwise the module runs once on
@@ -213,7 +218,8 @@ def own_code(module: Any) -> str:
         try:
             kind_of(cls)
         except ConvopsError:  # not a convolution module: Layer.from_module says so
-            return ""
+            if not cls.__module__.startswith(_FUSED):
+                return ""
     attributes = getattr(module, "__dict__", {})
     for name in ("forward", "_conv_forward"):
         if name in attributes:

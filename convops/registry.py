@@ -293,6 +293,8 @@ def role(func) -> str:
         result = "forward"
     elif func in BACKWARD:
         result = "backward"
+    elif name in REFUSED:  # composites among them too: what they decompose into is refused
+        result = "refused"
     elif composite(func):
         result = "composite"
     elif "conv" in name.lower() and name not in NOT_ARITHMETIC:
