@@ -88,12 +88,18 @@ def layer_of(weight_shape, bias: bool, stride, padding, dilation, transposed: bo
     >>> layer = layer_of((8, 2, 3, 3), False, [2, 2], [1, 1], [1, 1], False, [0, 0], 2)
     >>> layer.kind.name, layer.in_channels, layer.out_channels, layer.groups, layer.bias
     ('Conv2d', 4, 8, 2, False)
+    >>> layer_of((8, 2, 3, 3), False, [1], [0], [1], False, [0], 1).padding
+    (0, 0)
     """
     shape = tuple(weight_shape)
     kind = _KINDS.get((len(shape) - 2, bool(transposed)))
     if kind is None:
         raise ConvopsError(f"a convolution with a {len(shape)}-d weight {shape}: convops counts "
                            "1-, 2- and 3-d convolutions")
+    n = kind.ndim  # torch expands a one-element list to every dimension (padding='valid': [0])
+    stride, padding, dilation, output_padding = (
+        tuple(v) * n if len(v) == 1 else tuple(v)
+        for v in (stride, padding, dilation, output_padding))
     if transposed:
         in_channels, out_channels = shape[0], shape[1] * groups
     else:
@@ -101,8 +107,8 @@ def layer_of(weight_shape, bias: bool, stride, padding, dilation, transposed: bo
         if any(output_padding):
             raise ConvopsError(f"output_padding={tuple(output_padding)} on a convolution that is "
                                "not transposed")
-    return Layer(kind, in_channels, out_channels, shape[2:], tuple(stride), tuple(padding),
-                 tuple(dilation), groups, bool(bias), "zeros", tuple(output_padding))
+    return Layer(kind, in_channels, out_channels, shape[2:], stride, padding, dilation, groups,
+                 bool(bias), "zeros", output_padding)
 
 
 def _shape(tensor) -> tuple:
