@@ -15,32 +15,16 @@ import torch.ao.nn.intrinsic.qat as nniqat
 import torch.ao.quantization as tq
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 import convops
-from convops import reference
 from convops.cli import main
 from convops.registry import FORWARD
+from test_what_runs import flop_counter_multiplications, instrumented_total as instrumented
 
 # torch's notice that torch.ao.quantization moves to torchao
 pytestmark = [pytest.mark.filterwarnings("ignore:torch.ao.quantization is deprecated"),
               pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor"),
               pytest.mark.filterwarnings("ignore:Please use quant_min and quant_max")]
-
-
-def instrumented(plain: nn.Module, shape) -> int:
-    """Operations of the convolution ``plain`` on an input of ``shape``, counted one by one."""
-    _, ops = reference.run(plain.double(), torch.randn(shape, dtype=torch.float64))
-    return ops.multiplications + ops.additions
-
-
-def flop_counter_multiplications(model: nn.Module, *inputs) -> int:
-    """FlopCounterMode on a real CPU run of ``model`` (its convolutions' FLOPs / 2)."""
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(*inputs)
-    return sum(n for op, n in counter.get_flop_counts()["Global"].items()
-               if "convolution" in str(op)) // 2
 
 
 # -- a float model in every grad mode, autocast and memory format -----------------------------------

@@ -19,17 +19,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 import convops
-from convops import reference
 from configs import layers
+from test_what_runs import instrumented_total as instrumented
 
 EXAMPLES = 10_000 if os.environ.get("CONVOPS_HYPOTHESIS") == "thorough" else 200
 pytestmark = pytest.mark.filterwarnings("ignore:torch.ao.quantization is deprecated")
-
-
-def instrumented(plain: nn.Module, shape) -> int:
-    """Operations of the convolution ``plain`` on an input of ``shape``, counted one by one."""
-    _, ops = reference.run(plain.double(), torch.randn(shape, dtype=torch.float64))
-    return ops.multiplications + ops.additions
 
 
 class PadKernel(nn.Module):
