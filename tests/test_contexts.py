@@ -273,3 +273,28 @@ def test_profile_in_inference_mode_keeps_the_model_unchanged():
     with torch.inference_mode():
         convops.profile(model, SHAPE, backward=True)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+# -- the report's words ---------------------------------------------------------------------------
+class Blocks(nn.Module):
+    """Twelve blocks, each with a projection its forward never calls (as a ViT's out_proj)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv1d(2, 2, 1)
+        self.blocks = nn.ModuleList(nn.Module() for _ in range(12))
+        for block in self.blocks:
+            block.attn = nn.Module()
+            block.attn.out_proj = nn.Linear(2, 2)
+        self.head = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.stem(x)
+
+
+def test_the_report_groups_repeated_paths_that_did_not_run_and_counts_in_the_singular():
+    text = str(convops.profile(Blocks(), (1, 2, 4)))
+    assert "did not run: 12 × blocks.*.attn.out_proj, head" in text
+    assert ": 1 convolution call;" in text
+    assert "convolution calls" in str(convops.profile(nn.Sequential(Blocks(), Blocks()),
+                                                      (1, 2, 4)))
