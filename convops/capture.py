@@ -8,6 +8,11 @@ module objects, pushed and popped by global forward hooks registered for the run
 post-hook with ``always_call=True``, so a failing forward still pops, and names the module that
 failed).  The same hooks count each module's calls and note its first output's shape.
 
+Which operations are convolutions is the registry's to say (:mod:`convops.registry`): the
+capture decomposes torch's composite operators (``aten.conv2d`` reaches it whole in inference
+mode) into what they stand for, as ``FlopCounterMode`` does, and refuses by name a convolution
+operator convops does not count.
+
 The numeric, symbolic and backward profiles (:mod:`convops.profiling`,
 :mod:`convops.symbolic_profile`) and :func:`convops.count_ops` for a module that runs code of its
 own all run models through here.  By default the model runs on ``meta`` tensors (shapes only, no
@@ -30,7 +35,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from .derivation import KINDS
 from .errors import ConvopsError, elide
-from .layer import Layer, integer, sizes
+from .layer import Layer, sizes
 from . import registry
 
 CONV_TYPES = tuple(kind.module for kind in KINDS.values())

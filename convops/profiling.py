@@ -1,7 +1,8 @@
 """The report of a whole model's run: its convolution calls, counted, and everything else it ran.
 
 :func:`convops.profile` (:mod:`convops.profiler`) runs the model under the capture
-(:mod:`convops.capture`); :func:`rows` reads each ``aten.convolution`` it ran back into a
+(:mod:`convops.capture`); :func:`rows` reads each convolution it ran (each operator of
+:data:`convops.registry.FORWARD`: ``aten.convolution``, a quantized convolution, …) back into a
 :class:`~convops.layer.Layer` (kernel and channels from the weight's shape; stride, padding,
 dilation, groups as torch resolved them) and counts it, whatever called it: a torch module, a
 subclass with its own ``forward``, or a functional call; padding applied by a separate op is
