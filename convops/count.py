@@ -209,6 +209,12 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     operations of the ``gradients`` named, by default all of ``("input", "weight", "bias")``
     (a first layer, whose input needs no gradient, leaves out ``"input"``).
 
+    It counts what the module's call runs, as :func:`convops.profile` does: a plain torch
+    module without hooks (its own or global), parametrizations or a complex weight is counted
+    from its attributes; any other (a ``forward`` or ``_conv_forward`` of its own, a hook, a
+    parametrization, a fused or QAT module: :func:`~convops.layer.own_code`) runs once on meta
+    tensors and its one convolution is counted, or it is refused where it runs more than one.
+
     The first count of a layer checks its parameters and computes every term that depends on
     them alone; a later count reads the module anew and, if it is unchanged, only evaluates
     what depends on the input shape.
