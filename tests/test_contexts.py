@@ -298,3 +298,16 @@ def test_the_report_groups_repeated_paths_that_did_not_run_and_counts_in_the_sin
     assert ": 1 convolution call;" in text
     assert "convolution calls" in str(convops.profile(nn.Sequential(Blocks(), Blocks()),
                                                       (1, 2, 4)))
+
+
+def test_a_symbolic_profile_in_inference_mode_gives_the_same_formula():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4),
+                          nn.ConvTranspose2d(4, 2, 3, stride=2), nn.Conv2d(2, 2, 3, padding="same"))
+    outside = convops.profile(model, (1, 3, "H", "W"))
+    with torch.inference_mode():
+        inside = convops.profile(model, (1, 3, "H", "W"))
+    assert inside.total == outside.total
+    assert inside.at(H=9, W=7).total == convops.profile(model, (1, 3, 9, 7)).total == (
+        instrumented(nn.Conv2d(3, 4, 3, padding=1), (1, 3, 9, 7))
+        + instrumented(nn.ConvTranspose2d(4, 2, 3, stride=2), (1, 4, 9, 7))
+        + instrumented(nn.Conv2d(2, 2, 3, padding=1), (1, 2, 19, 15)))
