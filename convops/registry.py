@@ -270,7 +270,8 @@ NOT_ARITHMETIC: dict[str, str] = {
         "aten::mkldnn_reorder_conv2d_weight", "aten::mkldnn_reorder_conv3d_weight",
         "mkldnn::_reorder_convolution_transpose_weight", "mkldnn::_reorder_convolution_weight")},
     **{name: "converts a dtype or a weight's format, or sparse indices: not a convolution"
-       for name in ("prims::convert_element_type", "aten::_convert_indices_from_coo_to_csr",
+       for name in ("prims::convert_element_type", "quantized_decomposed::convert_element_type",
+                    "aten::_convert_indices_from_coo_to_csr",
                     "aten::_convert_indices_from_csr_to_coo", "aten::_convert_weight_to_int4pack",
                     "aten::_convert_weight_to_int4pack_for_cpu")},
 }
@@ -303,7 +304,7 @@ def role(func) -> str:
         result = "refused"
     elif composite(func):
         result = "composite"
-    elif "conv" in name.lower() and name not in NOT_ARITHMETIC:
+    elif "conv" in name.lower().replace("convert", "") and name not in NOT_ARITHMETIC:
         result = "refused"
     else:
         result = ""

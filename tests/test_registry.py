@@ -10,6 +10,7 @@ the classification fail.
 import pytest
 import torch
 import torch.ao.nn.quantized  # noqa: F401  (the quantized operators' Python side)
+import torch.ao.quantization.fx._decomposed  # noqa: F401  (operators FX quantization defines)
 from torch import nn
 
 import convops
