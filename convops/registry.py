@@ -6,8 +6,7 @@ maps to one small pure function from the call's arguments to what convops counts
 
 - :data:`FORWARD`: the call's :class:`Convolution` (a :class:`~convops.layer.Layer`, the input
   shape it is counted on, the output shape torch gave), for ``aten.convolution`` and the leaf
-  operators torch runs in its place (``_convolution``, ``convolution_overrideable``,
-  ``conv_tbc``) and for the quantized operators eager, QAT and FX quantization run on the CPU
+  operators a model may call in its place (``_convolution``, ``conv_tbc``) and for the quantized operators eager, QAT and FX quantization run on the CPU
   (``quantized::conv2d.new``, ``conv2d_relu``, ``conv_transpose2d``, …);
 - :data:`BACKWARD`: ``aten.convolution_backward``'s :class:`Gradients`.
 
@@ -117,8 +116,7 @@ def _shape(tensor) -> tuple:
 
 # -- forward ---------------------------------------------------------------------------------------
 def convolution(args: tuple, out) -> Convolution:
-    """``aten.convolution`` (and every operator with its first nine arguments:
-    ``_convolution``, ``convolution_overrideable``).
+    """``aten.convolution`` (and ``_convolution``, whose first nine arguments are the same).
 
     Examples
     --------
@@ -151,11 +149,14 @@ def conv_tbc(args: tuple, out) -> Convolution:
     return Convolution(layer, (n, c, t), (n, c_o, t_out))
 
 
-def _quantized(ndim: int, transposed: bool) -> Callable[[tuple, Any], Convolution]:
-    """A quantized convolution ``(qx, packed_weight, scale, zero_point)``: the layer of its
-    packed weight (a 1-d one is packed as 2-d, with a leading spatial size of 1)."""
+def _quantized(ndim: int, transposed: bool, packed_at: int = 1
+               ) -> Callable[[tuple, Any], Convolution]:
+    """A quantized convolution ``(qx, …, packed_weight, …)``, its packed weight at ``packed_at``:
+    the layer of that packed weight (a 1-d one is packed as 2-d, with a leading spatial size of
+    1; the stride, padding, dilation and groups that the deprecated overloads still take are
+    ignored by torch, which reads them from the packed weight too)."""
     def read(args: tuple, out) -> Convolution:
-        x, packed = args[0], args[1]
+        x, packed = args[0], args[packed_at]
         weight, bias = packed.unpack()
         stride, padding, dilation = packed.stride(), packed.padding(), packed.dilation()
         output_padding = packed.output_padding() if transposed else [0] * len(stride)
@@ -176,7 +177,6 @@ FORWARD: dict[Any, Callable[[tuple, Any], Convolution]] = {
     aten.convolution.default: convolution,
     aten._convolution.default: convolution,
     aten._convolution.deprecated: convolution,
-    aten.convolution_overrideable.default: convolution,
     aten.conv_tbc.default: conv_tbc,
 }
 for _ndim in (1, 2, 3):
@@ -185,8 +185,8 @@ for _ndim in (1, 2, 3):
             if hasattr(getattr(quantized, _name), _overload):
                 FORWARD[getattr(getattr(quantized, _name), _overload)] = _quantized(_ndim, False)
     FORWARD[getattr(quantized, f"conv_transpose{_ndim}d").default] = _quantized(_ndim, True)
-for _name in ("conv2d_add", "conv2d_add_relu"):  # the addition of another tensor is listed apart
-    FORWARD[getattr(quantized, _name).default] = _quantized(2, False)
+for _name in ("conv2d_add", "conv2d_add_relu"):  # (qx, qaccum, packed, …): the accumulation of
+    FORWARD[getattr(quantized, _name).default] = _quantized(2, False, 2)  # qaccum is not counted
 
 
 # -- backward --------------------------------------------------------------------------------------
@@ -231,6 +231,8 @@ REFUSED: dict[str, str] = {
     **{name: "a backend kernel of aten.convolution_backward, called directly" for name in (
         "aten::_slow_conv2d_backward", "aten::convolution_backward_overrideable",
         "aten::mps_convolution_backward", "aten::mps_convolution_transpose_backward")},
+    "aten::convolution_overrideable": "the hook of backends outside torch (not implemented on "
+                                      "the CPU or meta): not counted by convops",
     "aten::_convolution_double_backward": "the gradients of a convolution's gradients "
                                           "(double backward): not derived by convops",
     "aten::conv_tbc_backward": "conv_tbc's backward: not derived by convops",

@@ -311,3 +311,75 @@ def test_a_symbolic_profile_in_inference_mode_gives_the_same_formula():
         instrumented(nn.Conv2d(3, 4, 3, padding=1), (1, 3, 9, 7))
         + instrumented(nn.ConvTranspose2d(4, 2, 3, stride=2), (1, 4, 9, 7))
         + instrumented(nn.Conv2d(2, 2, 3, padding=1), (1, 2, 19, 15)))
+
+
+class Direct(nn.Module):
+    """Calls a quantized operator with the packed weight of ``conv``, a quantized module."""
+
+    def __init__(self, op, conv, accumulate: bool):
+        super().__init__()
+        self.op, self.conv, self.accumulate = op, conv, accumulate
+
+    def forward(self, qx, qaccum):
+        packed, scale = self.conv._packed_params, self.conv.scale
+        if self.accumulate:
+            return self.op(qx, qaccum, packed, scale, 0)
+        return self.op(qx, packed, self.conv.stride, self.conv.padding, self.conv.dilation,
+                       self.conv.groups, scale, 0)
+
+
+@pytest.mark.parametrize("name", ["conv2d_add", "conv2d_add_relu", "conv2d", "conv2d_relu",
+                                  "conv3d", "conv3d_relu"])
+def test_the_fused_additions_and_the_deprecated_overloads_of_quantized_convolutions(name):
+    import torch.ao.nn.quantized as nnq
+
+    ndim = 3 if "3d" in name else 2
+    accumulate = "add" in name
+    engine = torch.backends.quantized.engine
+    torch.backends.quantized.engine = "onednn" if accumulate else engine  # conv2d_add's engine
+    try:
+        conv = getattr(nnq, f"Conv{ndim}d")(3, 4, 3, stride=2, padding=1)
+        op = getattr(torch.ops.quantized, name).default
+        shape = (1, 3, *(7,) * ndim)
+        qx = torch.quantize_per_tensor(torch.randn(shape), 0.1, 0, torch.quint8)
+        qaccum = torch.quantize_per_tensor(torch.randn(1, 4, *(4,) * ndim), 0.1, 0, torch.quint8)
+        p = convops.profile(Direct(op, conv, accumulate), qx, qaccum, device="cpu")
+    finally:
+        torch.backends.quantized.engine = engine
+    assert [layer.op for layer in p.counted] == [f"quantized.{name}"] and op in FORWARD
+    assert p.total == instrumented(getattr(nn, f"Conv{ndim}d")(3, 4, 3, stride=2, padding=1),
+                                   shape)
+
+
+class Leaf(nn.Module):
+    """Calls one of aten.convolution's leaf operators by name."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+        # conv_tbc's weight is (kernel, C_in, C_out)
+        self.weight = nn.Parameter(torch.randn((3, 3, 4) if name == "conv_tbc" else (4, 3, 3, 3)))
+        self.bias = nn.Parameter(torch.randn(4))
+
+    def forward(self, x):
+        if self.name == "conv_tbc":  # x: (time, batch, channels); padding 1
+            return torch.conv_tbc(x, self.weight, self.bias, 1)
+        op = torch.ops.aten._convolution
+        rest = ([2, 2], [1, 1], [1, 1], False, [0, 0], 1, False, False, True)
+        if self.name == "_convolution.deprecated":
+            return op.deprecated(x, self.weight, self.bias, *rest)
+        return op.default(x, self.weight, self.bias, *rest, True)
+
+
+@pytest.mark.parametrize("name", ["_convolution", "_convolution.deprecated", "conv_tbc"])
+def test_the_leaf_operators_a_model_may_call_by_name(name):
+    tbc = name == "conv_tbc"
+    shape = (10, 2, 3) if tbc else (2, 3, 9, 9)
+    truth = (instrumented(nn.Conv1d(3, 4, 3, padding=1), (2, 3, 10)) if tbc else
+             instrumented(nn.Conv2d(3, 4, 3, stride=2, padding=1), shape))
+    for device in (None, "cpu"):
+        p = convops.profile(Leaf(name), shape, device=device)
+        assert p.total == truth and [layer.op for layer in p.counted] == [
+            f"aten.{name.split('.')[0]}"]
+    if not tbc:  # FlopCounterMode has no formula for conv_tbc
+        assert p.multiplications == flop_counter_multiplications(Leaf(name), torch.randn(shape))
