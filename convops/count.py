@@ -23,7 +23,7 @@ from .additions import beyond_saturation
 from .backward import GRADIENTS
 from .derivation import derive
 from .errors import ConvopsError, flag
-from .layer import (Layer, check, check_input, check_output, check_padding_mode, global_hooks,
+from .layer import (_GLOBAL_HOOKS, Layer, check, check_input, check_output, check_padding_mode,
                     own_code, sizes,
                     smallest_input)
 
@@ -235,13 +235,15 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     try:
         attributes = module.__dict__
         parameters = attributes["_parameters"]
-        if (attributes["_forward_pre_hooks"] or attributes["_forward_hooks"] or global_hooks()
-                or "forward" in attributes or "_conv_forward" in attributes):
+        # torch's global hook dicts, looked up by global_hooks() (the first count of any module
+        # calls it, through own_code; until then the IndexError takes the path below)
+        if (attributes["_forward_pre_hooks"] or attributes["_forward_hooks"] or _GLOBAL_HOOKS[0]
+                or _GLOBAL_HOOKS[1] or "forward" in attributes or "_conv_forward" in attributes):
             raise KeyError("may run code of its own")  # never remembered by its attributes
         bias, weight = parameters["bias"], parameters["weight"]
         key = _ATTRIBUTES(attributes) + (type(module), bias is not None and bias.shape,
                                          weight.shape, weight.dtype)
-    except (AttributeError, KeyError, TypeError, RuntimeError):  # a Layer, a lazy module, not a convolution
+    except (AttributeError, KeyError, TypeError, RuntimeError, IndexError):  # a Layer, a lazy module, not a convolution
         if not isinstance(module, Layer):  # hooks may change what runs: read it anew every time
             return breakdown(module, input_shape).total
         key = module
