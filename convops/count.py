@@ -22,8 +22,9 @@ from ._compile import assignments, code, compile_int, define, stage
 from .additions import beyond_saturation
 from .backward import GRADIENTS
 from .derivation import derive
-from .errors import ConvopsError
-from .layer import (Layer, check, check_input, check_output, check_padding_mode, own_code,
+from .errors import ConvopsError, flag
+from .layer import (_GLOBAL_HOOKS, Layer, check, check_input, check_output, check_padding_mode,
+                    own_code, sizes,
                     smallest_input)
 
 _QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
@@ -208,6 +209,12 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     operations of the ``gradients`` named, by default all of ``("input", "weight", "bias")``
     (a first layer, whose input needs no gradient, leaves out ``"input"``).
 
+    It counts what the module's call runs, as :func:`convops.profile` does: a plain torch
+    module without hooks (its own or global), parametrizations or a complex weight is counted
+    from its attributes; any other (a ``forward`` or ``_conv_forward`` of its own, a hook, a
+    parametrization, a fused or QAT module: :func:`~convops.layer.own_code`) runs once on meta
+    tensors and its one convolution is counted, or it is refused where it runs more than one.
+
     The first count of a layer checks its parameters and computes every term that depends on
     them alone; a later count reads the module anew and, if it is unchanged, only evaluates
     what depends on the input shape.
@@ -223,17 +230,20 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     >>> count_ops(conv, (1, 2, 10)), count_ops(conv, (1, 2, 10), backward=True, gradients=("weight", "bias"))
     (384, 388)
     """
-    if backward or gradients is not None:
+    if backward is not False or gradients is not None:
         return breakdown(module, input_shape, backward, gradients).total
     try:
         attributes = module.__dict__
         parameters = attributes["_parameters"]
-        if attributes["_forward_pre_hooks"] or "forward" in attributes or "_conv_forward" in attributes:
+        # torch's global hook dicts, looked up by global_hooks() (the first count of any module
+        # calls it, through own_code; until then the IndexError takes the path below)
+        if (attributes["_forward_pre_hooks"] or attributes["_forward_hooks"] or _GLOBAL_HOOKS[0]
+                or _GLOBAL_HOOKS[1] or "forward" in attributes or "_conv_forward" in attributes):
             raise KeyError("may run code of its own")  # never remembered by its attributes
-        bias = parameters["bias"]
+        bias, weight = parameters["bias"], parameters["weight"]
         key = _ATTRIBUTES(attributes) + (type(module), bias is not None and bias.shape,
-                                         parameters["weight"].shape)
-    except (AttributeError, KeyError, TypeError, RuntimeError):  # a Layer, a lazy module, not a convolution
+                                         weight.shape, weight.dtype)
+    except (AttributeError, KeyError, TypeError, RuntimeError, IndexError):  # a Layer, a lazy module, not a convolution
         if not isinstance(module, Layer):  # hooks may change what runs: read it anew every time
             return breakdown(module, input_shape).total
         key = module
@@ -302,6 +312,7 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
     >>> b.flops  # FlopCounterMode's convention: 2 per multiplication
     768
     """
+    flag("backward", backward)
     if not isinstance(module, Layer) and own_code(module):
         module, input_shape = _what_runs(module, input_shape)
     if backward or gradients is not None:
@@ -311,7 +322,7 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
     named = dict(zip(_QUANTITIES, values))
     if not layer.kind.transposed:
         named["A"] = None
-    shape = tuple(input_shape)
+    shape = sizes(input_shape)
     out_shape = shape[:-layer.kind.ndim - 1] + (layer.out_channels, *size_out)
     return Breakdown(kind=layer.kind.name, input_shape=shape, output_shape=out_shape, batch=batch,
                      **named)
@@ -460,7 +471,7 @@ def _backward_breakdown(module, input_shape, backward, gradients) -> BackwardBre
         counts = list(_backward_quantities(layer.kind.name)(batch, *size_in, *parameters))
         counts[1] += fold  # grad_input's additions
     named = {g: GradientCount(*counts[2 * i:2 * i + 2]) for i, g in enumerate(GRADIENTS)}
-    shape = tuple(input_shape)
+    shape = sizes(input_shape)
     return BackwardBreakdown(
         kind=layer.kind.name, input_shape=shape,
         output_shape=shape[:-n - 1] + (layer.out_channels, *size_out), batch=batch,
