@@ -291,7 +291,7 @@ class Derivation:
         >>> d.code("output_size_0", "javascript")
         'floorDiv(L_in - d*(k - 1n) + 2n*p - 1n, s) + 1n'
         """
-        from ._compile import LANGUAGES
+        from .compiler import LANGUAGES
 
         if language not in LANGUAGES:
             raise ConvopsError(f"language must be one of {', '.join(map(repr, LANGUAGES))}, "
