@@ -101,9 +101,33 @@ def saturation(k: int, s: int, d: int, T: int) -> int:
 
 
 class LatticeCount(sp.Function):
-    r""":math:`F_{L,k,s,d}(T)`: pairs ``(i, j)`` in ``[0, L) x [0, k)`` with :math:`i s + j d < T`."""
+    r""":math:`F_{L,k,s,d}(T)`: pairs ``(i, j)`` in ``[0, L) x [0, k)`` with :math:`i s + j d < T`.
+
+    An integer, never negative, as sympy is told (so ``floor`` of it is itself); it evaluates at
+    integer arguments (:func:`lattice_count`) and rewrites as the double sum it counts.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from convops.additions import LatticeCount, lattice_count
+    >>> L, k, s, d, T = sp.symbols("L k s d T", integer=True, positive=True)
+    >>> F = LatticeCount(L, k, s, d, T)
+    >>> sp.floor(F) == F, F.is_nonnegative
+    (True, True)
+    >>> values = {L: 4, k: 3, s: 2, d: 1, T: 5}
+    >>> F.rewrite(sp.Sum).subs(values).doit(), F.subs(values), lattice_count(4, 3, 2, 1, 5)
+    (7, 7, 7)
+
+    See Also
+    --------
+    lattice_count : the count at ints, in O(log) steps.
+    lattice_count_definition : the defining sum, with its indices named.
+    Saturation : the input size from which the count stops growing.
+    """
 
     nargs = 5
+    is_integer = True
+    is_nonnegative = True
 
     @classmethod
     def eval(cls, L: sp.Expr, k: sp.Expr, s: sp.Expr, d: sp.Expr, T: sp.Expr) -> sp.Expr | None:
@@ -113,6 +137,12 @@ class LatticeCount(sp.Function):
         if T.is_nonpositive:
             return sp.S.Zero
         return None
+
+    def _eval_rewrite_as_Sum(self, L, k, s, d, T, **kwargs):
+        r"""The count as what it counts: :math:`\sum_m \sum_j [\,m s + j d < T\,]`."""
+        m, j = sp.Dummy("m", integer=True, nonnegative=True), \
+            sp.Dummy("j", integer=True, nonnegative=True)
+        return sp.Sum(Iverson(sp.StrictLessThan(m * s + j * d, T)), (m, 0, L - 1), (j, 0, k - 1))
 
     def _latex(self, printer):
         L, k, s, d, T = (printer._print(arg) for arg in self.args)
@@ -168,10 +198,12 @@ def lattice_count_definition() -> sp.Eq:
     """
     L, k, s, d = sp.symbols("L k s d", integer=True, positive=True)
     T = sp.Symbol("T", integer=True)
-    m, j = sp.symbols("m j", integer=True, nonnegative=True)
-    body = Iverson(sp.StrictLessThan(m * s + j * d, T))
-    return sp.Eq(LatticeCount(L, k, s, d, T), sp.Sum(body, (m, 0, L - 1), (j, 0, k - 1)),
-                 evaluate=False)
+    count = LatticeCount(L, k, s, d, T)
+    total = count.rewrite(sp.Sum)
+    (m, *_), (j, *_) = total.limits
+    named = {m: sp.Symbol("m", integer=True, nonnegative=True),
+             j: sp.Symbol("j", integer=True, nonnegative=True)}
+    return sp.Eq(count, total.xreplace(named), evaluate=False)
 
 
 class Saturation(sp.Function):

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from .errors import ConvopsError
-from .symbols import SPATIAL_NAMES, Symbols, equation_latex, indexed, indexed_symbols
+from .symbols import SPATIAL_NAMES, Equations, Symbols, indexed_symbols
 
 if TYPE_CHECKING:
     from .derivation import Derivation
@@ -73,12 +73,8 @@ class Gradient:
                         self.additions.subs(*args, **kwargs))
 
 
-def _prod(factors) -> sp.Expr:
-    return sp.Mul(*factors)
-
-
 @dataclass(frozen=True)
-class BackwardDerivation:
+class BackwardDerivation(Equations):
     """The symbolic operation count of the backward pass of one module kind.
 
     ``grad_input``, ``grad_weight`` and ``grad_bias`` are :class:`Gradient` s of sympy expressions
@@ -96,6 +92,15 @@ class BackwardDerivation:
     C_out*b*(L_out*N - 1)
     >>> b.simplified(False, "bias")
     0
+    >>> [k for k in convops.derive("Conv3d").backward.indexed_equations() if len(k) < 10]
+    ['fold', 'q', 's_reduced', 'd_reduced', 'P', 'Z', 'A']
+    >>> print(convops.derive("Conv3d").backward.latex("q"))
+    q_{i} = L_{\\text{in},i} - s_{i} \\left(L_{\\text{out},i} - 1\\right) - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1
+
+    See Also
+    --------
+    convops.derivation.Derivation : the forward it is the backward of.
+    convops.symbols.Equations : its equations, indexed equations and their LaTeX.
     """
 
     forward: Derivation = field(repr=False)
@@ -156,23 +161,23 @@ class BackwardDerivation:
         S = self.symbols
         if self.transposed:
             return sp.S.Zero
-        padded = _prod(L + 2 * p for L, p in zip(S.size_in, S.p))
-        return S.N * S.C_in * (padded - _prod(S.size_in))
+        padded = sp.Mul(*(L + 2 * p for L, p in zip(S.size_in, S.p)))
+        return S.N * S.C_in * (padded - sp.Mul(*S.size_in))
 
     # -- grad_weight, grad_bias --------------------------------------------------------------
     @cached_property
     def grad_weight(self) -> Gradient:
         """Per weight element, one product per forward product it took part in, then their sum."""
         S = self.symbols
-        elements = self.forward.psi * _prod(S.k)
-        positions = S.N * _prod(S.size_in if self.transposed else S.size_out)
+        elements = self.forward.psi * sp.Mul(*S.k)
+        positions = S.N * sp.Mul(*S.size_in if self.transposed else S.size_out)
         return Gradient(elements * positions, elements * (positions - 1))
 
     @cached_property
     def grad_bias(self) -> Gradient:
         """Per output channel, the sum of its output gradients (nothing without bias)."""
         S = self.symbols
-        return Gradient(sp.S.Zero, S.b * S.C_out * (S.N * _prod(S.size_out) - 1))
+        return Gradient(sp.S.Zero, S.b * S.C_out * (S.N * sp.Mul(*S.size_out) - 1))
 
     def gradient(self, name: str) -> Gradient:
         """``grad_input``, ``grad_weight`` or ``grad_bias`` by its name in :data:`GRADIENTS`."""
@@ -212,11 +217,6 @@ class BackwardDerivation:
         return {}
 
     # -- printing ----------------------------------------------------------------------------
-    def equations(self) -> dict[str, sp.Eq]:
-        """Every formula of the backward as a sympy equation: per gradient its multiplications
-        and additions, then the simplified totals, then the terms ``grad_input`` is written in."""
-        return dict(self._equations)  # a copy: the cached one is shared
-
     @cached_property
     def _equations(self) -> dict[str, sp.Eq]:
         S = self.symbols
@@ -235,25 +235,6 @@ class BackwardDerivation:
         for symbol, definition in self.terms.items():
             eqs[_term_name(S, symbol)] = sp.Eq(symbol, definition, evaluate=False)
         return eqs
-
-    def indexed_equations(self) -> dict[str, sp.Eq]:
-        """:meth:`equations` with each family of per-dimension terms (``q_0``, ``q_1`` …) as one
-        equation in a generic dimension ``i``, keyed without the index (``q``, ``s_reduced``,
-        ``d_reduced``, ``P``, ``Z``), as :meth:`~convops.derivation.Derivation.indexed_equations`.
-
-        Examples
-        --------
-        >>> import convops
-        >>> [k for k in convops.derive("Conv3d").backward.indexed_equations() if len(k) < 10]
-        ['fold', 'q', 's_reduced', 'd_reduced', 'P', 'Z', 'A']
-        >>> print(convops.derive("Conv3d").backward.latex("q"))
-        q_{i} = L_{\\text{in},i} - s_{i} \\left(L_{\\text{out},i} - 1\\right) - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1
-        """
-        return dict(self._indexed_equations)
-
-    @cached_property
-    def _indexed_equations(self) -> dict[str, sp.Eq]:
-        return indexed(self.symbols, self._equations)
 
     def describe(self) -> dict[sp.Symbol, str]:
         """What each symbol of :meth:`equations` and :meth:`indexed_equations` stands for: the
@@ -282,11 +263,6 @@ class BackwardDerivation:
                                    f"times taps) that land inside grad_input")
                 meaning[S.Z[i]] = f"grad_input positions along {name} that receive a product"
         return meaning
-
-    def latex(self, quantity: str) -> str:
-        """LaTeX of one equation of :meth:`equations`, e.g. ``input_additions`` or ``total_bias``,
-        or of an indexed family of :meth:`indexed_equations` (``q`` …)."""
-        return equation_latex({**self.equations(), **self.indexed_equations()}, quantity)
 
     def __repr__(self) -> str:
         return f"BackwardDerivation({self.name}: total = {self.total})"

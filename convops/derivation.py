@@ -20,8 +20,7 @@ import sympy as sp
 from . import additions
 from .backward import BackwardDerivation
 from .errors import ConvopsError
-from .symbols import (GAMMA, LAM, PSI, Symbols, equation, equation_latex, indexed, indexed_symbols,
-                      latex, symbols)
+from .symbols import GAMMA, LAM, PSI, Equations, Symbols, equation, latex, symbols
 
 
 @dataclass(frozen=True)
@@ -86,12 +85,8 @@ def kind_of(kind: Kind | str | type | object) -> Kind:
                        f"got {kind!r}")
 
 
-def _prod(factors) -> sp.Expr:
-    return sp.Mul(*factors)
-
-
 @dataclass(frozen=True)
-class Derivation:
+class Derivation(Equations):
     """The symbolic operation count of one module kind.
 
     ``psi``, ``lam``, ``gamma`` and ``total`` are sympy expressions in the symbols of
@@ -136,7 +131,7 @@ class Derivation:
         # A convolution multiplies every tap at every output position; a transposed one every
         # input element by every tap (products that padding crops are still computed).
         positions = S.size_in if self.kind.transposed else S.size_out
-        return _prod(positions) * _prod(S.k)
+        return sp.Mul(*positions) * sp.Mul(*S.k)
 
     @cached_property
     def additions_per_filter(self) -> sp.Expr:
@@ -145,7 +140,7 @@ class Derivation:
         S = self.symbols
         if self.kind.transposed:
             return S.A
-        return _prod(S.size_out) * (_prod(S.k) - 1)
+        return sp.Mul(*S.size_out) * (sp.Mul(*S.k) - 1)
 
     @cached_property
     def lam(self) -> sp.Expr:
@@ -156,7 +151,7 @@ class Derivation:
     def gamma(self) -> sp.Expr:
         """Additions that sum the ``C_in / g`` filters of every output element, plus its bias."""
         S = self.symbols
-        return S.C_out * _prod(S.size_out) * (S.C_in / S.g - 1 + S.b)
+        return S.C_out * sp.Mul(*S.size_out) * (S.C_in / S.g - 1 + S.b)
 
     # -- totals ------------------------------------------------------------------------------
     @cached_property
@@ -222,10 +217,6 @@ class Derivation:
         return expr
 
     # -- printing ----------------------------------------------------------------------------
-    def equations(self) -> dict[str, sp.Eq]:
-        """Every formula of the derivation as a sympy equation, in the order of the derivation."""
-        return dict(self._equations)  # a copy: the cached one is shared
-
     @cached_property
     def _equations(self) -> dict[str, sp.Eq]:
         S = self.symbols
@@ -250,31 +241,6 @@ class Derivation:
                     eqs[f"{name}_{i}"] = sp.Eq(symbol, self.A_terms[symbol], evaluate=False)
         return eqs
 
-    def indexed_equations(self) -> dict[str, sp.Eq]:
-        """:meth:`equations` with each family of per-dimension equations (``output_size_0``,
-        ``output_size_1`` …) as one equation in a generic dimension ``i``, keyed without the
-        index (``output_size``, and ``s_reduced``, ``d_reduced``, ``P``, ``Z`` when transposed).
-
-        The indexed equation is dimension 0's with its symbols renamed to those of
-        :func:`convops.symbols.indexed_symbols` (for one dimension, the equation itself).
-
-        Examples
-        --------
-        >>> print(derive("Conv3d").latex("output_size"))
-        L_{\\text{out},i} = \\left\\lfloor{\\frac{L_{\\text{in},i} - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1}{s_{i}}}\\right\\rfloor + 1
-        """
-        return dict(self._indexed_equations)
-
-    @cached_property
-    def _indexed_equations(self) -> dict[str, sp.Eq]:
-        return indexed(self.symbols, self._equations)
-
-    def latex(self, quantity: str) -> str:
-        """LaTeX of one equation: ``psi``, ``lam``, ``gamma``, ``total``, ``total_bias``,
-        ``total_no_bias``, ``A`` (transposed), ``output_size_0`` … or an indexed family of
-        :meth:`indexed_equations` (``output_size`` …); symbols in reading order."""
-        return equation_latex(self._all_equations, quantity)
-
     def code(self, quantity: str, language: str = "python") -> str:
         """The right-hand side of one equation (named as in :meth:`latex`) as exact integer code:
         ``"python"`` or ``"javascript"`` (BigInt, calling the functions of ``convops/runtime.js``).
@@ -297,10 +263,6 @@ class Derivation:
             raise ConvopsError(f"language must be one of {', '.join(map(repr, LANGUAGES))}, "
                                f"got {language!r}")
         return LANGUAGES[language](equation(self._all_equations, quantity).rhs)
-
-    @cached_property
-    def _all_equations(self) -> dict[str, sp.Eq]:
-        return {**self._equations, **self._indexed_equations}
 
     def __repr__(self) -> str:
         return f"Derivation({self.name}: total = {self.total})"

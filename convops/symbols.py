@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -451,6 +451,56 @@ def indexed_symbols() -> Symbols:
         P=indexed("P", "P", nonnegative=True),
         Z=indexed("Z", "Z", nonnegative=True),
     ))
+
+
+class Equations:
+    """The printed equations of a derivation, the scaffold the forward
+    (:class:`~convops.derivation.Derivation`) and the backward
+    (:class:`~convops.backward.BackwardDerivation`) share: a subclass has :attr:`symbols` and
+    computes ``_equations``, its formulas as sympy equations keyed by quantity (a per-dimension
+    family as ``key_0``, ``key_1`` …), once.
+
+    Examples
+    --------
+    >>> import convops
+    >>> d = convops.derive("Conv2d")
+    >>> list(d.equations())[:3], list(d.indexed_equations())[:2]
+    (['output_size_0', 'output_size_1', 'psi'], ['output_size', 'psi'])
+    >>> print(d.latex("output_size"))
+    L_{\\text{out},i} = \\left\\lfloor{\\frac{L_{\\text{in},i} - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1}{s_{i}}}\\right\\rfloor + 1
+
+    See Also
+    --------
+    indexed : a family of per-dimension equations as one, in a generic dimension ``i``.
+    equation_latex : one equation's LaTeX, or a refusal naming the known quantities.
+    """
+
+    symbols: Symbols
+
+    def equations(self) -> dict[str, sp.Eq]:
+        """Every formula as a sympy equation, in the order of the derivation (a copy: the
+        cached one is shared)."""
+        return dict(self._equations)
+
+    def indexed_equations(self) -> dict[str, sp.Eq]:
+        """:meth:`equations` with each family of per-dimension equations (``output_size_0``,
+        ``output_size_1`` …) as one equation in a generic dimension ``i``, keyed without the
+        index (``output_size``): dimension 0's, its symbols renamed to those of
+        :func:`indexed_symbols` (for one dimension, the equation itself)."""
+        return dict(self._indexed_equations)
+
+    def latex(self, quantity: str) -> str:
+        """LaTeX of one equation of :meth:`equations` or :meth:`indexed_equations`, its symbols
+        in reading order."""
+        return equation_latex(self._all_equations, quantity)
+
+    @cached_property
+    def _indexed_equations(self) -> dict[str, sp.Eq]:
+        return indexed(self.symbols, self._equations)
+
+    @cached_property
+    def _all_equations(self) -> dict[str, sp.Eq]:
+        return {**self._equations, **self._indexed_equations}
 
 
 def equation_latex(equations: dict[str, sp.Eq], quantity: str) -> str:
