@@ -41,6 +41,7 @@ def floor_sum(n: int, m: int, a: int, b: int) -> int:
 
     Examples
     --------
+    >>> from convops.additions import floor_sum
     >>> floor_sum(5, 3, 2, 1), sum((2 * t + 1) // 3 for t in range(5))
     (7, 7)
     """
@@ -66,6 +67,7 @@ def lattice_count(L: int, k: int, s: int, d: int, T: int) -> int:
 
     Examples
     --------
+    >>> from convops.additions import lattice_count
     >>> lattice_count(4, 3, 2, 1, 5), sum(i * 2 + j < 5 for i in range(4) for j in range(3))
     (7, 7)
     """
@@ -92,6 +94,7 @@ def saturation(k: int, s: int, d: int, T: int) -> int:
 
     Examples
     --------
+    >>> from convops.additions import lattice_count, saturation
     >>> saturation(3, 2, 1, 7), [lattice_count(L, 3, 2, 1, 7) for L in (3, 4, 5, 6)]
     (4, [9, 10, 10, 10])
     """
@@ -157,6 +160,8 @@ class Iverson(sp.Function):
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.additions import Iverson
     >>> i, j = sp.symbols("i j", integer=True)
     >>> Iverson(sp.Eq(i, 1)).subs(i, 1), Iverson(sp.Eq(i, 1)).subs(i, 2)
     (1, 0)
@@ -190,6 +195,7 @@ def lattice_count_definition() -> sp.Eq:
 
     Examples
     --------
+    >>> from convops.additions import lattice_count, lattice_count_definition
     >>> definition = lattice_count_definition()
     >>> L, k, s, d, T = sorted(definition.lhs.free_symbols, key=definition.lhs.args.index)
     >>> values = {L: 4, k: 3, s: 2, d: 1, T: 5}
@@ -207,7 +213,19 @@ def lattice_count_definition() -> sp.Eq:
 
 
 class Saturation(sp.Function):
-    """:func:`saturation` as a sympy function."""
+    """:func:`saturation` as a sympy function.
+
+    Examples
+    --------
+    >>> from convops.additions import Saturation, saturation
+    >>> Saturation(3, 2, 1, 7), saturation(3, 2, 1, 7)
+    (4, 4)
+
+    See Also
+    --------
+    saturation : the same at ints.
+    LatticeCount : the count it saturates.
+    """
 
     nargs = 4
     is_integer = True
@@ -221,7 +239,15 @@ class Saturation(sp.Function):
 
 
 class Gcd(sp.Function):
-    """Greatest common divisor of two positive integers (sympy's ``gcd`` is the polynomial one)."""
+    """Greatest common divisor of two positive integers (sympy's ``gcd`` is the polynomial one).
+
+    Examples
+    --------
+    >>> from convops.additions import Gcd
+    >>> import sympy as sp
+    >>> Gcd(12, 18), Gcd(sp.Symbol('x'), sp.Symbol('x'))
+    (6, x)
+    """
 
     nargs = 2
     is_integer = True
@@ -254,6 +280,7 @@ def products_inside(L: Size, k: Size, s: Size, d: Size, p: Size, q: Size) -> sp.
 
     Examples
     --------
+    >>> from convops.additions import products_inside
     >>> products_inside(4, 3, 2, 1, 1, 1)  # 12 products, one cropped at the start
     11
     """
@@ -265,6 +292,7 @@ def reduced(s: Size, d: Size) -> tuple[sp.Expr, sp.Expr]:
 
     Examples
     --------
+    >>> from convops.additions import reduced
     >>> reduced(4, 6)
     (2, 3)
     """
@@ -284,6 +312,7 @@ def positions_reached(P: Size, L: Size, k: Size, s: Size, d: Size, p: Size, q: S
 
     Examples
     --------
+    >>> from convops.additions import positions_reached, products_inside
     >>> # L=4, k=3, s=2, d=1, no padding: positions 0..8 are all reached
     >>> positions_reached(products_inside(4, 3, 2, 1, 0, 0), 4, 3, 2, 1, 0, 0, 2, 1)
     9
@@ -301,6 +330,7 @@ def closed_form(P: Sequence[Size], Z: Sequence[Size]) -> sp.Expr:
 
     Examples
     --------
+    >>> from convops.additions import closed_form
     >>> closed_form((12, 5), (9, 5))  # 60 products land on 45 positions: 15 additions
     15
     """
@@ -318,6 +348,8 @@ def beyond_saturation(expr: sp.Expr, L: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.additions import beyond_saturation, products_inside
     >>> L = sp.Symbol("L", integer=True, positive=True)
     >>> threshold, form = beyond_saturation(products_inside(L, 3, 2, 1, 1, 0), L)
     >>> threshold, form

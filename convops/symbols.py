@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -70,6 +70,8 @@ def latex(expr: sp.Basic, width: int | None = None, **settings) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import latex, symbols
     >>> S = symbols(2)
     >>> print(latex(S.k[0] * S.size_out[1] * S.C_in * S.N))
     N C_{\\text{in}} W_{\\text{out}} k_0
@@ -109,6 +111,7 @@ def rendered_length(tex: str) -> int:
 
     Examples
     --------
+    >>> from convops.symbols import rendered_length
     >>> rendered_length(r"\\frac{C_{\\text{in}} C_{\\text{out}}}{g}"), rendered_length(r"\\psi + 1")
     (7, 3)
     """
@@ -138,6 +141,8 @@ def latex_lines(expr: sp.Basic, width: int, **settings) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import latex_lines, symbols
     >>> S = symbols(1)
     >>> print(latex_lines(sp.Eq(S.g, S.N * (S.k[0] + S.s[0] + S.d[0])), width=8))
     \\begin{aligned} g &= N \\Big( k + s\\\\ &\\quad + d \\Big) \\end{aligned}
@@ -210,6 +215,8 @@ def pretty(expr: sp.Basic) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import pretty, symbols
     >>> S = symbols(1)
     >>> print(pretty(S.k[0] * S.N))
     N⋅k
@@ -271,6 +278,8 @@ def condition_text(expr: sp.Basic) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import condition_text
     >>> H, W = sp.symbols("H W", integer=True, positive=True)
     >>> condition_text(sp.Ne(sp.floor(sp.together((H - 1) / 32)) + 1, 1))
     '⌊(H - 1)/32⌋ + 1 ≠ 1'
@@ -289,6 +298,8 @@ def condition_latex(expr: sp.Basic) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import condition_latex
     >>> H, W = sp.symbols("H W", integer=True, positive=True)
     >>> print(condition_latex(sp.And(sp.Ne(sp.floor(H / 32), 0), W > 32)))
     W > 32 \\text{ and } \\left\\lfloor{\\frac{H}{32}}\\right\\rfloor \\neq 0
@@ -305,6 +316,18 @@ class Symbols:
     """The symbols of one derivation with ``ndim`` spatial dimensions.
 
     Per-dimension symbols are tuples ordered like torch's shapes (first spatial dimension first).
+
+    Examples
+    --------
+    >>> from convops.symbols import symbols
+    >>> S = symbols(2)
+    >>> S.size_in, S.k
+    ((H_in, W_in), (k0, k1))
+
+    See Also
+    --------
+    symbols : the symbols of a number of dimensions.
+    indexed_symbols : the symbols of a generic dimension i.
     """
 
     ndim: int
@@ -320,7 +343,10 @@ class Symbols:
     s: tuple[sp.Symbol, ...]  #: stride
     d: tuple[sp.Symbol, ...]  #: dilation
     p: tuple[sp.Symbol, ...]  #: padding (per side, as torch's int padding)
-    q: tuple[sp.Symbol, ...]  #: output_padding (transposed only)
+    #: output_padding (transposed only): 0 or more in a torch module, and -1 in the transposed
+    #: convolution computing the grad_input of a convolution padded one more after than before
+    #: (:mod:`convops.backward`): an integer of no declared sign
+    q: tuple[sp.Symbol, ...]
     s_reduced: tuple[sp.Symbol, ...]  #: s' = s / gcd(s, d) (transposed only)
     d_reduced: tuple[sp.Symbol, ...]  #: d' = d / gcd(s, d) (transposed only)
     P: tuple[sp.Symbol, ...]  #: products landing inside the output (transposed only)
@@ -331,6 +357,7 @@ class Symbols:
 
         Examples
         --------
+        >>> from convops.symbols import indexed_symbols, symbols
         >>> symbols(2).describe()[symbols(2).k[1]]
         'kernel_size[1]'
         >>> indexed_symbols().describe()[indexed_symbols().size_out[0]]
@@ -372,6 +399,7 @@ def symbols(ndim: int) -> Symbols:
 
     Examples
     --------
+    >>> from convops.symbols import symbols
     >>> S = symbols(2)
     >>> S.size_in, S.k
     ((H_in, W_in), (k0, k1))
@@ -400,7 +428,7 @@ def symbols(ndim: int) -> Symbols:
         s=per_dim("s", positive=True),
         d=per_dim("d", positive=True),
         p=per_dim("p", nonnegative=True),
-        q=per_dim("q", nonnegative=True),
+        q=per_dim("q"),
         s_reduced=per_dim("s_r", "s'", positive=True),
         d_reduced=per_dim("d_r", "d'", positive=True),
         P=per_dim("P", nonnegative=True),
@@ -428,6 +456,7 @@ def indexed_symbols() -> Symbols:
 
     Examples
     --------
+    >>> from convops.symbols import indexed_symbols, latex
     >>> S = indexed_symbols()
     >>> print(latex(S.size_out[0] - S.k[0] * S.s_reduced[0]))
     L_{\\text{out},i} - k_{i} s'_{i}
@@ -445,7 +474,7 @@ def indexed_symbols() -> Symbols:
         s=indexed("s", "s", positive=True),
         d=indexed("d", "d", positive=True),
         p=indexed("p", "p", nonnegative=True),
-        q=indexed("q", "q", nonnegative=True),
+        q=indexed("q", "q"),
         s_reduced=indexed("s_r", "s'", positive=True),
         d_reduced=indexed("d_r", "d'", positive=True),
         P=indexed("P", "P", nonnegative=True),
@@ -453,111 +482,20 @@ def indexed_symbols() -> Symbols:
     ))
 
 
-class Equations:
-    """The printed equations of a derivation, the scaffold the forward
-    (:class:`~convops.derivation.Derivation`) and the backward
-    (:class:`~convops.backward.BackwardDerivation`) share: a subclass has :attr:`symbols` and
-    computes ``_equations``, its formulas as sympy equations keyed by quantity (a per-dimension
-    family as ``key_0``, ``key_1`` …), once.
+def per_dimension(S: Symbols, i: int, into: Symbols) -> dict[sp.Symbol, sp.Symbol]:
+    """Each per-dimension symbol of dimension ``i`` of ``S`` mapped to its counterpart in ``into``.
 
     Examples
     --------
-    >>> import convops
-    >>> d = convops.derive("Conv2d")
-    >>> list(d.equations())[:3], list(d.indexed_equations())[:2]
-    (['output_size_0', 'output_size_1', 'psi'], ['output_size', 'psi'])
-    >>> print(d.latex("output_size"))
-    L_{\\text{out},i} = \\left\\lfloor{\\frac{L_{\\text{in},i} - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1}{s_{i}}}\\right\\rfloor + 1
+    >>> from convops.symbols import indexed_symbols, per_dimension, symbols
+    >>> S = symbols(2)
+    >>> per_dimension(S, 1, indexed_symbols())[S.k[1]]
+    k_i
 
     See Also
     --------
-    indexed : a family of per-dimension equations as one, in a generic dimension ``i``.
-    equation_latex : one equation's LaTeX, or a refusal naming the known quantities.
+    indexed_symbols : the symbols of a generic dimension ``i``.
     """
-
-    symbols: Symbols
-
-    def equations(self) -> dict[str, sp.Eq]:
-        """Every formula as a sympy equation, in the order of the derivation (a copy: the
-        cached one is shared)."""
-        return dict(self._equations)
-
-    def indexed_equations(self) -> dict[str, sp.Eq]:
-        """:meth:`equations` with each family of per-dimension equations (``output_size_0``,
-        ``output_size_1`` …) as one equation in a generic dimension ``i``, keyed without the
-        index (``output_size``): dimension 0's, its symbols renamed to those of
-        :func:`indexed_symbols` (for one dimension, the equation itself)."""
-        return dict(self._indexed_equations)
-
-    def latex(self, quantity: str) -> str:
-        """LaTeX of one equation of :meth:`equations` or :meth:`indexed_equations`, its symbols
-        in reading order."""
-        return equation_latex(self._all_equations, quantity)
-
-    @cached_property
-    def _indexed_equations(self) -> dict[str, sp.Eq]:
-        return indexed(self.symbols, self._equations)
-
-    @cached_property
-    def _all_equations(self) -> dict[str, sp.Eq]:
-        return {**self._equations, **self._indexed_equations}
-
-
-def equation_latex(equations: dict[str, sp.Eq], quantity: str) -> str:
-    """LaTeX of ``equations[quantity]``; :class:`ConvopsError` naming the known quantities.
-
-    Examples
-    --------
-    >>> S = symbols(1)
-    >>> print(equation_latex({"q": sp.Eq(S.q[0], S.k[0] - 1)}, "q"))
-    q = k - 1
-    """
-    return latex(equation(equations, quantity))
-
-
-def equation(equations: dict[str, sp.Eq], quantity: str) -> sp.Eq:
-    """``equations[quantity]``; :class:`ConvopsError` naming the known quantities.
-
-    Examples
-    --------
-    >>> S = symbols(1)
-    >>> equation({"q": sp.Eq(S.q[0], S.k[0] - 1)}, "lambda")
-    Traceback (most recent call last):
-    ...
-    convops.errors.ConvopsError: quantity must be one of q, got 'lambda'
-    """
-    if quantity not in equations:
-        raise ConvopsError(f"quantity must be one of {', '.join(equations)}, got {quantity!r}")
-    return equations[quantity]
-
-
-def indexed(S: Symbols, equations: dict[str, sp.Eq]) -> dict[str, sp.Eq]:
-    """``equations`` (keyed as :meth:`~convops.derivation.Derivation.equations`, in the symbols ``S``) with each family
-    of per-dimension equations (``key_0``, ``key_1`` …) as one equation keyed ``key``: dimension
-    0's, its symbols renamed to those of :func:`convops.symbols.indexed_symbols` (for one
-    dimension, the equation itself); the other equations as they are, in the same order.
-
-    Examples
-    --------
-    >>> S = symbols(2)
-    >>> eqs = {f"q_{i}": sp.Eq(q, k - 1) for i, (q, k) in enumerate(zip(S.q, S.k))}
-    >>> indexed(S, eqs)
-    {'q': Eq(q_i, k_i - 1)}
-    """
-    generic = {} if S.ndim == 1 else _per_dimension(S, 0, indexed_symbols())
-    result = {}
-    for key, eq in equations.items():
-        family, _, index = key.rpartition("_")
-        if index.isdigit():
-            if index == "0":
-                result[family] = eq.xreplace(generic)
-        else:
-            result[key] = eq
-    return result
-
-
-def _per_dimension(S: Symbols, i: int, into: Symbols) -> dict[sp.Symbol, sp.Symbol]:
-    """Each per-dimension symbol of dimension ``i`` of ``S`` mapped to its counterpart in ``into``."""
     return {getattr(S, name)[i]: getattr(into, name)[0]
             for name in ("size_in", "size_out", "k", "s", "d", "p", "q", "s_reduced", "d_reduced",
                          "P", "Z")}

@@ -15,6 +15,9 @@ def symbolic_counts(layer: Layer, shape_in: tuple) -> Breakdown:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.layer import Layer
+    >>> from convops.symbolic.counting import symbolic_counts
     >>> L = sp.Symbol("L", integer=True, positive=True)
     >>> counts = symbolic_counts(Layer.create("Conv1d", 2, 4, 3, stride=2), (1, 2, L))
     >>> counts.output_shape, counts.multiplications

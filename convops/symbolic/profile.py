@@ -73,24 +73,72 @@ class SymbolicProfile(Profile):
 
     @property
     def regions(self) -> tuple[Region, ...]:
-        """The regions traced so far, the first the profile's own, in order of tracing."""
+        """The regions traced so far, the first the profile's own, in order of tracing.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> len(p.regions), p.regions[0].traced_at
+        (1, (('L', 256),))
+
+        See Also
+        --------
+        convops.symbolic.Region : one of them.
+        """
         return tuple(self._regions)
 
     @property
     def guards(self) -> tuple[sp.Basic, ...]:
-        """The first region's conditions: the decisions torch took on the sizes."""
+        """The first region's conditions: the decisions torch took on the sizes.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.guards
+        (L >= 3,)
+
+        See Also
+        --------
+        specializations : the sizes the first trace fixed.
+        """
         return self._regions[0].guards
 
     @property
     def specializations(self) -> tuple[Specialization, ...]:
-        """The sizes the first region's trace fixed."""
+        """The sizes the first region's trace fixed.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> convops.profile(torch.nn.Conv1d(2, 4, 1), (1, 2, "L=1")).specializations[0].size
+        'L'
+
+        See Also
+        --------
+        guards : the first region's conditions.
+        """
         return self._regions[0].specializations
 
     # -- formulas across regions -----------------------------------------------------------------
     def formula(self, quantity: str = "total", module: str | None = None):
         """``quantity`` of the model or of ``module`` in every region: one formula where one
         region covers every size, else a ``Piecewise`` of each region's formula and condition
-        (regions with the same formula merged), ``nan`` (not traced) elsewhere."""
+        (regions with the same formula merged), ``nan`` (not traced) elsewhere.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.formula('multiplications')
+        Piecewise((24*L - 48, L >= 3), (nan, True))
+
+        See Also
+        --------
+        formula_text : the same for people.
+        latex : the same to cite.
+        """
         pieces: dict = {}
         refusals = []
         for region in self._regions:
@@ -108,24 +156,72 @@ class SymbolicProfile(Profile):
 
     @property
     def multiplications(self):
-        """Multiplications of every counted call, as :meth:`formula` gives them."""
+        """Multiplications of every counted call, as :meth:`formula` gives them.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.multiplications
+        Piecewise((24*L - 48, L >= 3), (nan, True))
+
+        See Also
+        --------
+        additions : the rest of the total.
+        """
         return self.formula("multiplications")
 
     @property
     def additions(self):
-        """Additions of every counted call, as :meth:`formula` gives them."""
+        """Additions of every counted call, as :meth:`formula` gives them.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.additions
+        Piecewise((24*L - 48, L >= 3), (nan, True))
+
+        See Also
+        --------
+        multiplications : the rest of the total.
+        """
         return self.formula("additions")
 
     @property
     def total(self):
-        """Operations of every counted call, as :meth:`formula` gives them."""
+        """Operations of every counted call, as :meth:`formula` gives them.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.total
+        Piecewise((48*L - 96, L >= 3), (nan, True))
+
+        See Also
+        --------
+        formula : the same for a module or a quantity.
+        """
         return self.formula("total")
 
     def latex(self, quantity: str = "total", module: str | None = None,
               width: int | None = None) -> str:
-        """LaTeX of :meth:`formula` (same arguments), to cite: cases in proper math, each
+        r"""LaTeX of :meth:`formula` (same arguments), to cite: cases in proper math, each
         region's formula (broken over lines of about ``width`` characters) and its condition in
-        words, "not traced" for the other sizes; ``guards``: the first region's conditions."""
+        words, "not traced" for the other sizes; ``guards``: the first region's conditions.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.latex('total')
+        '\\begin{cases} 48 L - 96 & \\text{if } L \\geq 3 \\\\ \\text{not traced} & \\text{otherwise} \\end{cases}'
+
+        See Also
+        --------
+        formula : the formula itself.
+        """
         if quantity == "guards":
             return r",\quad ".join(condition_latex(readable(guard)) for guard in self.guards)
         value = self.formula(quantity, module)
@@ -138,7 +234,20 @@ class SymbolicProfile(Profile):
 
     def formula_text(self, quantity: str = "total", module: str | None = None) -> str:
         """:meth:`formula` as text for people: one line per region, ``formula  if condition``,
-        and ``not traced  otherwise``."""
+        and ``not traced  otherwise``.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> print(p.formula_text())
+        48·L - 96  if L ≥ 3
+        not traced  otherwise
+
+        See Also
+        --------
+        formula : the formula itself.
+        """
         value = self.formula(quantity, module)
         if not isinstance(value, sp.Piecewise):
             return condition_text(readable(value))
@@ -146,7 +255,15 @@ class SymbolicProfile(Profile):
                             for v, c in value.args[:-1]), "not traced  otherwise"])
 
     def summary(self) -> str:
-        """One sentence: the calls, the regions of sizes and where each holds."""
+        """One sentence: the calls, the regions of sizes and where each holds.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> print(p.summary())
+        Conv1d on input (1, 2, L) (eval mode, on meta tensors): 1 convolution calls, counted as formulas in L, in 1 region of sizes (region 1: L ≥ 3 (traced at L=256))
+        """
         names = ", ".join(map(str, self.symbols))
         regions = "; ".join(f"region {i}: {region.describe()}"
                             + "".join(f", {special}" for special in region.specializations)
@@ -177,7 +294,16 @@ class SymbolicProfile(Profile):
     def to_json(self) -> str:
         """:meth:`Profile.to_json` of the first region, its totals those of every region (as
         :meth:`formula`), and ``regions``: each region's conditions, specialisations, the sizes
-        it was traced at and its totals, as text and LaTeX."""
+        it was traced at and its totals, as text and LaTeX.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> import json
+        >>> json.loads(p.to_json())['regions'][0]['totals']['total']
+        '48*L - 96'
+        """
         document = json.loads(super().to_json())
         for quantity in ("multiplications", "additions", "total"):
             document["totals"][quantity] = str(readable(self.formula(quantity)))
@@ -195,13 +321,37 @@ class SymbolicProfile(Profile):
 
     # -- sizes -----------------------------------------------------------------------------------
     def holds(self, **sizes: int) -> bool:
-        """Whether a region traced so far holds at ``sizes`` (no tracing)."""
+        """Whether a region traced so far holds at ``sizes`` (no tracing).
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.holds(L=10), p.holds(L=2)
+        (True, False)
+
+        See Also
+        --------
+        at : the numeric profile at sizes, tracing where none holds.
+        """
         sizes = self._checked(sizes)
         return any(region.broken(sizes) is None for region in self._regions)
 
     def evaluate(self, **sizes: int) -> tuple[int, int, int]:
         """``(multiplications, additions, total)`` at ``sizes``, exact ints: from the compiled
-        formulas of the region that holds there, found as :meth:`at` finds it."""
+        formulas of the region that holds there, found as :meth:`at` finds it.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.evaluate(L=10), convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, 10)).total
+        ((192, 192, 384), 384)
+
+        See Also
+        --------
+        at : every row at those sizes.
+        """
         answer = self._answer(self._checked(sizes))
         if isinstance(answer, Region):
             return answer.evaluate(**sizes)
@@ -210,7 +360,19 @@ class SymbolicProfile(Profile):
     def at(self, **sizes: int) -> Profile:
         """The numeric profile at ``sizes`` (e.g. ``at(H=224, W=224)``): every count an exact int,
         from the formulas of a region that holds there, traced now if none does (see the class),
-        or from a numeric profile, marked in :attr:`Profile.fallback`."""
+        or from a numeric profile, marked in :attr:`Profile.fallback`.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.at(L=10).total, p.at(L=10).layers[0].output_shape
+        (384, (1, 4, 8))
+
+        See Also
+        --------
+        evaluate : the three totals alone.
+        """
         answer = self._answer(self._checked(sizes))
         return answer.at(**sizes) if isinstance(answer, Region) else answer
 

@@ -19,7 +19,14 @@ from .translation import readable
 
 @dataclass(frozen=True)
 class Specialization:
-    """A symbolic size that tracing fixed: to ``value`` (an int, or an expression in the others)."""
+    """A symbolic size that tracing fixed: to ``value`` (an int, or an expression in the others).
+
+    Examples
+    --------
+    >>> import torch, convops
+    >>> str(convops.profile(torch.nn.Conv1d(2, 4, 1), (1, 2, "L=1")).specializations[0])
+    'L specialised to 1 at the start: torch fixes sizes 0 and 1'
+    """
 
     size: str
     value: object
@@ -39,6 +46,18 @@ class Region(Profile):
     ``guards`` are the decisions torch took on the sizes while tracing (every one kept: a guard
     that chooses a path through the model decides which operations run), ``specializations``
     the sizes tracing fixed, and where; ``traced_at`` the sizes it ran at.
+
+    Examples
+    --------
+    >>> import torch, convops
+    >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+    >>> region = p.regions[0]
+    >>> region.total, region.guards
+    (48*L - 96, (L >= 3,))
+
+    See Also
+    --------
+    convops.symbolic.SymbolicProfile : every region of a model.
     """
 
     symbols: tuple[sp.Symbol, ...] = ()
@@ -48,13 +67,33 @@ class Region(Profile):
 
     @cached_property
     def condition(self) -> sp.Basic:
-        """Where the region's formulas hold: every guard, and every specialised size's value."""
+        """Where the region's formulas hold: every guard, and every specialised size's value.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.regions[0].condition
+        L >= 3
+
+        See Also
+        --------
+        broken : the condition sizes break.
+        """
         fixed = [sp.Eq(sp.Symbol(s.size, integer=True, positive=True), sp.sympify(s.value))
                  for s in self.specializations]
         return sp.And(*self.guards, *fixed)
 
     def describe(self) -> str:
-        """Where the region holds, in words, and where it was traced."""
+        """Where the region holds, in words, and where it was traced.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.regions[0].describe()
+        'L ≥ 3 (traced at L=256)'
+        """
         at = ", ".join(f"{name}={size}" for name, size in self.traced_at)
         where = condition_text(readable(self.condition)) if self.condition is not sp.true \
             else "every size"
@@ -93,7 +132,19 @@ class Region(Profile):
         return exact_function(self.symbols, list(self.guards)) if self.guards else None
 
     def broken(self, sizes: dict[str, int]) -> sp.Basic | None:
-        """The first of the region's conditions that ``sizes`` break, or ``None``."""
+        """The first of the region's conditions that ``sizes`` break, or ``None``.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.regions[0].broken({'L': 2}), p.regions[0].broken({'L': 9})
+        (L >= 3, None)
+
+        See Also
+        --------
+        condition : all of them.
+        """
         values = {sp.Symbol(name, integer=True, positive=True): v for name, v in sizes.items()}
         for special in self.specializations:
             if sp.sympify(special.value).xreplace(values) != sizes[special.size]:
@@ -106,11 +157,35 @@ class Region(Profile):
         return next((g for g, ok in zip(self.guards, held) if not ok), None)
 
     def evaluate(self, **sizes: int) -> tuple[int, int, int]:
-        """``(multiplications, additions, total)`` at ``sizes``, where the region holds."""
+        """``(multiplications, additions, total)`` at ``sizes``, where the region holds.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.regions[0].evaluate(L=9)
+        (168, 168, 336)
+
+        See Also
+        --------
+        at : every row at those sizes.
+        """
         return tuple(self._quantities(*(sizes[str(s)] for s in self.symbols)))
 
     def at(self, **sizes: int) -> Profile:
-        """The numeric profile at ``sizes``, where the region holds: every count an exact int."""
+        """The numeric profile at ``sizes``, where the region holds: every count an exact int.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> p.regions[0].at(L=9).total
+        336
+
+        See Also
+        --------
+        evaluate : the three totals alone.
+        """
         function, slots = self._table
         computed = function(*(sizes[str(s)] for s in self.symbols))
         computed = computed if isinstance(computed, (list, tuple)) else [computed]
@@ -142,7 +217,16 @@ def exact_function(symbols: tuple, expressions: list):
     """The values of ``expressions`` at sizes, exactly: compiled to integer code, or where the
     sound compiler refuses one (a division by a size that may be 0, as a reshape to ``-1`` of a
     padded size writes it), evaluated by sympy; a condition whose value is undefined there
-    (``nan``: a division by zero) does not hold."""
+    (``nan``: a division by zero) does not hold.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from convops.symbolic.regions import exact_function
+    >>> x = sp.Symbol('x', integer=True, positive=True)
+    >>> exact_function((x,), [sp.floor(x / 3), x > 4])(10)
+    [3, True]
+    """
     try:
         return compile_int(symbols, expressions)
     except ConvopsError:

@@ -18,7 +18,18 @@ def tracing() -> Iterator[None]:
     """Torch as the trace needs it: size-oblivious (:func:`_size_oblivious`), with three torch
     functions replaced for the trace's time by ones of the same value that take symbolic sizes
     or leave a question about strides open (:func:`_interpolate`, :func:`_contiguous`,
-    :func:`_adaptive_avg_pool2d`)."""
+    :func:`_adaptive_avg_pool2d`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from convops.symbolic.torch_setup import tracing
+    >>> original = torch.nn.functional.interpolate
+    >>> with tracing(): print(torch.nn.functional.interpolate is original)
+    False
+    >>> torch.nn.functional.interpolate is original
+    True
+    """
     functional = torch.nn.functional
     with _size_oblivious(), _patched(functional, "interpolate", _interpolate), \
             _patched(torch.Tensor, "contiguous", _contiguous), \
@@ -95,7 +106,16 @@ def _size_oblivious():
 @contextmanager
 def quiet() -> Iterator[None]:
     """Keep torch's fake-tensor logger from printing a traceback of an error that becomes a
-    :class:`ConvopsError` (it logs every failing operator at ERROR level)."""
+    :class:`ConvopsError` (it logs every failing operator at ERROR level).
+
+    Examples
+    --------
+    >>> import logging
+    >>> from convops.symbolic.torch_setup import quiet
+    >>> logger = logging.getLogger('torch._subclasses.fake_tensor')
+    >>> with quiet(): print(logger.level == logging.CRITICAL)
+    True
+    """
     logger = logging.getLogger("torch._subclasses.fake_tensor")
     level = logger.level
     logger.setLevel(logging.CRITICAL)

@@ -58,7 +58,19 @@ TRACE_SECONDS = 30.0
 
 
 class TraceTooSlow(ConvopsError):
-    """A symbolic trace that ran past :data:`TRACE_SECONDS`."""
+    """A symbolic trace that ran past :data:`TRACE_SECONDS`.
+
+    Examples
+    --------
+    >>> from convops.symbolic.tracing import TraceTooSlow
+    >>> import convops
+    >>> issubclass(TraceTooSlow, convops.ConvopsError)
+    True
+
+    See Also
+    --------
+    TRACE_SECONDS : how long a trace may run.
+    """
 
 
 #: Operations whose kernels refuse symbolic sizes (e.g. padding computed from the input's size).

@@ -21,22 +21,72 @@ from ..errors import ConvopsError
 
 
 def floor(x: sp.Expr) -> sp.Expr:
-    """``floor(x)``, its argument expanded (so that floors of equal values are one expression)."""
+    """``floor(x)``, its argument expanded (so that floors of equal values are one expression).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from convops.symbolic.translation import floor
+    >>> H = sp.Symbol('H', integer=True, positive=True)
+    >>> floor((H - 3) / 2), floor(sp.Rational(7, 2))
+    (floor(H/2 - 3/2), 3)
+
+    See Also
+    --------
+    ceiling : the other rounding, as a floor.
+    """
     return sp.floor(sp.expand(x))
 
 
 def ceiling(x: sp.Expr) -> sp.Expr:
-    """``ceiling(x)`` written as a floor, ``-floor(-x)``: one function for both."""
+    """``ceiling(x)`` written as a floor, ``-floor(-x)``: one function for both.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from convops.symbolic.translation import ceiling
+    >>> H = sp.Symbol('H', integer=True, positive=True)
+    >>> ceiling(H / 3), ceiling(sp.Rational(7, 2))
+    (-floor(-H/3), 4)
+
+    See Also
+    --------
+    floor : the other rounding.
+    """
     return -floor(-x)
 
 
 def truncate(x: sp.Expr) -> sp.Expr:
-    """``x`` rounded toward zero, as Python's ``int(x)`` and ``math.trunc``."""
+    """``x`` rounded toward zero, as Python's ``int(x)`` and ``math.trunc``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from convops.symbolic.translation import truncate
+    >>> truncate(sp.Rational(-7, 2)), truncate(sp.Rational(7, 2)), truncate(sp.Symbol('H', positive=True) / 2)
+    (-3, 3, floor(H/2))
+
+    See Also
+    --------
+    round_half_even : Python's round.
+    """
     return sp.Piecewise((floor(x), x >= 0), (ceiling(x), True))
 
 
 def round_half_even(x: sp.Expr) -> sp.Expr:
-    """``x`` rounded to the nearest integer, a tie to the even one, as Python's ``round(x)``."""
+    """``x`` rounded to the nearest integer, a tie to the even one, as Python's ``round(x)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from convops.symbolic.translation import round_half_even
+    >>> [round_half_even(sp.Rational(n, 2)) for n in (1, 3, 5, -1)], [round(n / 2) for n in (1, 3, 5, -1)]
+    ([0, 2, 2, 0], [0, 2, 2, 0])
+
+    See Also
+    --------
+    truncate : Python's int.
+    """
     nearest = floor(x + sp.S.Half)
     tie_to_odd = sp.Eq(sp.Mod(x + sp.S.Half, 2), 1)  # x + 1/2 an odd integer: x = 2m + 1/2
     return sp.Piecewise((nearest - 1, tie_to_odd), (nearest, True))
@@ -123,7 +173,21 @@ def exact_float(value: sp.Float) -> sp.Rational:
 
 
 class Translator:
-    """Rewrites torch's size expressions in the user's symbols and sympy's own functions."""
+    """Rewrites torch's size expressions in the user's symbols and sympy's own functions.
+
+    Examples
+    --------
+    >>> import sympy as sp, torch.utils._sympy.functions as torch_sympy
+    >>> from torch.fx.experimental.symbolic_shapes import ShapeEnv
+    >>> from convops.symbolic.translation import Translator
+    >>> s0, H = sp.Symbol('s0', integer=True, positive=True), sp.Symbol('H', integer=True, positive=True)
+    >>> Translator(ShapeEnv(), {s0: H}).translate(torch_sympy.FloorDiv(s0 - 3, 2) + 1)
+    floor(H/2 - 3/2) + 1
+
+    See Also
+    --------
+    TORCH_FUNCTIONS : the table it translates with.
+    """
 
     def __init__(self, env: ShapeEnv, symbols: dict):
         self.env, self.symbols = env, symbols
@@ -136,7 +200,19 @@ class Translator:
         expr = self.env.simplify(node.expr if node is not None else value)
         return self.translate(expr)
 
-    def translate(self, expr):
+    def translate(self, expr: sp.Basic) -> sp.Basic:
+        """``expr``, torch's, in the user's symbols and sympy's functions (each subexpression
+        translated once).
+
+        Examples
+        --------
+        >>> import sympy as sp, torch.utils._sympy.functions as torch_sympy
+        >>> from torch.fx.experimental.symbolic_shapes import ShapeEnv
+        >>> from convops.symbolic.translation import Translator
+        >>> s0, H = sp.Symbol('s0', integer=True, positive=True), sp.Symbol('H', integer=True, positive=True)
+        >>> Translator(ShapeEnv(), {s0: H}).translate(torch_sympy.CeilToInt(torch_sympy.IntTrueDiv(s0, 3)))
+        -floor(-H/3)
+        """
         done = self.done.get(expr)
         if done is None:
             done = self.done[expr] = self._translate(expr)
@@ -172,6 +248,8 @@ def readable(expr: sp.Basic) -> sp.Basic:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbolic.translation import readable
     >>> H = sp.Symbol("H", integer=True, positive=True)
     >>> readable(sp.floor(H / 4 - sp.Rational(1, 4)) + 1)
     floor((H - 1)/4) + 1
@@ -187,6 +265,8 @@ def merge_floors(expr: sp.Expr) -> sp.Expr:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbolic.translation import merge_floors
     >>> H = sp.Symbol("H", integer=True, positive=True)
     >>> merge_floors(sp.floor((sp.floor((H - 3) / 2) + 1 - 3) / 3))
     floor(H/6 - 7/6)
@@ -205,7 +285,17 @@ def merge_floors(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.floor), rule)
 
 
-def plain(expr):
+def plain(expr: sp.Basic) -> sp.Basic | int:
+    """``expr`` as a Python int where it is a sympy integer (as the numeric profile's shapes
+    hold them), else as it is.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from convops.symbolic.translation import plain
+    >>> plain(sp.Integer(3)), type(plain(sp.Integer(3))).__name__, plain(sp.Symbol('H'))
+    (3, 'int', H)
+    """
     return int(expr) if isinstance(expr, sp.Integer) else expr
 
 
