@@ -214,7 +214,7 @@ class BackwardDerivation(Equations):
         >>> from convops.derivation import derive
         >>> b = derive("Conv1d").backward
         >>> [str(symbol) for symbol in b.terms]
-        ['q', 's_r', 'd_r', 'P', 'Z', 'A']
+        ['q', 's_reduced', 'd_reduced', 'P', 'Z', 'A']
         """
         if self.transposed:
             return {}

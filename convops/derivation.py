@@ -394,7 +394,7 @@ class Derivation(Equations):
         >>> from convops.derivation import derive
         >>> t = derive("ConvTranspose1d")
         >>> list(t.A_terms)
-        [s_r, d_r, P, Z]
+        [s_reduced, d_reduced, P, Z]
 
         See Also
         --------

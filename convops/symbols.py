@@ -204,7 +204,12 @@ class _ReadingOrderPretty(PrettyPrinter):
         self._original = original
 
     def _print_Symbol(self, e, bold_name=False):
-        return super()._print_Symbol(self._original.get(e, e), bold_name)
+        e = self._original.get(e, e)
+        reduced = re.fullmatch(r"([sd])_reduced_?(\w*)", e.name)
+        if reduced:  # s_reduced prints as the math writes it: s′ (s′₀ …)
+            index = reduced.group(2)
+            e = sp.Symbol(f"{reduced.group(1)}′" + (f"_{index}" if index else ""))
+        return super()._print_Symbol(e, bold_name)
 
     def _print_MinMaxBase(self, e):  # sympy has no pretty form of Max: it would print str(e)
         return self._print_Function(e)
@@ -221,7 +226,7 @@ def pretty(expr: sp.Basic) -> str:
     >>> print(pretty(S.k[0] * S.N))
     N⋅k
     >>> print(pretty(sp.Max(0, S.size_in[0] - S.d_reduced[0])))
-    Max(0, Lᵢₙ - dᵣ)
+    Max(0, Lᵢₙ - d′)
     """
     ordered, original = _in_reading_order(expr)
     return _ReadingOrderPretty(original, use_unicode=True).doprint(ordered)
@@ -429,8 +434,8 @@ def symbols(ndim: int) -> Symbols:
         d=per_dim("d", positive=True),
         p=per_dim("p", nonnegative=True),
         q=per_dim("q"),
-        s_reduced=per_dim("s_r", "s'", positive=True),
-        d_reduced=per_dim("d_r", "d'", positive=True),
+        s_reduced=per_dim("s_reduced", "s'", positive=True),
+        d_reduced=per_dim("d_reduced", "d'", positive=True),
         P=per_dim("P", nonnegative=True),
         Z=per_dim("Z", nonnegative=True),
     ))
@@ -475,8 +480,8 @@ def indexed_symbols() -> Symbols:
         d=indexed("d", "d", positive=True),
         p=indexed("p", "p", nonnegative=True),
         q=indexed("q", "q"),
-        s_reduced=indexed("s_r", "s'", positive=True),
-        d_reduced=indexed("d_r", "d'", positive=True),
+        s_reduced=indexed("s_reduced", "s'", positive=True),
+        d_reduced=indexed("d_reduced", "d'", positive=True),
         P=indexed("P", "P", nonnegative=True),
         Z=indexed("Z", "Z", nonnegative=True),
     ))

@@ -30,11 +30,12 @@ gives, evaluated) and :mod:`~convops.symbolic.profile` (every region, traced on 
 """
 
 from .counting import symbolic_counts
-from .profile import MAX_REGIONS, SymbolicProfile, symbolic_profile
+from .profile import SymbolicProfile, symbolic_profile
 from .regions import Region, Specialization
-from .tracing import TRACE_SECONDS, TraceTooSlow, trace
+from .tracing import TraceTooSlow, trace
 from .translation import TORCH_FUNCTIONS, Translator, merge_floors, readable
 
-__all__ = ["MAX_REGIONS", "TORCH_FUNCTIONS", "TRACE_SECONDS", "Region", "Specialization",
-           "SymbolicProfile", "TraceTooSlow", "Translator", "merge_floors", "readable",
-           "symbolic_counts", "symbolic_profile", "trace"]
+# The limits a session may change live where they are read: ``convops.symbolic.tracing.TRACE_SECONDS``
+# and ``convops.symbolic.profile.MAX_REGIONS`` (a copy here would change nothing).
+__all__ = ["TORCH_FUNCTIONS", "Region", "Specialization", "SymbolicProfile", "TraceTooSlow",
+           "Translator", "merge_floors", "readable", "symbolic_counts", "symbolic_profile", "trace"]

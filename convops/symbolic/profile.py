@@ -28,7 +28,7 @@ class SymbolicProfile(Profile):
     Each trace follows one path through the model and holds where the decisions torch took on
     the sizes (its guards) hold: a :class:`Region`.  The profile starts with the region of the
     sizes it was traced at; :meth:`at` and :meth:`evaluate` at a size outside every known region
-    trace the model again there (at most :data:`TRACE_SECONDS` each, and :data:`MAX_REGIONS`
+    trace the model again there (at most :data:`~convops.symbolic.tracing.TRACE_SECONDS` each, and :data:`MAX_REGIONS`
     regions in all) and keep the new region, so that later sizes in it are answered from its
     formulas.  Where a re-trace fails, the answer comes from a numeric profile at those sizes,
     marked as such (:attr:`Profile.fallback`); a size the model itself refuses is refused with
