@@ -26,6 +26,7 @@ def elide(text: str, limit: int = 200) -> str:
 
     Examples
     --------
+    >>> from convops.errors import elide
     >>> elide("Conv2d(3, 8, 3)"), elide("x" * 300)[-3:], len(elide("x" * 300))
     ('Conv2d(3, 8, 3)', 'xx…', 200)
     """

@@ -2,7 +2,7 @@
 
 The model runs through :func:`convops.capture.run`; the calls become a
 :class:`~convops.profiling.Profile` (numbers), a
-:class:`~convops.symbolic_profile.SymbolicProfile` (a string in a shape: formulas), or a profile
+:class:`~convops.symbolic.SymbolicProfile` (a string in a shape: formulas), or a profile
 with the backward pass of each convolution call (``backward=True``).
 """
 
@@ -18,7 +18,7 @@ from . import capture, registry
 from .count import breakdown
 from .errors import ConvopsError, elide, flag
 from .profiling import NOT_CONV, LayerProfile, Profile, count_call, op_name, rows
-from .symbolic_profile import symbolic_profile
+from .symbolic import symbolic_profile
 
 _RECOMPUTED = ("recomputed in the backward pass (activation checkpointing): counted once, in "
                "the forward")
@@ -33,7 +33,7 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
     tensor of the dtype of the model's first floating-point parameter); they may be nested in
     lists, tuples and dicts, positional or keyword, as the model's ``forward`` takes them.  A
     string in a shape is a symbolic size: the counts are then sympy formulas in those sizes
-    (a :class:`~convops.symbolic_profile.SymbolicProfile`).
+    (a :class:`~convops.symbolic.SymbolicProfile`).
 
     ``mode`` is the mode the model runs in, ``"eval"`` or ``"train"``: by default eval for the
     forward (as torchinfo does) and train with ``backward=True``, since the training cost is the
