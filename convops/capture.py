@@ -14,7 +14,7 @@ mode) into what they stand for, as ``FlopCounterMode`` does, and refuses by name
 operator convops does not count.
 
 The numeric, symbolic and backward profiles (:mod:`convops.profiling`,
-:mod:`convops.symbolic_profile`) and :func:`convops.count_ops` for a module that runs code of its
+:mod:`convops.symbolic`) and :func:`convops.count_ops` for a module that runs code of its
 own all run models through here.  By default the model runs on ``meta`` tensors (shapes only, no
 data); :func:`stand_in_on` runs it for real on a device.
 """

@@ -92,7 +92,7 @@ class Profile(Report):
     device: torch.device | None = None
     modules: dict[str, ModuleRecord] = field(default_factory=dict, compare=False, repr=False)
     #: why the counts come from a numeric run rather than from a symbolic profile's formulas
-    #: (:meth:`~convops.symbolic_profile.SymbolicProfile.at` where a re-trace failed); empty
+    #: (:meth:`~convops.symbolic.SymbolicProfile.at` where a re-trace failed); empty
     #: otherwise
     fallback: str = field(default="", compare=False)
     #: the dtype of the model's first input tensor (a shape's: the model's dtype)
