@@ -174,7 +174,8 @@ def check(layer_text: str, result: dict) -> None:
     g = layer.groups
     pairs = [(i, o) for i in range(layer.in_channels) for o in range(layer.out_channels)
              if i // (layer.in_channels // g) == o // (layer.out_channels // g)]
-    assert sorted(facts["links"]) == sorted(pairs)
+    drawn_links = facts["links"] or [(0, 0)] * (layer.in_channels == layer.out_channels == 1)
+    assert sorted(drawn_links) == sorted(pairs) and int(facts["root"]["links"]) == len(pairs)
     maps = {o: sum(1 for _, oo in pairs if oo == o) for o in range(layer.out_channels)}
     aggregation = sum((maps[o] - 1 + layer.bias) * prod(size_out) for o in maps)
     _, counter = run(module, x)

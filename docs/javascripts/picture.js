@@ -21,6 +21,7 @@ import { compute, paddingPerSide } from "./calculator.js";
 
 const C = 20; // a cell's side, in SVG units
 const LABEL = 16; // a grid's label line
+const SCALE = 1.4; // drawn size per SVG unit where the column is wide enough (narrower: scaled to fit)
 //: Largest extent drawn per dimension, by the number of spatial dimensions.
 const LIMITS = { 1: [24], 2: [14, 14], 3: [6, 8, 10] };
 const MAX_CHANNELS = 16; // channel links are drawn up to this many channels a side
@@ -48,23 +49,38 @@ export function unravel(t, shape) {
 const ravel = (index, shape) => index.reduce((a, x, dim) => a * shape[dim] + x, 0);
 
 // -- the sample: small integers, the same at every build ------------------------------------------
-function generator(seed) {
-  let state = seed >>> 0;
-  return (low, high) => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return low + ((state >>> 8) % (high - low + 1));
+// Each value a hash of which tensor and which element, so that a picture reads only the values it
+// draws, in any order, and the tests rebuild the whole tensors the same.
+function pick(tensor, index, low, high) {
+  let h = Math.imul(tensor + 1, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
+  return low + (((h ^ (h >>> 15)) >>> 0) % (high - low + 1));
+}
+
+// Input x(ci, t), weight w(a, b, t) (t flat over the kernel; torch's layout: (C_out, C_in/g, *k)
+// for a convolution, (C_in, C_out/g, *k) transposed) and bias b(co) (or null).
+function values(g) {
+  const cols = g.transposed ? g.cout / g.groups : g.cin / g.groups;
+  const taps = product(g.k);
+  const cells = product(g.sizeIn);
+  return {
+    x: (ci, t) => pick(1, ci * cells + t, 0, 3),
+    w: (a, b, t) => pick(2, (a * cols + b) * taps + t, -1, 2),
+    b: g.bias ? (co) => pick(3, co, -2, 2) : null,
   };
 }
 
-// Input x[ci] (flat, row-major), weight w[a][b] (flat over the kernel; torch's layout:
-// (C_out, C_in/g, *k) for a convolution, (C_in, C_out/g, *k) transposed) and bias b (or null).
+// The whole sample as arrays, for the tests: x[ci][t], w[a][b][t], b[co].
 export function sample(g) {
-  const next = generator(20261207);
-  const x = Array.from({ length: g.cin }, () => Array.from({ length: product(g.sizeIn) }, () => next(0, 3)));
+  const v = values(g);
   const [rows, cols] = g.transposed ? [g.cin, g.cout / g.groups] : [g.cout, g.cin / g.groups];
-  const w = Array.from({ length: rows }, () => Array.from({ length: cols }, () => Array.from({ length: product(g.k) }, () => next(-1, 2))));
-  const b = g.bias ? Array.from({ length: g.cout }, () => next(-2, 2)) : null;
-  return { x, w, b };
+  const range = (n, f) => Array.from({ length: n }, (_, i) => f(i));
+  return {
+    x: range(g.cin, (ci) => range(product(g.sizeIn), (t) => v.x(ci, t))),
+    w: range(rows, (a) => range(cols, (b) => range(product(g.k), (t) => v.w(a, b, t)))),
+    b: v.b ? range(g.cout, v.b) : null,
+  };
 }
 
 // -- the layer's geometry, from the calculator's checked layer and convops' output size ---------
@@ -112,7 +128,10 @@ function source(e, L, lo, mode) {
 
 const groupOf = (g, co) => Math.floor(co / (g.cout / g.groups));
 const inputsOf = (g, co) => Array.from({ length: g.cin / g.groups }, (_, j) => groupOf(g, co) * (g.cin / g.groups) + j);
-const kernelOf = (g, v, ci, co) => (g.transposed ? v.w[ci][co % (g.cout / g.groups)] : v.w[co][ci % (g.cin / g.groups)]);
+const kernelOf = (g, v, ci, co) => (g.transposed ? (t) => v.w(ci, co % (g.cout / g.groups), t) : (t) => v.w(co, ci % (g.cin / g.groups), t));
+const biasOf = (v, co) => (v.b ? v.b(co) : 0);
+// Whether the drawn output channel's values are cheap enough to compute (its filters' work).
+const valued = (g) => (g.cin / g.groups) * product(g.sizeIn) * product(g.k) <= 2e6;
 
 // -- what one filter does, position by position ---------------------------------------------------
 // A convolution: output o gathers the padded input at o*s + j*d, for every tap j.
@@ -123,13 +142,13 @@ function convolution(g, v, co) {
     let sum = 0;
     for (const j of taps) {
       const at = o.map((oi, i) => source(oi * g.s[i] + j[i] * g.d[i], g.sizeIn[i], g.pads[i][0], g.mode));
-      if (at.every((a) => a !== null)) sum += v.x[ci][ravel(at, g.sizeIn)] * kernel[ravel(j, g.k)];
+      if (at.every((a) => a !== null)) sum += v.x(ci, ravel(at, g.sizeIn)) * kernel(ravel(j, g.k));
     }
     return sum;
   };
   return indices(g.sizeOut).map((o) => ({
     o, products: taps.length, additions: taps.length - 1,
-    value: inputsOf(g, co).reduce((a, ci) => a + map(ci, o), v.b ? v.b[co] : 0),
+    value: valued(g) ? inputsOf(g, co).reduce((a, ci) => a + map(ci, o), biasOf(v, co)) : "",
   }));
 }
 
@@ -140,13 +159,14 @@ function scatter(g, v, co) {
   const sums = new Array(product(g.full)).fill(0);
   const taps = indices(g.k);
   const inputs = indices(g.sizeIn);
-  for (const ci of inputsOf(g, co)) {
+  const channels = inputsOf(g, co);
+  for (const ci of valued(g) ? channels : channels.slice(0, 1)) {
     const kernel = kernelOf(g, v, ci, co);
     for (const i of inputs) {
       for (const j of taps) {
         const u = ravel(i.map((ii, dim) => ii * g.s[dim] + j[dim] * g.d[dim]), g.full);
-        if (ci === inputsOf(g, co)[0]) count[u] += 1;
-        sums[u] += v.x[ci][ravel(i, g.sizeIn)] * kernel[ravel(j, g.k)];
+        if (ci === channels[0]) count[u] += 1;
+        sums[u] += v.x(ci, ravel(i, g.sizeIn)) * kernel(ravel(j, g.k));
       }
     }
   }
@@ -156,7 +176,7 @@ function scatter(g, v, co) {
     const n = count[at];
     return {
       u, inside, o: u.map((ui, i) => ui - g.p[i]), products: n, additions: inside ? Math.max(n - 1, 0) : 0,
-      value: sums[at] + (v.b ? v.b[co] : 0), tail: u.some((ui, i) => ui >= g.reach[i]),
+      value: valued(g) ? sums[at] + biasOf(v, co) : "", tail: u.some((ui, i) => ui >= g.reach[i]),
     };
   });
 }
@@ -170,7 +190,7 @@ function gatherCells(g, v, ci) {
     const padding = z.some((zi, i) => zi < 0 || zi >= g.Z[i]);
     const trimmed = !padding && z.some((zi, i) => zi < -g.qlo[i] || zi >= g.Z[i] + g.qhi[i]);
     const inserted = !padding && z.some((zi, i) => zi % g.s[i] !== 0);
-    const value = padding || inserted ? 0 : v.x[ci][ravel(z.map((zi, i) => zi / g.s[i]), g.sizeIn)];
+    const value = padding || inserted ? 0 : v.x(ci, ravel(z.map((zi, i) => zi / g.s[i]), g.sizeIn));
     return { c, padding, trimmed, inserted, value };
   });
 }
@@ -178,14 +198,15 @@ function gather(g, v, co) {
   const taps = indices(g.k);
   const base = g.qlo.map((q, i) => -q - g.z0[i]);
   return indices(g.sizeOut).map((o) => {
-    let sum = v.b ? v.b[co] : 0;
+    if (!valued(g)) return { o, value: "" };
+    let sum = biasOf(v, co);
     for (const ci of inputsOf(g, co)) {
       const kernel = kernelOf(g, v, ci, co);
       for (const j of taps) {
         const z = o.map((oi, i) => oi + base[i] + j[i] * g.d[i] + g.z0[i]);
         if (z.some((zi, i) => zi < 0 || zi >= g.Z[i] || zi % g.s[i] !== 0)) continue;
         const flipped = j.map((ji, i) => g.k[i] - 1 - ji);
-        sum += v.x[ci][ravel(z.map((zi, i) => zi / g.s[i]), g.sizeIn)] * kernel[ravel(flipped, g.k)];
+        sum += v.x(ci, ravel(z.map((zi, i) => zi / g.s[i]), g.sizeIn)) * kernel(ravel(flipped, g.k));
       }
     }
     return { o, value: sum };
@@ -247,7 +268,7 @@ function view(name, title, grids, spec, caption) {
   const H = y - C / 2 + 4;
   const id = `cv${Math.abs(hash(title + caption)).toString(36)}`;
   return `<div class="cv-view" data-view="${name}" data-spec='${JSON.stringify(spec)}'>`
-    + `<svg class="cv-svg" viewBox="-2 -2 ${width + 4} ${H + 4}" width="${width + 4}" role="img" aria-label="${esc(title)}" aria-describedby="${id}" tabindex="0">`
+    + `<svg class="cv-svg" viewBox="-2 -2 ${width + 4} ${H + 4}" width="${Math.round((width + 4) * SCALE)}" role="img" aria-label="${esc(title)}" aria-describedby="${id}" tabindex="0">`
     + `${body}</svg>`
     + `<p class="cv-caption" id="${id}">${esc(caption)}</p></div>`;
 }
@@ -277,7 +298,7 @@ function convolutionView(g, v, ci, co, cells) {
   const input = grid("a", g.padded, `input channel ${ci}${padText}`, (c) => {
     const at = c.map((e, i) => source(e, g.sizeIn[i], g.pads[i][0], g.mode));
     const inside = c.every((e, i) => e >= g.pads[i][0] && e < g.pads[i][0] + g.sizeIn[i]);
-    const value = at.every((a) => a !== null) ? v.x[ci][ravel(at, g.sizeIn)] : 0;
+    const value = at.every((a) => a !== null) ? v.x(ci, ravel(at, g.sizeIn)) : 0;
     return { cls: onInput(c), attrs: inside ? "" : ` data-padding="${g.mode}"`, text: value };
   });
   const byKey = new Map(cells.map((cell) => [cell.o.join(","), cell]));
@@ -296,7 +317,7 @@ function scatterView(g, v, ci, co, cells) {
   const first = step(spec, 0);
   const onInput = mark(null, { cur: first.cur, reach: [] });
   const onOutput = mark(null, { cur: null, reach: first.reach });
-  const input = grid("a", g.sizeIn, `input channel ${ci}: ${times(g.sizeIn)}`, (c) => ({ cls: onInput(c), text: v.x[ci][ravel(c, g.sizeIn)] }));
+  const input = grid("a", g.sizeIn, `input channel ${ci}: ${times(g.sizeIn)}`, (c) => ({ cls: onInput(c), text: v.x(ci, ravel(c, g.sizeIn)) }));
   const byKey = new Map(cells.map((cell) => [cell.u.join(","), cell]));
   const output = grid("b", g.full, `output channel ${co}, before the crop: ${times(g.full)}`, (c) => {
     const cell = byKey.get(c.join(","));
@@ -343,6 +364,7 @@ function gatherView(g, v, ci, co, outputs) {
 // by group); the lines into the drawn output channel are the maps γ adds up.
 function channels(g, ci, co) {
   if (g.cin > MAX_CHANNELS || g.cout > MAX_CHANNELS) return { svg: "", links: null };
+  const draw = g.cin > 1 || g.cout > 1; // one line between two dots says nothing: counted, not drawn
   const gap = 24;
   const width = Math.max(g.cin, g.cout) * gap;
   const xin = (i) => (width - g.cin * gap) / 2 + gap * (i + 0.5);
@@ -360,7 +382,7 @@ function channels(g, ci, co) {
   for (let i = 0; i < g.cin; i++) parts.push(`<circle class="cv-dot" cx="${xin(i)}" cy="${LABEL + 8}" r="5"/>`);
   for (let o = 0; o < g.cout; o++) parts.push(`<circle class="cv-dot${o === co ? " cv-cur" : ""}" cx="${xout(o)}" cy="${LABEL + 62}" r="5"/>`);
   const labelled = `<text class="cv-label" x="0" y="${LABEL - 5}">input channels (${g.cin})</text><text class="cv-label" x="0" y="${LABEL + 84}">output channels (${g.cout}), groups=${g.groups}</text>`;
-  const svg = `<svg class="cv-svg cv-links" viewBox="-2 -2 ${Math.max(width, 200) + 4} ${LABEL + 92}" width="${Math.max(width, 200) + 4}" role="img" aria-label="${links} filters link input to output channels, ${g.groups} block${g.groups === 1 ? "" : "s"}">${labelled}${parts.join("")}</svg>`;
+  const svg = !draw ? "" : `<svg class="cv-svg cv-links" viewBox="-2 -2 ${Math.max(width, 200) + 4} ${LABEL + 92}" width="${Math.max(width, 200) + 4}" role="img" aria-label="${links} filters link input to output channels, ${g.groups} block${g.groups === 1 ? "" : "s"}">${labelled}${parts.join("")}</svg>`;
   return { svg, links };
 }
 
@@ -402,7 +424,7 @@ export function picture(layerText, shapeText, { filter = [0, 0], caption = "" } 
   const sizeIn = sizeInOf(out);
   const g = geometry(out.layer, sizeIn, out.values);
   const [ci, co] = filter;
-  const v = sample(g);
+  const v = values(g);
   const views = [];
   let positions;
   if (g.transposed) {
@@ -421,8 +443,9 @@ export function picture(layerText, shapeText, { filter = [0, 0], caption = "" } 
   const lines = [];
   if (wasFitted) lines.push(`Drawn on the input (${drawnShape}), the largest that fits the picture; your input is (${shapeText}): the same kernel, stride, dilation, padding${g.transposed ? " and output_padding" : ""}.`);
   lines.push(`This filter: ${products} products and ${additions} additions, λ = ${products + additions} (convops: λ = ${lam}).`);
-  lines.push(`The layer: ψ = ${psi} filters${links.links !== null ? ` (the ${links.links} lines)` : ""}; each output value adds its ${maps} filter map${maps === 1 ? "" : "s"}${g.bias ? " and the bias" : ""}: γ = ${gamma}; ψ·λ + γ = ${total}.`);
-  lines.push(`Each output value drawn is the layer's output there (torch's), with inputs 0…3, weights −1…2${g.bias ? ", bias −2…2" : ""}.`);
+  lines.push(`The layer: ψ = ${psi} filter${psi === 1n ? "" : "s"}${links.svg ? ` (the ${links.links} lines)` : ""}; each output value adds its ${maps} filter map${maps === 1 ? "" : "s"}${g.bias ? " and the bias" : ""}: γ = ${gamma}; ψ·λ + γ = ${total}.`);
+  lines.push(valued(g) ? `Each output value drawn is the layer's output there (torch's), with inputs 0…3, weights −1…2${g.bias ? ", bias −2…2" : ""}.`
+    : `Output values are not drawn: each adds ${maps} filter maps, too many to compute here.`);
   return `<figure class="cv-pic" data-picture data-layer="${esc(layerText)}" data-input="${esc(drawnShape)}" data-filter="${ci},${co}"`
     + ` data-kind="${g.kind}" data-psi="${psi}" data-lam="${lam}" data-gamma="${gamma}" data-tally-products="${products}" data-tally-additions="${additions}"`
     + `${links.links !== null ? ` data-links="${links.links}"` : ""}${wasFitted ? ` data-fitted="${esc(shapeText)}"` : ""}>`
