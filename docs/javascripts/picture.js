@@ -381,7 +381,7 @@ function channels(g, ci, co) {
   }
   for (let i = 0; i < g.cin; i++) parts.push(`<circle class="cv-dot" cx="${xin(i)}" cy="${LABEL + 8}" r="5"/>`);
   for (let o = 0; o < g.cout; o++) parts.push(`<circle class="cv-dot${o === co ? " cv-cur" : ""}" cx="${xout(o)}" cy="${LABEL + 62}" r="5"/>`);
-  const labelled = `<text class="cv-label" x="0" y="${LABEL - 5}">input channels (${g.cin})</text><text class="cv-label" x="0" y="${LABEL + 84}">output channels (${g.cout}), groups=${g.groups}</text>`;
+  const labelled = `<text class="cv-label" x="0" y="${LABEL - 5}">${g.cin} input channels</text><text class="cv-label" x="0" y="${LABEL + 84}">${g.cout} output channels, groups=${g.groups}</text>`;
   const svg = !draw ? "" : `<svg class="cv-svg cv-links" viewBox="-2 -2 ${Math.max(width, 200) + 4} ${LABEL + 92}" width="${Math.max(width, 200) + 4}" role="img" aria-label="${links} filters link input to output channels, ${g.groups} block${g.groups === 1 ? "" : "s"}">${labelled}${parts.join("")}</svg>`;
   return { svg, links };
 }
@@ -416,7 +416,7 @@ function sizeInOf(out) {
 
 // The picture of a layer (its text, as the calculator reads it) on an input shape: HTML with one
 // SVG per view, or a short note when even the smallest input gives a picture too large to draw.
-export function picture(layerText, shapeText, { filter = [0, 0], caption = "" } = {}) {
+export function picture(layerText, shapeText, { filter = [0, 0], caption = "", gather: withGather = true } = {}) {
   const first = compute(layerText, shapeText);
   if (first.refusal) return `<p class="cv-note" data-picture-refused>${esc(first.refusal.message)}</p>`;
   const { out, fitted: wasFitted } = fitted(layerText, first);
@@ -429,7 +429,8 @@ export function picture(layerText, shapeText, { filter = [0, 0], caption = "" } 
   let positions;
   if (g.transposed) {
     positions = scatter(g, v, co);
-    views.push(scatterView(g, v, ci, co, positions), gatherView(g, v, ci, co, gather(g, v, co)));
+    views.push(scatterView(g, v, ci, co, positions));
+    if (withGather) views.push(gatherView(g, v, ci, co, gather(g, v, co)));
   } else {
     positions = convolution(g, v, co);
     views.push(convolutionView(g, v, ci, co, positions));
@@ -441,7 +442,7 @@ export function picture(layerText, shapeText, { filter = [0, 0], caption = "" } 
   const drawnShape = `1, ${g.cin}, ${g.sizeIn.join(", ")}`;
   const { psi, lam, gamma, total } = out.values;
   const lines = [];
-  if (wasFitted) lines.push(`Drawn on the input (${drawnShape}), the largest that fits the picture; your input is (${shapeText}): the same kernel, stride, dilation, padding${g.transposed ? " and output_padding" : ""}.`);
+  const fittedNote = wasFitted ? `<p class="cv-note cv-fitted">Drawn on the input (${esc(drawnShape)}), the largest that fits the picture; your input is (${esc(shapeText)}): the same kernel, stride, dilation, padding${g.transposed ? " and output_padding" : ""}.</p>` : "";
   lines.push(`This filter: ${products} products and ${additions} additions, λ = ${products + additions} (convops: λ = ${lam}).`);
   lines.push(`The layer: ψ = ${psi} filter${psi === 1n ? "" : "s"}${links.svg ? ` (the ${links.links} lines)` : ""}; each output value adds its ${maps} filter map${maps === 1 ? "" : "s"}${g.bias ? " and the bias" : ""}: γ = ${gamma}; ψ·λ + γ = ${total}.`);
   lines.push(valued(g) ? `Each output value drawn is the layer's output there (torch's), with inputs 0…3, weights −1…2${g.bias ? ", bias −2…2" : ""}.`
@@ -449,7 +450,7 @@ export function picture(layerText, shapeText, { filter = [0, 0], caption = "" } 
   return `<figure class="cv-pic" data-picture data-layer="${esc(layerText)}" data-input="${esc(drawnShape)}" data-filter="${ci},${co}"`
     + ` data-kind="${g.kind}" data-psi="${psi}" data-lam="${lam}" data-gamma="${gamma}" data-tally-products="${products}" data-tally-additions="${additions}"`
     + `${links.links !== null ? ` data-links="${links.links}"` : ""}${wasFitted ? ` data-fitted="${esc(shapeText)}"` : ""}>`
-    + (caption ? `<figcaption>${caption}</figcaption>` : "")
+    + (caption ? `<figcaption>${caption}</figcaption>` : "") + fittedNote
     + views.join("") + links.svg
     + `<p class="cv-caption">${lines.map(esc).join(" ")}</p></figure>`;
 }
@@ -502,9 +503,10 @@ function wireView(root) {
     slider.value = at;
     const d = current?.dataset ?? {};
     const value = current?.querySelector("text")?.textContent;
+    const where = tuple(cur.split(",")); // Python's (0,) in one dimension: never a formula's (0)
     output.textContent = d.position !== undefined
-      ? `output (${d.position}): ${d.products} products, ${d.additions} additions, value ${value}`
-      : spec.walk === "b" ? `output (${cur}): value ${value}` : `input (${cur}), value ${value}: its ${reach.length} products land on the marked cells`;
+      ? `output ${where}: ${d.products} products, ${d.additions} additions, value ${value}`
+      : spec.walk === "b" ? `output ${where}: value ${value}` : `input ${where}, value ${value}: its ${reach.length} products land on the marked cells`;
   };
   controls.addEventListener("click", (event) => {
     const button = event.target.closest("button");

@@ -36,7 +36,7 @@ import { picture, pictureSample } from "./javascripts/picture.js";
 await load();
 const requests = JSON.parse(readFileSync(0, "utf8"));
 const results = requests.map((r) => ({
-  html: picture(r.layer, r.input, { caption: r.caption ?? "" }),
+  html: picture(r.layer, r.input, { caption: r.caption ?? "", gather: r.gather ?? true }),
   sample: r.sample ? pictureSample(r.layer, r.input) : null,
 }));
 process.stdout.write(JSON.stringify(results));
@@ -143,7 +143,7 @@ def _pages() -> dict[str, str]:
 
 def pictures(requests: Sequence[Mapping], pages: Mapping[str, str] | None = None) -> list[dict]:
     """Run ``picture.js`` under node on each request ``{"layer", "input", "caption"?,
-    "sample"?}``: ``[{"html", "sample"}]`` (``sample``: the inputs, weights and bias drawn, where
+    "gather"? (false: a transposed layer's scatter view only), "sample"?}``: ``[{"html", "sample"}]`` (``sample``: the inputs, weights and bias drawn, where
     asked for).  ``pages`` are the module pages' URLs the formulas link to (unused by pictures)."""
     with tempfile.TemporaryDirectory(prefix="convops-pictures-") as folder:
         root = Path(folder)
@@ -172,7 +172,7 @@ def _page_pictures() -> dict[str, str]:
                              "caption": f"<strong>{html.escape(title)}</strong>: <code>{html.escape(layer)}</code> "
                                         f"on an input <code>({html.escape(shape)})</code>"})
             owners.append(kind)
-    requests.append({"layer": HOME[0], "input": HOME[1], "caption": HOME[2]})
+    requests.append({"layer": HOME[0], "input": HOME[1], "caption": HOME[2], "gather": False})
     owners.append("home")
     drawn = pictures(requests)
     out: dict[str, list[str]] = {}
@@ -185,7 +185,7 @@ def _page_pictures() -> dict[str, str]:
 HOME = ("ConvTranspose2d(1, 1, 3, stride=2, padding=1, bias=False, output_padding=1)", "1, 1, 3, 3",
         "<strong>A transposed convolution, drawn from the layer</strong>: "
         "<code>ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1)</code> on a 3×3 input. "
-        "Step through it with the buttons or the arrow keys.")
+        "Step through it with the buttons or the arrow keys; <a href=\"notebooks/convtranspose2d/\">the ConvTranspose2d page</a> draws it as a gather too, and every case of the convolution arithmetic.")
 
 
 def page_pictures(owner: str) -> str:

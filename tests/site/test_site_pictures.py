@@ -124,7 +124,7 @@ def test_a_module_pages_pictures_step_and_show_without_javascript(visit, build, 
     assert first["current"] == ["0,0"] and first["taps"] == 9 and first["slider"] == "0"
     view.query_selector("button[data-move='1']").click()
     after = visit.page.evaluate(STEP_STATE, view)
-    assert after["current"] == ["0,1"] and after["slider"] == "1" and "output (0,1)" in after["said"]
+    assert after["current"] == ["0,1"] and after["slider"] == "1" and "output (0, 1)" in after["said"]
     view.query_selector("svg").focus()
     visit.page.keyboard.press("End")
     last = visit.page.evaluate(STEP_STATE, view)
