@@ -130,6 +130,10 @@ def test_the_cases_show_what_they_are_about(drawn):
     strided = by_title[("ConvTranspose2d", "No padding, strides, transposed")]
     assert strided["inserted"] == 3 * 3 - 2 * 2  # a 2×2 input with one zero between
     assert by_title[("ConvTranspose2d", "Padding, strides, transposed")]["cropped"]
+    # padding beyond d·(k-1): the gather view crops the zero-inserted input instead of padding it
+    result = pictures([{"layer": "ConvTranspose1d(1, 1, 2, padding=2)", "input": "1, 1, 4", "sample": True}])[0]
+    check("ConvTranspose1d(1, 1, 2, padding=2)", result)
+    assert result["html"].count("data-trimmed") == 2 and "data-padding" not in result["html"]
     # output_padding beyond padding, and a stride beyond the kernel's reach: positions no product
     # reaches, drawn with 0 products, their value the bias
     for layer in ("ConvTranspose1d(1, 1, 3, stride=2, output_padding=1)", "ConvTranspose1d(1, 1, 2, stride=3)"):

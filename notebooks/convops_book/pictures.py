@@ -144,7 +144,14 @@ def _pages() -> dict[str, str]:
 def pictures(requests: Sequence[Mapping], pages: Mapping[str, str] | None = None) -> list[dict]:
     """Run ``picture.js`` under node on each request ``{"layer", "input", "caption"?,
     "gather"? (false: a transposed layer's scatter view only), "sample"?}``: ``[{"html", "sample"}]`` (``sample``: the inputs, weights and bias drawn, where
-    asked for).  ``pages`` are the module pages' URLs the formulas link to (unused by pictures)."""
+    asked for).  ``pages`` are the module pages' URLs the formulas link to (unused by pictures).
+
+    Examples
+    --------
+    >>> [drawn] = pictures([{"layer": "Conv1d(1, 1, 3)", "input": "1, 1, 5"}])
+    >>> drawn["html"].count("data-position="), drawn["html"].count('data-products="3"')
+    (3, 3)
+    """
     with tempfile.TemporaryDirectory(prefix="convops-pictures-") as folder:
         root = Path(folder)
         (root / "javascripts").mkdir()
@@ -190,5 +197,11 @@ HOME = ("ConvTranspose2d(1, 1, 3, stride=2, padding=1, bias=False, output_paddin
 
 def page_pictures(owner: str) -> str:
     """The pictures of a module page (``owner`` a kind's name) or of the home page (``"home"``),
-    as HTML."""
+    as HTML.
+
+    Examples
+    --------
+    >>> page_pictures("Conv2d").count("<figure"), len(cases("Conv2d"))
+    (10, 10)
+    """
     return _page_pictures()[owner]
