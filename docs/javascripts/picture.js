@@ -299,7 +299,8 @@ function convolutionView(g, v, ci, co, cells) {
     const at = c.map((e, i) => source(e, g.sizeIn[i], g.pads[i][0], g.mode));
     const inside = c.every((e, i) => e >= g.pads[i][0] && e < g.pads[i][0] + g.sizeIn[i]);
     const value = at.every((a) => a !== null) ? v.x(ci, ravel(at, g.sizeIn)) : 0;
-    return { cls: onInput(c), attrs: inside ? "" : ` data-padding="${g.mode}"`, text: value };
+    // zeros padding is drawn blank, as conv_arithmetic draws it; a mode's copied values are written
+    return { cls: onInput(c), attrs: inside ? "" : ` data-padding="${g.mode}"`, text: inside || g.mode !== "zeros" ? value : "" };
   });
   const byKey = new Map(cells.map((cell) => [cell.o.join(","), cell]));
   const output = grid("b", g.sizeOut, `output channel ${co}: ${times(g.sizeOut)}`, (c) => {
@@ -307,8 +308,8 @@ function convolutionView(g, v, ci, co, cells) {
     return { cls: onOutput(c), attrs: ` data-position="${c}" data-products="${cell.products}" data-additions="${cell.additions}"`, text: cell.value };
   });
   const k = product(g.k);
-  const caption = `Convolution: the kernel (${times(g.k)}, stride ${tuple(g.s)}, dilation ${tuple(g.d)}) at each of the ${cells.length} output positions `
-    + `multiplies ${k} input values${padText ? ", padding included," : ""} by its taps and adds the ${k} products: ${k} products and ${k - 1} additions per position.`;
+  const caption = `Convolution: at each of the ${cells.length} output positions the ${times(g.k)} kernel (stride ${tuple(g.s)}, dilation ${tuple(g.d)}) `
+    + `makes ${k} products${padText ? ", padding included," : ""} and ${k - 1} additions.`;
   return view("convolution", `Convolution of input channel ${ci} into output channel ${co}`, [input, output], spec, caption);
 }
 
@@ -329,11 +330,10 @@ function scatterView(g, v, ci, co, cells) {
   });
   const reached = cells.filter((c) => c.products === 0 && c.inside).length;
   const cropped = cells.filter((c) => !c.inside).reduce((a, c) => a + c.products, 0);
-  const caption = `Transposed convolution, as a scatter: each of the ${product(g.sizeIn)} input values times each of the ${product(g.k)} taps `
-    + `(stride ${tuple(g.s)}, dilation ${tuple(g.d)}) lands on the output; the small number is how many products land there, and one fewer additions add them. `
-    + `Padding ${tuple(g.p)} crops ${cropped} product${cropped === 1 ? "" : "s"} (dashed cells)`
+  const caption = `Scatter: ${product(g.sizeIn)} inputs × ${product(g.k)} taps (stride ${tuple(g.s)}, dilation ${tuple(g.d)}) land on the output `
+    + `(corner: products landing there; additions one fewer); padding ${tuple(g.p)} crops ${cropped} (dashed)`
     + (g.op.some(Boolean) ? `; output_padding ${tuple(g.op)} adds the last positions` : "")
-    + (reached ? `; ${reached} output position${reached === 1 ? "" : "s"} no product reaches (0): there the output is the bias and the other filters' sum.` : ".");
+    + (reached ? `; ${reached} position${reached === 1 ? "" : "s"} no product reaches (0).` : ".");
   return view("scatter", `Transposed convolution of input channel ${ci} into output channel ${co}, scattered`, [input, output], spec, caption);
 }
 
@@ -348,15 +348,13 @@ function gatherView(g, v, ci, co, outputs) {
   const input = grid("a", g.gather, `input channel ${ci}, zeros inserted, ${crops ? "cropped" : "padded"}`, (c) => {
     const cell = zeroInserted.get(c.join(","));
     const attrs = (cell.padding ? ' data-padding="zeros"' : "") + (cell.inserted ? " data-inserted" : "") + (cell.trimmed ? " data-trimmed" : "");
-    return { cls: onInput(c), attrs, text: cell.value };
+    return { cls: onInput(c), attrs, text: cell.padding || cell.inserted ? "" : cell.value }; // zeros blank
   });
   const byKey = new Map(outputs.map((cell) => [cell.o.join(","), cell]));
   const output = grid("b", g.sizeOut, `output channel ${co}: ${times(g.sizeOut)}`, (c) => ({ cls: onOutput(c), text: byKey.get(c.join(",")).value }));
   const pad = g.qlo.map((q, i) => (q === g.qhi[i] ? `${q}` : `${q}+${g.qhi[i]}`)).join(", ");
-  const caption = `The same transposed convolution as a gather: ${g.s.some((s) => s > 1) ? `stride − 1 zeros inserted between the input values (${tuple(g.s.map((s) => s - 1))}), ` : ""}`
-    + `the result padded by d·(k−1) − p${g.op.some(Boolean) ? " (and output_padding at the end)" : ""}: ${pad}`
-    + `${crops ? " (negative: padding exceeds d·(k−1), so the gather crops the dashed cells instead)" : ""}; `
-    + `the flipped kernel then slides with stride 1 and dilation ${tuple(g.d)}. It gives the same output with ${product(g.k)} products per position, inserted zeros included; the scatter makes only the products that are not with an inserted zero.`;
+  const caption = `Gather: ${g.s.some((s) => s > 1) ? `stride − 1 zeros inserted (dotted), ` : ""}padding d·(k−1) − p${g.op.some(Boolean) ? " (+ output_padding at the end)" : ""} = ${pad}`
+    + `${crops ? " (negative: the gather crops, dashed)" : ""}; the flipped kernel slides with stride 1: ${product(g.k)} products per position, zeros included, the same output.`;
   return view("gather", `Transposed convolution of input channel ${ci} into output channel ${co}, gathered`, [input, output], spec, caption);
 }
 
