@@ -333,7 +333,7 @@ function scatterView(g, v, ci, co, cells) {
   const caption = `Scatter: ${product(g.sizeIn)} inputs × ${product(g.k)} taps (stride ${tuple(g.s)}, dilation ${tuple(g.d)}) land on the output `
     + `(corner: products landing there; additions one fewer); padding ${tuple(g.p)} crops ${cropped} (dashed)`
     + (g.op.some(Boolean) ? `; output_padding ${tuple(g.op)} adds the last positions` : "")
-    + (reached ? `; ${reached} position${reached === 1 ? "" : "s"} no product reaches (0).` : ".");
+    + (reached ? `; ${reached} position${reached === 1 ? "" : "s"} no product reaches, marked 0.` : ".");
   return view("scatter", `Transposed convolution of input channel ${ci} into output channel ${co}, scattered`, [input, output], spec, caption);
 }
 
