@@ -10,6 +10,9 @@
   ``<!-- convops:calculator -->`` and under each module page's formula summary, prefilled with
   the page's example layer; its formulas, printed as JavaScript from convops at each build,
   become ``assets/convops/formulas.js`` beside convops' ``runtime.js``.
+- Put each module page's pictures (:mod:`convops_book.pictures`: ``docs/javascripts/picture.js``
+  run under node) where its notebook says ``<!-- convops:pictures -->``, and the home page's
+  where ``docs/index.md`` says ``<!-- convops:picture -->``.
 - Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
   Markdown pages with that formula and with the table of every formula's anchor;
   ``<!-- convops:api -->`` with the API reference of ``convops.__all__`` and
@@ -52,6 +55,7 @@ from convops import KINDS
 from convops_book.backward import backward_summary_markdown
 from convops.cli import argument_parser
 from convops_book.calculator import RUNTIME, calculator_html, example_layer, formulas_module
+from convops_book.pictures import page_pictures
 from convops_book.site import (NOTATION_URL, anchors_markdown, api_markdown, bibtex, citation_text,
                                cli_markdown, formula_markdown, number_references, page_name,
                                summary_markdown)
@@ -98,6 +102,8 @@ _INSTALL = "<!-- convops:install -->"
 _VERSION = "<!-- convops:version -->"
 _API = "<!-- convops:api -->"
 _CALCULATOR = "<!-- convops:calculator -->"
+_PICTURES = "<!-- convops:pictures -->"
+_HOME_PICTURE = "<!-- convops:picture -->"
 #: The Calculator page's layer before a reader types one (a permalink's query replaces it).
 CALCULATOR_EXAMPLE = ("ConvTranspose2d(256, 128, 4, stride=2, padding=1)", "1, 256, 64, 64")
 CALCULATOR_DIR = "assets/convops"
@@ -258,6 +264,10 @@ def keep_old_anchors(html: str, src: str) -> str:
 def on_page_content(html, page, config, files):
     src = page.file.src_uri
     html = keep_old_anchors(html, src)
+    if _HOME_PICTURE in html:
+        html = html.replace(_HOME_PICTURE, page_pictures("home"))
+    if src in MODULE_PAGES and _PICTURES in html:
+        html = html.replace(_PICTURES, page_pictures(MODULE_PAGES[src]), 1)
     if not src.endswith(".ipynb"):
         return exclude_from_search(html)
     html = site_links(strip_cdn_scripts(html), page, files)

@@ -8,9 +8,11 @@
 // gradients and the fold (convops.count._backward_breakdown), and the page's wiring.
 // tests/site/test_site_calculator.py checks every value and refusal against convops in Python.
 
+import { calculatorPicture } from "./picture.js";
+
 // The generated module, loaded on the first page that shows a calculator.
 let kinds, defaults, version, DEFAULTS;
-async function load() {
+export async function load() {
   if (kinds) return;
   ({ kinds, defaults, version } = await import("../assets/convops/formulas.js"));
   // Layer.create's defaults, printed at build as Python literals: read as the layer's text is.
@@ -526,6 +528,7 @@ function evaluate(root) {
   const withBackward = form.backward.checked;
   const chosen = chosenGradients(form);
   const out = compute(form.layer.value, form.input.value, withBackward, chosen);
+  calculatorPicture(root, out, form.layer.value, form.input.value);
   root.dataset.state = out.refusal ? "refused" : "counted";
   const query = new URLSearchParams({ layer: form.layer.value, input: form.input.value });
   if (withBackward) query.set("backward", "1");
@@ -592,7 +595,7 @@ function wire(root) {
 
 // Material's instant navigation swaps pages without a reload: wire each calculator it shows.
 // (The script is async, so that loading it never holds back the page's math.)
-document$.subscribe(async () => {
+globalThis.document$?.subscribe(async () => {
   const calculators = document.querySelectorAll(".convops-calculator");
   if (!calculators.length) return;
   await load();
