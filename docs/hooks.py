@@ -18,8 +18,11 @@
   work in Jupyter) to those pages on the site.
 - Give each notebook page the table of contents of its rendered headings: mkdocs-jupyter's own
   drops code and math from the titles, so its links miss nbconvert's heading ids.
+- Open each module page with its answer (:func:`convops_book.site.answer_markdown`): the total,
+  with bias and without, above the tiny example.
 - Stamp each notebook page with what executed its stored outputs (``metadata.convops``, written
-  by ``tools/execute_notebooks.py``) and a link to download the notebook.
+  by ``tools/execute_notebooks.py``) and links to download the book (``convops-book.zip``,
+  :mod:`convops_book.archive`, served at the site's root) and the notebook.
 - Read the repository link (footer; ``CONVOPS_REPO_URL`` overrides it) and the cite
   page's citations (BibTeX, plain text, the file itself) from ``CITATION.cff``, the one record
   of the software; fill in the install section from them.  While it records no public
@@ -49,10 +52,12 @@ from mkdocs.structure.toc import TableOfContents, get_toc
 
 import convops
 from convops import KINDS
+from convops_book.archive import ARCHIVE, book_archive
 from convops_book.backward import backward_summary_markdown
 from convops.cli import _parser
 from convops_book.calculator import RUNTIME, calculator_html, example_layer, formulas_module
-from convops_book.site import (NOTATION_URL, anchors_markdown, api_markdown, bibtex, citation_text,
+from convops_book.site import (CALCULATOR_ID, NOTATION_URL, anchors_markdown, answer_markdown,
+                               api_markdown, bibtex, citation_text,
                                cli_markdown, formula_markdown, number_references, page_name,
                                summary_markdown)
 
@@ -167,6 +172,7 @@ def on_files(files, config):
     pages["backward"] = files.get_file_from_path("notebooks/training_cost.ipynb").url
     files.append(File.generated(config, f"{CALCULATOR_DIR}/formulas.js", content=formulas_module(pages)))
     files.append(File.generated(config, f"{CALCULATOR_DIR}/runtime.js", abs_src_path=str(RUNTIME)))
+    files.append(File.generated(config, ARCHIVE, content=book_archive()))
     return files
 
 
@@ -206,8 +212,9 @@ def execution_stamp(page) -> str:
                           f"tools/execute_notebooks.py {page.file.src_uri}")
     return (f'<p class="convops-stamp">Outputs stored from a run with convops '
             f'{versions["convops"]}, torch {versions["torch"]} and Python {versions["python"]}; '
-            f'<code>make test</code> re-runs them. '
-            f'<a href="{path.name}" download>Download the notebook ({path.name})</a>. '
+            f'<a href="{site_root(page)}{ARCHIVE}" download>Download the book ({ARCHIVE})</a> '
+            f'to re-run it (<a href="{site_root(page)}getting-started/#re-run-the-book">how</a>), '
+            f'or <a href="{path.name}" download>this notebook</a> alone. '
             f'Symbols: <a href="{NOTATION_URL}">Notation</a>.</p>')
 
 
@@ -266,8 +273,8 @@ def on_page_content(html, page, config, files):
                                extension_configs=config.mdx_configs)
         summary = md.convert(SUMMARIES[src]())
         if src in MODULE_PAGES:
-            summary += calculator_html(site_root(page), *example_layer(Path(page.file.abs_src_path)),
-                                       permalink=False)
+            summary += (f'<div id="{CALCULATOR_ID}">' + calculator_html(
+                site_root(page), *example_layer(Path(page.file.abs_src_path)), permalink=False) + "</div>")
         if src in MODULE_PAGES:
             html = number_references(html, MODULE_PAGES[src])
         if _SUMMARY in html:  # where the notebook places it: after its introduction
@@ -278,7 +285,12 @@ def on_page_content(html, page, config, files):
             html = html[:at] + summary + html[at:]
     title_end = _FIRST_H1_END.search(html)
     at = title_end.end() if title_end else 0
-    html = html[:at] + execution_stamp(page) + html[at:]
+    opening = execution_stamp(page)
+    if src in MODULE_PAGES:  # the answer first, above the tiny example
+        opening += markdown.Markdown(extensions=config.markdown_extensions,
+                                     extension_configs=config.mdx_configs).convert(
+            answer_markdown(MODULE_PAGES[src]))
+    html = html[:at] + opening + html[at:]
     page.toc = toc_of(html)
     return exclude_from_search(html)
 

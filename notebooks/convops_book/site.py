@@ -305,6 +305,26 @@ def summary_markdown(kind) -> str:
             f"/// details | LaTeX of these formulas\n    type: quote\n\n{latex_blocks}\n///\n")
 
 
+#: The id of the calculator under a module page's formula summary (``docs/hooks.py``).
+CALCULATOR_ID = "calculator"
+
+
+def answer_markdown(kind) -> str:
+    """The answer a module page opens with, above its tiny example: the total, with bias and
+    without, as convops prints it (unnumbered: the summary's copies carry the numbers and
+    anchors), and links to the page's calculator and formula summary."""
+    name = kind_of(kind).name
+    totals = "\n".join(f"{'With' if total == 'total_bias' else 'Without'} bias "
+                       f"([{equation_numbers(name)[total]}](#{anchor(kind, total)})):\n\n"
+                       f"$$\n{formula_latex(kind, total, WIDTH)}\n$$\n"
+                       for total in BIAS_TABS.values())
+    return (f"/// html | div.convops-answer\n\n"
+            f"**The answer.** Operations of one `{name}` call: N·(ψ·λ + γ), in the layer's sizes.\n\n"
+            f"{totals}\n"
+            f"For your layer: [the calculator](#{CALCULATOR_ID}) · each piece, each symbol, the LaTeX: "
+            f"[formula summary](#formula-summary) · how it is derived and checked: read on.\n\n///\n")
+
+
 def anchors_markdown() -> str:
     """A table of every formula's anchor, one row per module, each linking to its page."""
     rows = []
