@@ -53,7 +53,7 @@ from mkdocs.structure.toc import TableOfContents, get_toc
 import convops
 from convops import KINDS
 from convops_book.archive import ARCHIVE, book_archive
-from convops_book.backward import backward_summary_markdown
+from convops_book.backward import backward_anchors_markdown, backward_summary_markdown
 from convops.cli import _parser
 from convops_book.calculator import RUNTIME, calculator_html, example_layer, formulas_module
 from convops_book.site import (CALCULATOR_ID, NOTATION_URL, anchors_markdown, answer_markdown,
@@ -184,7 +184,8 @@ def site_root(page) -> str:
 def on_page_markdown(markdown_text, page, config, files):
     markdown_text = _FORMULA.sub(lambda m: formula_markdown(m[1], m[2]), markdown_text)
     if _ANCHORS in markdown_text:
-        markdown_text = markdown_text.replace(_ANCHORS, anchors_markdown())
+        markdown_text = markdown_text.replace(
+            _ANCHORS, f"{anchors_markdown()}\nOn the training-cost page:\n\n{backward_anchors_markdown()}")
     cff = citation(config)
     if _API in markdown_text:
         markdown_text = markdown_text.replace(_API, api_markdown(convops.__all__))
