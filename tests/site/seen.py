@@ -176,7 +176,10 @@ VIEW_FACTS = """(content) => {
 #: The contrast of every piece of text of the page (and every button) against the background it
 #: is painted on, in the palette shown: where it is under :data:`MIN_CONTRAST`.  The palette
 #: changes colours, not sizes: read at the desktop width only.
-CONTRAST_FACTS = """(minimum) => {
+CONTRAST_FACTS = """async (minimum) => {
+  // colours still fading (Material's navigation fades in after a load) are read once settled
+  const finite = document.getAnimations().filter(a => a.effect?.getComputedTiming().endTime !== Infinity);
+  await Promise.race([Promise.allSettled(finite.map(a => a.finished)), new Promise(r => setTimeout(r, 2000))]);
   const parse = c => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return [0, 0, 0, 0];
     const v = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
   const over = (top, under) => { const a = top[3]; return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat(1); };
