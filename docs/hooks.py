@@ -263,12 +263,32 @@ def keep_old_anchors(html: str, src: str) -> str:
     return html
 
 
+_TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
+_CELL = re.compile(r"(<td\b[^>]*>)(.*?)(</td>)", re.DOTALL)
+#: Where a long token of a table cell may break: after these (a layer's "ConvTranspose2d(1,",
+#: "output_padding=1)", "aten::_convolution_mode", "convops.derive"), never inside a name.
+_BREAK_AFTER = re.compile(r"([(,=/_·:]|\.(?=[A-Za-z]))(?=[^\s),:_=.])")
+
+
+def break_points(html: str) -> str:
+    """``html`` with ``<wbr>`` after the punctuation of long tokens in the cells of the notebooks'
+    tables (not in a cell holding math), so that a column narrows by breaking a token there
+    rather than inside a word."""
+    def cell(match: re.Match) -> str:
+        if "$" in match[2] or "\\" in match[2] or "arithmatex" in match[2]:  # math: KaTeX's
+            return match[0]
+        inner = re.sub(r">([^<]+)<", lambda t: ">" + _BREAK_AFTER.sub(r"\1<wbr>", t[1]) + "<",
+                       f">{match[2]}<")[1:-1]
+        return match[1] + inner + match[3]
+    return _TABLE.sub(lambda table: _CELL.sub(cell, table[0]), html)
+
+
 def on_page_content(html, page, config, files):
     src = page.file.src_uri
     html = keep_old_anchors(html, src)
     if not src.endswith(".ipynb"):
         return exclude_from_search(html)
-    html = site_links(strip_cdn_scripts(html), page, files)
+    html = break_points(site_links(strip_cdn_scripts(html), page, files))
     if src in SUMMARIES:
         md = markdown.Markdown(extensions=config.markdown_extensions,
                                extension_configs=config.mdx_configs)

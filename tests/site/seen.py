@@ -215,7 +215,22 @@ CONTRAST_FACTS = """async (minimum) => {
     const ratio = contrast(over(fg, bg), bg);
     if (ratio < minimum) low.push(`${e.tagName.toLowerCase()}${e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\\s+/).slice(0, 2).join(".") : ""} «${e.textContent.trim().slice(0, 30)}» ${ratio.toFixed(2)}:1 (${style.color} on rgb(${bg.slice(0, 3).map(Math.round).join(", ")}))`);
   }
-  return {lowContrast: low};
+  // Words of a table cell broken over two lines (a word is what lies between spaces and the
+  // break points <wbr> marks).
+  const broken = [];
+  const range = document.createRange();
+  for (const td of document.querySelectorAll("article td")) {
+    if (td.getBoundingClientRect().width === 0) continue;
+    const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode())
+      for (const m of n.textContent.matchAll(/[^\\s-]{2,}/g)) {  // a break at a hyphen is a break between words
+        range.setStart(n, m.index);
+        range.setEnd(n, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(`«${m[0]}» in «${td.textContent.trim().slice(0, 40)}»`);
+      }
+  }
+  return {lowContrast: low, brokenWords: broken};
 }"""
 
 #: WCAG's AA contrast for text.

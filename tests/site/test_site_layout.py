@@ -61,3 +61,11 @@ def test_every_text_and_button_has_contrast(site, palette):
     low = [f"/{path}: {text}" for path, page in site.view(DESKTOP, palette).items()
            for text in page.lowContrast]
     assert not low, f"{len(low)} texts under {MIN_CONTRAST}:1 ({palette}):\n" + "\n".join(low[:60])
+
+
+@pytest.mark.parametrize("palette", PALETTES)
+def test_no_word_of_a_table_breaks_at_a_desktop_width(site, palette):
+    """At 1280 px a table cell breaks between words, never inside one ("ConvTranspo se2d")."""
+    broken = [f"/{path}: {word}" for path, page in site.view(DESKTOP, palette).items()
+              for word in page.brokenWords]
+    assert not broken, f"{len(broken)} words broken ({palette}):\n" + "\n".join(broken[:40])
