@@ -16,6 +16,8 @@
   ``<!-- convops:cli -->`` with the command line's arguments, read from its parser.
 - Point a notebook's links to other notebooks or pages (``conv2d.ipynb#psi``, ``../README.md``
   work in Jupyter) to those pages on the site.
+- Mark where the long tokens of a notebook table's cells may break (``<wbr>`` after their
+  punctuation), so that a column narrows between words, never inside one.
 - Give each notebook page the table of contents of its rendered headings: mkdocs-jupyter's own
   drops code and math from the titles, so its links miss nbconvert's heading ids.
 - Open each module page with its answer (:func:`convops_book.site.answer_markdown`): the total,
