@@ -269,7 +269,7 @@ _TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
 _CELL = re.compile(r"(<td\b[^>]*>)(.*?)(</td>)", re.DOTALL)
 #: Where a long token of a table cell may break: after these (a layer's "ConvTranspose2d(1,",
 #: "output_padding=1)", "aten::_convolution_mode", "convops.derive"), never inside a name.
-_BREAK_AFTER = re.compile(r"([(,=/_·:]|\.(?=[A-Za-z]))(?=[^\s),:_=.])")
+_BREAK_AFTER = re.compile(r"([(,=/·:]|(?<=[A-Za-z]{3})_|(?<=::)_|\.(?=[A-Za-z]))(?=[^\s),:_=.])")
 
 
 def break_points(html: str) -> str:
