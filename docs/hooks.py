@@ -19,10 +19,15 @@
   ``<!-- convops:cli -->`` with the command line's arguments, read from its parser.
 - Point a notebook's links to other notebooks or pages (``conv2d.ipynb#psi``, ``../README.md``
   work in Jupyter) to those pages on the site.
+- Mark where the long tokens of a notebook table's cells may break (``<wbr>`` after their
+  punctuation), so that a column narrows between words, never inside one.
 - Give each notebook page the table of contents of its rendered headings: mkdocs-jupyter's own
   drops code and math from the titles, so its links miss nbconvert's heading ids.
+- Open each module page with its answer (:func:`convops_book.site.answer_markdown`): the total,
+  with bias and without, above the tiny example.
 - Stamp each notebook page with what executed its stored outputs (``metadata.convops``, written
-  by ``tools/execute_notebooks.py``) and a link to download the notebook.
+  by ``tools/execute_notebooks.py``) and links to download the book (``convops-book.zip``,
+  :mod:`convops_book.archive`, served at the site's root) and the notebook.
 - Read the repository link (footer; ``CONVOPS_REPO_URL`` overrides it) and the cite
   page's citations (BibTeX, plain text, the file itself) from ``CITATION.cff``, the one record
   of the software; fill in the install section from them.  While it records no public
@@ -52,11 +57,13 @@ from mkdocs.structure.toc import TableOfContents, get_toc
 
 import convops
 from convops import KINDS
-from convops_book.backward import backward_summary_markdown
+from convops_book.archive import ARCHIVE, book_archive
+from convops_book.backward import backward_anchors_markdown, backward_summary_markdown
 from convops.cli import argument_parser
 from convops_book.calculator import RUNTIME, calculator_html, example_layer, formulas_module
 from convops_book.pictures import page_pictures
-from convops_book.site import (NOTATION_URL, anchors_markdown, api_markdown, bibtex, citation_text,
+from convops_book.site import (CALCULATOR_ID, NOTATION_URL, anchors_markdown, answer_markdown,
+                               api_markdown, bibtex, citation_text,
                                cli_markdown, formula_markdown, number_references, page_name,
                                summary_markdown)
 
@@ -173,6 +180,7 @@ def on_files(files, config):
     pages["backward"] = files.get_file_from_path("notebooks/training_cost.ipynb").url
     files.append(File.generated(config, f"{CALCULATOR_DIR}/formulas.js", content=formulas_module(pages)))
     files.append(File.generated(config, f"{CALCULATOR_DIR}/runtime.js", abs_src_path=str(RUNTIME)))
+    files.append(File.generated(config, ARCHIVE, content=book_archive()))
     return files
 
 
@@ -184,7 +192,8 @@ def site_root(page) -> str:
 def on_page_markdown(markdown_text, page, config, files):
     markdown_text = _FORMULA.sub(lambda m: formula_markdown(m[1], m[2]), markdown_text)
     if _ANCHORS in markdown_text:
-        markdown_text = markdown_text.replace(_ANCHORS, anchors_markdown())
+        markdown_text = markdown_text.replace(
+            _ANCHORS, f"{anchors_markdown()}\nOn the training-cost page:\n\n{backward_anchors_markdown()}")
     cff = citation(config)
     if _API in markdown_text:
         markdown_text = markdown_text.replace(_API, api_markdown(convops.__all__))
@@ -212,8 +221,9 @@ def execution_stamp(page) -> str:
                           f"tools/execute_notebooks.py {page.file.src_uri}")
     return (f'<p class="convops-stamp">Outputs stored from a run with convops '
             f'{versions["convops"]}, torch {versions["torch"]} and Python {versions["python"]}; '
-            f'<code>make test</code> re-runs them. '
-            f'<a href="{path.name}" download>Download the notebook ({path.name})</a>. '
+            f'<a href="{site_root(page)}{ARCHIVE}" download>Download the book ({ARCHIVE})</a> '
+            f'to re-run it (<a href="{site_root(page)}getting-started/#re-run-the-book">how</a>), '
+            f'or <a href="{path.name}" download>this notebook</a> alone. '
             f'Symbols: <a href="{NOTATION_URL}">Notation</a>.</p>')
 
 
@@ -261,6 +271,26 @@ def keep_old_anchors(html: str, src: str) -> str:
     return html
 
 
+_TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
+_CELL = re.compile(r"(<td\b[^>]*>)(.*?)(</td>)", re.DOTALL)
+#: Where a long token of a table cell may break: after these (a layer's "ConvTranspose2d(1,",
+#: "output_padding=1)", "aten::_convolution_mode", "convops.derive"), never inside a name.
+_BREAK_AFTER = re.compile(r"([(,=/·:]|(?<=[A-Za-z]{3})_|(?<=::)_|\.(?=[A-Za-z]))(?=[^\s),:_=.])")
+
+
+def break_points(html: str) -> str:
+    """``html`` with ``<wbr>`` after the punctuation of long tokens in the cells of the notebooks'
+    tables (not in a cell holding math), so that a column narrows by breaking a token there
+    rather than inside a word."""
+    def cell(match: re.Match) -> str:
+        if "$" in match[2] or "\\" in match[2] or "arithmatex" in match[2]:  # math: KaTeX's
+            return match[0]
+        inner = re.sub(r">([^<]+)<", lambda t: ">" + _BREAK_AFTER.sub(r"\1<wbr>", t[1]) + "<",
+                       f">{match[2]}<")[1:-1]
+        return match[1] + inner + match[3]
+    return _TABLE.sub(lambda table: _CELL.sub(cell, table[0]), html)
+
+
 def on_page_content(html, page, config, files):
     src = page.file.src_uri
     html = keep_old_anchors(html, src)
@@ -270,14 +300,14 @@ def on_page_content(html, page, config, files):
         html = html.replace(_PICTURES, page_pictures(MODULE_PAGES[src]), 1)
     if not src.endswith(".ipynb"):
         return exclude_from_search(html)
-    html = site_links(strip_cdn_scripts(html), page, files)
+    html = break_points(site_links(strip_cdn_scripts(html), page, files))
     if src in SUMMARIES:
         md = markdown.Markdown(extensions=config.markdown_extensions,
                                extension_configs=config.mdx_configs)
         summary = md.convert(SUMMARIES[src]())
         if src in MODULE_PAGES:
-            summary += calculator_html(site_root(page), *example_layer(Path(page.file.abs_src_path)),
-                                       permalink=False)
+            summary += (f'<div id="{CALCULATOR_ID}">' + calculator_html(
+                site_root(page), *example_layer(Path(page.file.abs_src_path)), permalink=False) + "</div>")
         if src in MODULE_PAGES:
             html = number_references(html, MODULE_PAGES[src])
         if _SUMMARY in html:  # where the notebook places it: after its introduction
@@ -288,7 +318,12 @@ def on_page_content(html, page, config, files):
             html = html[:at] + summary + html[at:]
     title_end = _FIRST_H1_END.search(html)
     at = title_end.end() if title_end else 0
-    html = html[:at] + execution_stamp(page) + html[at:]
+    opening = execution_stamp(page)
+    if src in MODULE_PAGES:  # the answer first, above the tiny example
+        opening += markdown.Markdown(extensions=config.markdown_extensions,
+                                     extension_configs=config.mdx_configs).convert(
+            answer_markdown(MODULE_PAGES[src]))
+    html = html[:at] + opening + html[at:]
     page.toc = toc_of(html)
     return exclude_from_search(html)
 

@@ -525,6 +525,7 @@ function evaluate(root) {
   const alert = root.querySelector("[role=alert]");
   const results = root.querySelector(".convops-calc-results");
   const code = root.querySelector(".convops-calc-python code");
+  const copy = root.querySelector(".convops-calc-copy");
   const withBackward = form.backward.checked;
   const chosen = chosenGradients(form);
   const out = compute(form.layer.value, form.input.value, withBackward, chosen);
@@ -542,10 +543,11 @@ function evaluate(root) {
     alert.textContent = `Refused (${out.refusal.parameter}): ${out.refusal.message}`;
     results.replaceChildren();
     code.textContent = "";
-    code.parentElement.hidden = root.querySelector(".convops-calc-copy").disabled = true;
+    // nothing to copy: no code box, no button
+    code.parentElement.hidden = copy.hidden = copy.disabled = true;
     return;
   }
-  code.parentElement.hidden = root.querySelector(".convops-calc-copy").disabled = false;
+  code.parentElement.hidden = copy.hidden = copy.disabled = false;
   alert.hidden = true;
   alert.textContent = "";
   delete alert.dataset.parameter;

@@ -17,4 +17,27 @@ document$.subscribe(({ body }) => {
     ],
     ignoredClasses: ["clipboard-copy-txt"],
   });
+  placeEquationNumbers(body);
 });
+
+// An equation number (\tag) sits at the right of its formula's box, where KaTeX puts it, while
+// the formula leaves it room; where the formula needs the box's whole width (a phone, a long
+// formula), the number goes on a line of its own under it.  Measured again whenever the width
+// changes, and when a tab or a folded block shows formulas that were hidden.
+function placeEquationNumbers(root) {
+  for (const display of root.querySelectorAll(".katex-display")) {
+    const tag = display.querySelector(".katex-html > .katex-tag");
+    if (!tag) continue;
+    display.classList.remove("convops-tag-apart");
+    const t = tag.getBoundingClientRect();
+    if (t.width === 0) continue;  // not shown: placed when it is
+    const covered = [...tag.parentElement.querySelectorAll(":scope > .katex-base")].some(base => {
+      const r = base.getBoundingClientRect();
+      return r.width > 0 && r.right > t.left && r.left < t.right;
+    });
+    if (covered) display.classList.add("convops-tag-apart");
+  }
+}
+window.addEventListener("resize", () => placeEquationNumbers(document.body));
+for (const event of ["change", "toggle"])
+  document.addEventListener(event, () => requestAnimationFrame(() => placeEquationNumbers(document.body)), true);

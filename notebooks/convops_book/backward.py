@@ -198,3 +198,12 @@ def backward_summary_markdown() -> str:
         tabs.append(f"//// tab | {name}\n\n{blocks}\n**Symbols**\n\n"
                     f"{backward_symbols_markdown(name)}\n////\n")
     return "## Formula summary\n\n" + "\n".join(tabs)
+
+
+def backward_anchors_markdown() -> str:
+    """A table of every backward formula's anchor on the training-cost page, one row per module
+    (each per-dimension formula's anchor also resolves, to its indexed formula)."""
+    page = "notebooks/training_cost.ipynb"
+    rows = [f"| {name} | " + ", ".join(f"[`{backward_anchor(name, q)}`]({page}#{backward_anchor(name, q)})"
+                                       for q in backward_quantities(name)) + " |" for name in KINDS]
+    return "| training cost of | formulas |\n| --- | --- |\n" + "\n".join(rows) + "\n"

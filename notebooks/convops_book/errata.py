@@ -186,3 +186,21 @@ def equation(key: str):
     if key not in eqs:
         raise ValueError(f"key must be one of {', '.join(eqs)}, got {key!r}")
     return show(eqs[key])
+
+
+def by_bias(differences: dict[bool, sp.Expr]):
+    r"""The differences of a page's totals, one line per bias case, labelled, as
+    ``IPython.display.Math`` (not sympy's list of expressions).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> print(by_bias({True: sp.Integer(0), False: sp.Integer(0)}).data)
+    \begin{aligned} \text{bias=True:} &\quad 0 \\ \text{bias=False:} &\quad 0 \end{aligned}
+    """
+    from IPython.display import Math
+
+    from convops.symbols import latex
+
+    lines = r" \\ ".join(rf"\text{{bias={bias}:}} &\quad {latex(d)}" for bias, d in differences.items())
+    return Math(rf"\begin{{aligned}} {lines} \end{{aligned}}")

@@ -290,6 +290,20 @@ def verified_line(kind) -> str:
             f"(this page)\n\n///\n")
 
 
+#: The section of a module page that derives γ (nbconvert's id of its heading).
+GAMMA_SECTION = "combining-the-filters-and-adding-the-bias"
+
+
+def gamma_note(kind) -> str:
+    """What γ counts where a reader of a transposed convolution expects otherwise: the filters'
+    maps are added at every output position, those no product reaches included."""
+    if not kind_of(kind).transposed:
+        return ""
+    return ("γ adds the filters' maps at every output position, including those no product reaches "
+            "(the stride's gaps, the `output_padding` tail): each map holds a zero there, and the sum "
+            f"is still taken ([γ, derived and measured](#{GAMMA_SECTION})).\n\n")
+
+
 def summary_markdown(kind) -> str:
     """The summary a module page opens with: the total in a tab per bias case, then its pieces,
     the symbols they are written in and, folded, the LaTeX of each formula."""
@@ -300,9 +314,29 @@ def summary_markdown(kind) -> str:
     where = "\n".join(f"**{label(kind, q)}** · [#{anchor(kind, q)}](#{anchor(kind, q)})\n\n"
                       f"{formula_markdown(kind, q, numbered=True)}" for q in pieces)
     latex_blocks = "\n".join(latex_markdown(kind, q) for q in pieces)
-    return (f"## Formula summary\n\n{tabs}\nwhere\n\n{where}\n{verified_line(kind)}\n"
+    return (f"## Formula summary\n\n{tabs}\nwhere\n\n{where}\n{gamma_note(kind)}{verified_line(kind)}\n"
             f"### Symbols\n\n{symbols_markdown(kind)}\n"
             f"/// details | LaTeX of these formulas\n    type: quote\n\n{latex_blocks}\n///\n")
+
+
+#: The id of the calculator under a module page's formula summary (``docs/hooks.py``).
+CALCULATOR_ID = "calculator"
+
+
+def answer_markdown(kind) -> str:
+    """The answer a module page opens with, above its tiny example: the total, with bias and
+    without, as convops prints it (unnumbered: the summary's copies carry the numbers and
+    anchors), and links to the page's calculator and formula summary."""
+    name = kind_of(kind).name
+    totals = "\n".join(f"{'With' if total == 'total_bias' else 'Without'} bias "
+                       f"([{equation_numbers(name)[total]}](#{anchor(kind, total)})):\n\n"
+                       f"$$\n{formula_latex(kind, total, WIDTH)}\n$$\n"
+                       for total in BIAS_TABS.values())
+    return (f"/// html | div.convops-answer\n\n"
+            f"**The answer.** Operations of one `{name}` call: N·(ψ·λ + γ), in the layer's sizes.\n\n"
+            f"{totals}\n"
+            f"For your layer: [the calculator](#{CALCULATOR_ID}) · each piece, each symbol, the LaTeX: "
+            f"[formula summary](#formula-summary) · how it is derived and checked: read on.\n\n///\n")
 
 
 def anchors_markdown() -> str:

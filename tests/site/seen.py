@@ -141,8 +141,100 @@ VIEW_FACTS = """(content) => {
     // Code blocks whose lines need a sideways scroll.
     scrollingCode: [...article.querySelectorAll("pre > code")].filter(code => code.scrollWidth > code.clientWidth + 1)
       .map(code => code.textContent.slice(0, 60)),
+    // Every block of code or text output (a pre) that needs a sideways scroll: the pre itself, or a
+    // box around it (inside the article) that scrolls because of it.
+    scrollingPre: [...article.querySelectorAll("pre")].filter(pre => {
+      if (pre.getBoundingClientRect().width === 0) return false;
+      for (let box = pre; box && box !== article; box = box.parentElement)
+        if (["auto", "scroll"].includes(getComputedStyle(box).overflowX) && box.scrollWidth > box.clientWidth + 1
+            && box.getBoundingClientRect().width > 0) return true;
+      for (const code of pre.querySelectorAll("code"))
+        if (code.scrollWidth > code.clientWidth + 1) return true;
+      return false;
+    }).map(pre => `${describe(pre.closest(".jp-Cell, .highlight, pre"))} (${Math.round(Math.max(pre.scrollWidth,
+      ...[...pre.querySelectorAll("code")].map(c => c.scrollWidth)))} px)`),
+    // Every displayed formula: its TeX and where it ends, from the top of the page.
+    displays: [...article.querySelectorAll(".katex-display")].filter(e => e.getBoundingClientRect().height > 0)
+      .map(e => ({tex: (e.querySelector("annotation")?.textContent || "").trim(),
+                  bottom: Math.round(e.getBoundingClientRect().bottom + window.scrollY)})),
+    // Equation numbers (\\tag) whose box meets a box of their formula's.
+    // (the number's glyphs: the pieces of the tag with text, against every piece of the formula)
+    coveredTags: [...article.querySelectorAll(".katex-display .katex-html > .katex-tag")].filter(tag => {
+      const glyphs = [...tag.querySelectorAll("*")].filter(e => !e.children.length && e.textContent.trim())
+        .map(e => e.getBoundingClientRect()).filter(t => t.width > 0);
+      const pieces = tag.parentElement.querySelectorAll(":scope > .katex-base, :scope > .katex-base *");
+      return [...pieces].some(b => {
+        const r = b.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && glyphs.some(t => r.right > t.left + 0.5 && r.left < t.right - 0.5
+          && r.bottom > t.top + 0.5 && r.top < t.bottom - 0.5);
+      });
+    }).map(tag => `(${tag.textContent.trim().replace(/[()]/g, "")}) of ${(tag.closest(".katex")
+      .querySelector("annotation")?.textContent || "").trim().slice(0, 50)}`),
   };
 }"""
+
+#: The contrast of every piece of text of the page (and every button) against the background it
+#: is painted on, in the palette shown: where it is under :data:`MIN_CONTRAST`.  The palette
+#: changes colours, not sizes: read at the desktop width only.
+CONTRAST_FACTS = """async (minimum) => {
+  // colours still fading (Material's navigation fades in after a load) are read once settled
+  const finite = document.getAnimations().filter(a => a.effect?.getComputedTiming().endTime !== Infinity);
+  await Promise.race([Promise.allSettled(finite.map(a => a.finished)), new Promise(r => setTimeout(r, 2000))]);
+  const parse = c => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return [0, 0, 0, 0];
+    const v = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+  const over = (top, under) => { const a = top[3]; return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat(1); };
+  const backgrounds = new Map();
+  const background = e => {
+    if (!e) return [255, 255, 255, 1];
+    if (backgrounds.has(e)) return backgrounds.get(e);
+    const own = parse(getComputedStyle(e).backgroundColor);
+    const found = own[3] >= 1 ? own : own[3] > 0 ? over(own, background(e.parentElement)) : background(e.parentElement);
+    backgrounds.set(e, found);
+    return found;
+  };
+  const luminance = c => { const l = c.slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2]; };
+  const contrast = (a, b) => { const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const elements = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode())
+    if (n.textContent.trim() && n.parentElement) elements.add(n.parentElement);
+  document.querySelectorAll("button, .md-button, input[type=button]").forEach(b => elements.add(b));
+  const low = [];
+  for (const e of elements) {
+    if (e.closest("script, style, .clipboard-copy-txt, .katex-mathml, [hidden], .md-search")) continue;
+    const r = e.getBoundingClientRect();
+    const style = getComputedStyle(e);
+    if (r.width === 0 || r.height === 0 || style.visibility !== "visible" || parseFloat(style.opacity) === 0) continue;
+    const bg = background(e);
+    let fg = parse(style.color);
+    let opacity = 1;
+    for (let a = e; a; a = a.parentElement) opacity *= parseFloat(getComputedStyle(a).opacity);
+    if (opacity < 0.5) continue;  // fading in or out (the header's title, a closing menu)
+    fg = [...fg.slice(0, 3), fg[3] * opacity];
+    const ratio = contrast(over(fg, bg), bg);
+    if (ratio < minimum) low.push(`${e.tagName.toLowerCase()}${e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\\s+/).slice(0, 2).join(".") : ""} «${e.textContent.trim().slice(0, 30)}» ${ratio.toFixed(2)}:1 (${style.color} on rgb(${bg.slice(0, 3).map(Math.round).join(", ")}))`);
+  }
+  // Words of a table cell broken over two lines (a word is what lies between spaces and the
+  // break points <wbr> marks).
+  const broken = [];
+  const range = document.createRange();
+  for (const td of document.querySelectorAll("article td")) {
+    if (td.getBoundingClientRect().width === 0) continue;
+    const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode())
+      for (const m of n.textContent.matchAll(/[^\\s-]{2,}/g)) {  // a break at a hyphen is a break between words
+        range.setStart(n, m.index);
+        range.setEnd(n, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(`«${m[0]}» in «${td.textContent.trim().slice(0, 40)}»`);
+      }
+  }
+  return {lowContrast: low, brokenWords: broken};
+}"""
+
+#: WCAG's AA contrast for text.
+MIN_CONTRAST = 4.5
 
 #: The facts of a page that do not depend on the width or the palette: its address once loaded,
 #: ids, text, formulas (their TeX), links, symbols tables, what KaTeX left unrendered.
@@ -293,7 +385,7 @@ class Site:
                 shown = {}
                 for width, palette in order:
                     _show(visit.page, width, palette)
-                    shown[(width, palette)] = {**facts, **_view_facts(visit.page)}
+                    shown[(width, palette)] = {**facts, **_view_facts(visit.page, width)}
                 for view, page in shown.items():
                     seen[view][path] = Page(page, list(visit.problems))
         finally:
@@ -310,7 +402,7 @@ class Site:
                     visit.problems.clear()
                     visit.goto(path)
                     seen[(width, palette)][path] = Page(
-                        {**page_facts(visit.page), **_view_facts(visit.page)}, list(visit.problems))
+                        {**page_facts(visit.page), **_view_facts(visit.page, width)}, list(visit.problems))
             finally:
                 visit.context.close()
         return seen
@@ -329,5 +421,8 @@ def _show(page, width: int, palette: str) -> None:
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
-def _view_facts(page) -> dict:
-    return page.evaluate(VIEW_FACTS, CONTENT)
+def _view_facts(page, width: int) -> dict:
+    facts = page.evaluate(VIEW_FACTS, CONTENT)
+    if width == DESKTOP:
+        facts.update(page.evaluate(CONTRAST_FACTS, MIN_CONTRAST))
+    return facts

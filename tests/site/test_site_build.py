@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import html
+import json
 import re
+import zipfile
+from importlib.metadata import version
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -11,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import convops
+from convops_book.archive import ARCHIVE, BOOK, FOLDER, NOTEBOOKS
 from convops_book.site import WIDTH, aliases, anchor, formula_latex, page_name, quantities
 
 
@@ -113,3 +117,31 @@ def test_math_is_served_by_the_site(build):
     assert (katex / "katex.min.js").is_file() and (katex / "contrib" / "auto-render.min.js").is_file()
     fonts = re.findall(r"url\((fonts/[^)]+\.woff2)\)", (katex / "katex.min.css").read_text())
     assert fonts and all((katex / font).is_file() for font in fonts)
+
+
+def test_the_book_is_a_download(build):
+    """The site serves ``convops-book.zip``: every notebook, the book's helpers (which register
+    the ``convops`` kernel the notebooks name), the convops wheel, pinned requirements (the
+    comparison notebook's peers at the versions installed where the notebooks ran) and a README;
+    Getting started and every notebook page link to it."""
+    archive = zipfile.ZipFile(build.site / ARCHIVE)
+    names = set(archive.namelist())
+    notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
+    assert {f"{FOLDER}/{p.name}" for p in notebooks} <= names
+    assert {f"{FOLDER}/book/convops_book/{p.relative_to(BOOK).as_posix()}" for p in BOOK.rglob("*.py")} <= names
+    (wheel,) = [n for n in names if n.endswith(".whl")]
+    requirements = archive.read(f"{FOLDER}/requirements.txt").decode().splitlines()
+    assert f"./{wheel.split('/')[-1]}" in requirements and "./book" in requirements
+    for peer in ("fvcore", "ptflops", "thop", "moduleprofiler", "nbval", "jupyterlab"):
+        assert f"{peer}=={version(peer)}" in requirements
+    kernel = json.loads(archive.read(f"{FOLDER}/book/kernel/kernel.json"))
+    assert kernel["argv"][:3] == ["python", "-m", "ipykernel_launcher"]
+    assert '"share/jupyter/kernels/convops" = ["kernel/kernel.json"]' in archive.read(
+        f"{FOLDER}/book/pyproject.toml").decode()
+    assert {json.loads(archive.read(f"{FOLDER}/{p.name}"))["metadata"]["kernelspec"]["name"]
+            for p in notebooks} == {"convops"}
+    assert "pip install torch==2.13.0 -r requirements.txt" in archive.read(f"{FOLDER}/README.md").decode()
+    assert f'href="../{ARCHIVE}"' in (build.site / "getting-started/index.html").read_text(encoding="utf-8")
+    for p in notebooks:
+        page = (build.site / "notebooks" / p.stem / "index.html").read_text(encoding="utf-8")
+        assert f'href="../../{ARCHIVE}" download' in page, p.name

@@ -317,6 +317,8 @@ def test_typing_updates_and_refusals_are_alerts(visit):
     alert = page.get_by_role("alert")
     assert alert.is_visible() and alert.get_attribute("data-parameter") == "groups"
     assert "groups" in alert.inner_text()
+    # nothing to copy for a refused layer: neither the code box nor its button shows
+    assert not page.is_visible(".convops-calc-python") and not page.is_visible(".convops-calc-copy")
     page.fill(".convops-calculator input[name=layer]", "Conv2d(3, 8, 3)")
     assert not alert.is_visible()
     page.click(".convops-calc-fields summary")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import convops
+from convops_book.backward import backward_anchor, backward_anchors_markdown, backward_quantities
 from convops_book.notebook import WIDTH
 from convops_book.site import (BIAS_TABS, aliases, anchor, anchors_markdown, equation_numbers,
                                formula_latex, label, quantities, summary_markdown, symbols_used)
@@ -72,6 +73,13 @@ def test_anchor_table_links_every_formula():
     for kind in convops.KINDS:
         for quantity in quantities(kind):
             assert f"#{anchor(kind, quantity)})" in table
+
+
+def test_backward_anchor_table_links_every_formula_of_the_training_cost():
+    table = backward_anchors_markdown()
+    for kind in convops.KINDS:
+        for quantity in backward_quantities(kind):
+            assert f"(notebooks/training_cost.ipynb#{backward_anchor(kind, quantity)})" in table
 
 
 def test_sphinx_roles_become_markdown():
