@@ -145,6 +145,7 @@ def fft_transform_cost(alpha: Sequence) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
 
 
 def _fft(S: Symbols, alpha: Sequence, gauss: bool, k: Sequence) -> dict[str, tuple[sp.Expr, sp.Expr]]:
+    gauss = int(gauss)
     T = _tiles(S, [a - r + 1 for a, r in zip(alpha, k)])
     mults, adds, kept = fft_transform_cost(alpha)
     per_channel = S.C_in / S.g

@@ -73,17 +73,109 @@ def matrix_cost(matrix: sp.Matrix) -> Operations:
     return Operations(mults, adds)
 
 
-def _linear_instructions(expr: sp.Expr) -> int:
+def linear_instructions(expr: sp.Expr) -> int:
     """Instructions of a linear combination ``Σ c_i s_i`` with fused multiply-adds: one per
-    addition, and one multiplication more where every term is scaled (sign changes are free)."""
+    addition, and one multiplication more where every term is scaled (sign changes are free).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> a, b, c = sp.symbols("a b c")
+    >>> linear_instructions(a / 2 + b / 2), linear_instructions(a - b / 6 + c), linear_instructions(-a)
+    (2, 2, 0)
+    """
     terms = sp.Add.make_args(sp.expand(expr))
     scaled = [t for t in terms if abs(t.as_coeff_Mul()[0]) != 1]
     return len(terms) - 1 + (len(scaled) == len(terms))
 
 
+def _sympy_schedule(matrix: sp.Matrix, v) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """sympy's :func:`~sympy.simplify.cse_main.cse`, a lone scaled term inlined."""
+    replacements, reduced = sp.cse(list(matrix * sp.Matrix(v)), symbols=sp.numbered_symbols("t"))
+    inlined, lines = {}, []
+    for symbol, expr in replacements:
+        expr = expr.xreplace(inlined)
+        if len(sp.Add.make_args(expr)) == 1:
+            inlined[symbol] = expr
+        else:
+            lines.append((symbol, expr))
+    return lines + [(sp.Symbol(f"y{i}"), e.xreplace(inlined)) for i, e in enumerate(reduced)]
+
+
+def _ratio(form: dict, sub: dict):
+    """λ with ``form[s] == λ·sub[s]`` for every ``s`` of ``sub``, or None."""
+    first = next(iter(sub))
+    ratio = form[first] / sub[first] if first in form else None
+    return ratio if ratio is not None and all(form.get(s) == ratio * c for s, c in sub.items()) else None
+
+
+def _shared_sums(forms: list[dict], unit: bool):
+    """Sub-sums (of ≥ 2 terms) two forms share up to a factor, in each one's coefficients, or
+    (``unit``) scaled to a first coefficient 1."""
+    for i, a in enumerate(forms):
+        for b in forms[i + 1:]:
+            groups: dict = {}
+            for s, c in a.items():
+                if s in b:
+                    groups.setdefault(b[s] / c, []).append(s)
+            for shared in (g for g in groups.values() if len(g) >= 2):
+                for form in (a, b)[:1 if unit else 2]:
+                    yield {s: form[s] / (form[shared[0]] if unit else 1) for s in shared}
+
+
+def _greedy_schedule(matrix: sp.Matrix, v, unit: bool) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """Sub-sums shared by several rows up to a factor, the one saving most additions first."""
+    forms = [{v[j]: c for j, c in enumerate(matrix.row(i)) if c != 0} for i in range(matrix.rows)]
+    lines = []
+    while True:
+        scored = [((sum(_ratio(f, sub) is not None for f in forms) - 1) * (len(sub) - 1), i, sub)
+                  for i, sub in enumerate(_shared_sums(forms, unit))]
+        if not scored:
+            break
+        sub = max(scored, key=lambda item: (item[0], -item[1]))[2]
+        t = sp.Symbol(f"t{len(lines)}")
+        lines.append((t, sum(c * s for s, c in sub.items())))
+        for form in forms:
+            ratio = _ratio(form, sub)
+            if ratio is not None:
+                for s in sub:
+                    del form[s]
+                form[t] = ratio
+    return lines + [(sp.Symbol(f"y{i}"), sum(c * s for s, c in f.items())) for i, f in enumerate(forms)]
+
+
+def cse_schedule(matrix: sp.Matrix) -> list[tuple[sp.Symbol, sp.Expr, int]]:
+    """The program :func:`matrix_instructions` counts for ``matrix @ v``: ``(name, expression,
+    instructions)`` lines, the shared sums (``t0``, ``t1`` …) and then each output (``y0`` …).
+
+    Common-subexpression eliminations are tried, and the shortest program kept: sympy's
+    :func:`~sympy.cse`, and a greedy search for sub-sums that several rows share up to a factor
+    (``v3 + v4`` in ``v0 + … + v3 + v4`` and ``… + 4·v3 + 4·v4``), with each row's coefficients
+    or scaled to a first coefficient 1.  A lone scaled term is fused
+    into the multiply-adds that use it.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> half = sp.Rational(1, 2)
+    >>> for line in cse_schedule(sp.Matrix([[1, 0, 0], [half, half, half], [half, -half, half]])):
+    ...     print(*line)
+    t1 v0/2 + v2/2 2
+    y0 v0 0
+    y1 t1 + v1/2 1
+    y2 t1 - v1/2 1
+    """
+    v = sp.symbols(f"v0:{matrix.cols}")
+    schedules = (_sympy_schedule(matrix, v), _greedy_schedule(matrix, v, False),
+                 _greedy_schedule(matrix, v, True))
+    programs = [[(n, e, linear_instructions(e)) for n, e in lines] for lines in schedules]
+    return min(programs, key=lambda lines: sum(n for _, _, n in lines))
+
+
 def matrix_instructions(matrix: sp.Matrix) -> int:
     """Floating-point instructions of ``matrix @ v`` after sympy's common-subexpression
-    elimination, a multiply-add counted once (Lavin & Gray's counting).
+    elimination, a multiply-add counted once (Lavin & Gray's counting): the sum over
+    :func:`cse_schedule`.
 
     Examples
     --------
@@ -92,17 +184,7 @@ def matrix_instructions(matrix: sp.Matrix) -> int:
     >>> matrix_instructions(sp.Matrix([[1, 0, 0], [half, half, half], [half, -half, half], [0, 0, 1]]))
     4
     """
-    v = sp.symbols(f"v0:{matrix.cols}")
-    outputs = list(matrix * sp.Matrix(v))
-    replacements, reduced = sp.cse(outputs, symbols=sp.numbered_symbols("t"))
-    kept = []
-    for symbol, expr in replacements:  # a lone scaled term fuses into the multiply-adds using it
-        if len(sp.Add.make_args(expr)) == 1:
-            reduced = [e.subs(symbol, expr) for e in reduced]
-            kept = [(s, e.subs(symbol, expr)) for s, e in kept]
-        else:
-            kept.append((symbol, expr))
-    return sum(_linear_instructions(e) for _, e in kept) + sum(map(_linear_instructions, reduced))
+    return sum(n for _, _, n in cse_schedule(matrix))
 
 
 @dataclass(frozen=True)

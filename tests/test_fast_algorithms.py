@@ -99,6 +99,8 @@ def test_paper_transform_counts():
     counts against an executed transform of one tile."""
     w = convops.winograd((2, 2), (3, 3))
     assert [w.instructions(t) for t in ("data", "filter", "inverse")] == [32, 28, 24]
+    w4 = convops.winograd((4, 4), (3, 3))  # the paper's 156 and 100 (its filter's 72: the book)
+    assert (w4.instructions("data"), w4.instructions("inverse")) == (156, 100)
     conv = torch.nn.Conv2d(1, 1, 3, bias=False).double()
     _, stages = fast.winograd_conv(conv, torch.randn(1, 1, 4, 4, dtype=torch.float64), 2)
     for transform, stage in (("data", "data_transform"), ("filter", "filter_transform"),
@@ -137,3 +139,21 @@ def test_direct_is_the_default():
 def test_empty_batch_counts_nothing():
     b = breakdown(torch.nn.Conv2d(2, 2, 3), (0, 2, 9, 9), algorithm="winograd")
     assert b.total == 0 and b.output_shape == (0, 2, 7, 7)
+
+
+@pytest.mark.parametrize("m, r", [(2, 3), (4, 3), (6, 3), (3, 2), (4, 5)])
+def test_cse_programs_compute_the_transforms(m, r):
+    """Each counted program computes its matrix product exactly, and counts no more than the
+    plain product's operations."""
+    from convops.cook_toom import cse_schedule, linear_instructions
+
+    f = convops.winograd(m, r)
+    for transform in ("data", "filter", "inverse"):
+        matrix = f.matrix(transform)
+        values = {}
+        for name, expr, n in cse_schedule(matrix):
+            assert n == linear_instructions(expr)
+            values[name] = sp.expand(expr.xreplace(values))
+        v = sp.Matrix(sp.symbols(f"v0:{matrix.cols}"))
+        assert [values[sp.Symbol(f"y{i}")] for i in range(matrix.rows)] == list(matrix * v)
+        assert f.instructions(transform) <= f.plain(transform).total

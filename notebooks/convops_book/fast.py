@@ -37,15 +37,17 @@ def _padded(layer: convops.Layer, x: torch.Tensor) -> torch.Tensor:
 
 
 def _setup(module: torch.nn.Module, x: torch.Tensor):
-    """The layer, its batched float64 input padded, its weight and bias, and the output sizes."""
+    """The layer, its batched input padded (float32 stays float32, anything else becomes
+    float64), its weight and bias in that type, and the output sizes."""
     layer = convops.Layer.from_module(module)
     n = layer.kind.ndim
-    x = (x if x.dim() == n + 2 else x.unsqueeze(0)).double()
+    dtype = torch.float32 if x.dtype == torch.float32 else torch.float64
+    x = (x if x.dim() == n + 2 else x.unsqueeze(0)).to(dtype)
     x = _padded(layer, x)
     size_out = [(L - d * (k - 1) - 1) // s + 1 for L, k, s, d
                 in zip(x.shape[2:], layer.kernel_size, layer.stride, layer.dilation)]
-    bias = None if module.bias is None else module.bias.detach().double()
-    return layer, x, module.weight.detach().double(), bias, size_out
+    bias = None if module.bias is None else module.bias.detach().to(dtype)
+    return layer, x, module.weight.detach().to(dtype), bias, size_out
 
 
 def _add_bias(counter: OpCounter, y: torch.Tensor, bias) -> torch.Tensor:
