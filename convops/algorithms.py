@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
 
@@ -78,6 +78,108 @@ class AlgorithmBreakdown:
     def total(self) -> int:
         """Multiplications plus additions."""
         return self.multiplications + self.additions
+
+    @property
+    def macs(self) -> int:
+        """One per multiplication, as :attr:`convops.Breakdown.macs`."""
+        return self.multiplications
+
+    @property
+    def flops(self) -> int:
+        """Two per multiplication, as Lavin & Gray count GFLOPs."""
+        return 2 * self.multiplications
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every figure as plain ints and strings (``convops count --algorithm … --json``)."""
+        return {"kind": self.kind, "algorithm": self.algorithm, "tile": self.tile,
+                "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
+                "batch": self.batch, "parts": {name: {"multiplications": p.multiplications,
+                                                      "additions": p.additions}
+                                               for name, p in self.parts.items()},
+                "multiplications": self.multiplications, "additions": self.additions,
+                "total": self.total, "workspace": self.workspace}
+
+    def text(self) -> str:
+        """The stages as a table of text (``convops count --algorithm …``).
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> print(convops.breakdown(torch.nn.Conv1d(1, 1, 3), (1, 1, 6), algorithm="winograd").text())
+        Conv1d on input (1, 1, 6) -> output (1, 1, 4), algorithm='winograd', tile (2,)
+        total operations: 38
+          stage                   multiplications       additions
+          data_transform                        0               8
+          filter_transform                      6               4
+          elementwise                           8               0
+          accumulation                          0               0
+          inverse_transform                     0               8
+          bias                                  0               4
+        """
+        lines = [f"{self.kind} on input {self.input_shape} -> output {self.output_shape}, "
+                 f"algorithm={self.algorithm!r}" + (f", tile {self.tile}" if self.tile else ""),
+                 f"total operations: {self.total:,}",
+                 f"  {'stage':<20}{'multiplications':>19}{'additions':>16}"]
+        lines += [f"  {name:<20}{p.multiplications:>19,}{p.additions:>16,}"
+                  for name, p in self.parts.items()]
+        if self.workspace is not None:
+            lines.append(f"  workspace (elements of the unfolded input): {self.workspace:,}")
+        return "\n".join(lines)
+
+
+def parse_tile(text: str) -> int | tuple[int, ...]:
+    """``--tile``: ``"4"`` → 4, ``"4,2"`` → (4, 2).
+
+    Examples
+    --------
+    >>> parse_tile("4"), parse_tile("4,2")
+    (4, (4, 2))
+    """
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise ConvopsError(f"--tile {text!r}: give an int, or ints separated by commas") from None
+    return values[0] if len(values) == 1 else values
+
+
+def call_counter(algorithm: str, tile: Any, direct: Callable) -> tuple[Callable, dict]:
+    """A count of one profiled call under ``algorithm`` (for :func:`convops.profile`), from
+    ``direct(layer, shape_in, shape_out)``, the direct count; a call the algorithm does not
+    apply to is counted by the direct algorithm, and why is kept in the returned dict (the
+    ``direct`` breakdown → the reason)."""
+    if algorithm not in ALGORITHMS[1:]:
+        raise ConvopsError(f"algorithm={algorithm!r}: choose among {', '.join(map(repr, ALGORITHMS))}")
+    reasons: dict[int, str] = {}
+
+    def count(layer: Layer, shape_in: tuple, shape_out: tuple):
+        counts = direct(layer, shape_in, shape_out)
+        try:
+            check_algorithm(layer, algorithm, tile)
+        except ConvopsError as error:
+            reasons[id(counts)] = str(error).split(": use")[0]
+            return counts
+        return algorithm_breakdown(layer, shape_in, algorithm, tile, counts)
+    return count, reasons
+
+
+def fell_back(profile: Any) -> tuple[str, ...]:
+    """The names of a profile's counted calls that the direct algorithm counted: those its
+    ``algorithm`` does not apply to."""
+    return tuple(layer.name for layer in profile.counted
+                 if not isinstance(layer.breakdown, AlgorithmBreakdown))
+
+
+def profile_note(layers: Sequence[Any], algorithm: str, tile: Any, reasons: dict) -> str:
+    """The profile's summary note: the algorithm, and which calls fell back to direct."""
+    counted = [layer for layer in layers if layer.breakdown is not None]
+    direct = [layer for layer in counted if not isinstance(layer.breakdown, AlgorithmBreakdown)]
+    note = f"algorithm={algorithm!r}" + ("" if tile is None else f", tile={tile!r}")
+    if not direct:
+        return note + f" for all {len(counted)} convolution calls"
+    why = sorted({reasons.get(id(layer.breakdown), "") for layer in direct} - {""})
+    return (note + f"; {len(direct)} of {len(counted)} calls counted as direct: "
+            + ", ".join(layer.name for layer in direct[:8]) + (" …" if len(direct) > 8 else "")
+            + (f" ({'; '.join(why)})" if why else ""))
 
 
 def _tiles(S: Symbols, m: Sequence) -> sp.Expr:

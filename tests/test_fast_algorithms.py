@@ -157,3 +157,35 @@ def test_cse_programs_compute_the_transforms(m, r):
         v = sp.Matrix(sp.symbols(f"v0:{matrix.cols}"))
         assert [values[sp.Symbol(f"y{i}")] for i in range(matrix.rows)] == list(matrix * v)
         assert f.instructions(transform) <= f.plain(transform).total
+
+
+def test_profile_counts_what_the_algorithm_applies_to():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+                                torch.nn.Conv2d(8, 8, 3, stride=2), torch.nn.ConvTranspose2d(8, 4, 2))
+    shape = (2, 3, 12, 12)
+    p = convops.profile(model, shape, algorithm="winograd", tile=4)
+    assert convops.algorithms.fell_back(p) == ("2", "3")
+    assert "2 of 3 calls counted as direct: 2, 3" in p.summary()
+    direct = convops.profile(model, shape)
+    first = breakdown(model[0], shape, algorithm="winograd", tile=4)
+    assert p.counted[0].breakdown == first
+    assert p.total == first.total + sum(layer.total for layer in direct.counted[1:])
+    with pytest.raises(ConvopsError, match="forward at concrete sizes"):
+        convops.profile(model, shape, algorithm="fft", backward=True)
+    with pytest.raises(ConvopsError, match="choose among"):
+        convops.profile(model, shape, algorithm="fast")
+
+
+def test_cli_algorithm(capsys):
+    from convops.cli import main
+
+    assert main(["count", "Conv2d(3, 8, 3, padding=1)", "--input", "1,3,10,10",
+                 "--algorithm", "winograd", "--tile", "4", "--json"]) == 0
+    import json
+    report = json.loads(capsys.readouterr().out)
+    b = breakdown(torch.nn.Conv2d(3, 8, 3, padding=1), (1, 3, 10, 10), algorithm="winograd", tile=4)
+    assert report["total"] == b.total and report["tile"] == [4, 4]
+    assert report["parts"]["elementwise"]["multiplications"] == b.parts["elementwise"].multiplications
+    assert main(["count", "Conv2d(3, 8, 3, stride=2)", "--input", "1,3,10,10",
+                 "--algorithm", "fft"]) == 2
+    assert "stride-1" in capsys.readouterr().err
