@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .algorithms import ALGORITHMS, AlgorithmBreakdown, Operations
+from .algorithms import AlgorithmBreakdown, Operations
 from .backward import BackwardDerivation
 from .cook_toom import winograd
 from .count import BackwardBreakdown, Breakdown, GradientCount, breakdown, count_ops
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # loaded on first use (PEP 562): they import torch
     from .profiling import LayerProfile, Profile
     from .symbolic_profile import SymbolicProfile
 
-__all__ = ["ALGORITHMS", "AlgorithmBreakdown", "BackwardBreakdown", "BackwardDerivation", "Breakdown",
+__all__ = ["AlgorithmBreakdown", "BackwardBreakdown", "BackwardDerivation", "Breakdown",
            "ConvopsError", "Derivation", "GradientCount", "KINDS", "Kind", "Layer", "LayerProfile",
            "Operations", "Profile", "SymbolicProfile", "breakdown", "count_ops", "derive", "latex",
            "peers", "profile", "reference", "winograd"]

@@ -220,7 +220,7 @@ def paper_filter_program() -> Table:
     exact = [values[sp.Symbol(f"y{i}")] for i in range(6)] == list(expected)
     rows = tuple((str(name), str(expr), str(linear_instructions(expr))) for name, expr in program)
     total = sum(linear_instructions(expr) for _, expr in program)
-    return Table(("", "computes", "instructions"), rows + (("", "✓ equals G g" if exact else "✗", str(total)),),
+    return Table(("line", "computes", "instructions"), rows + (("", "✓ equals G g" if exact else "✗", str(total)),),
                  "F(4, 3) filter transform in 8 instructions")
 
 
@@ -228,5 +228,5 @@ def schedule_table(matrix) -> Table:
     """The program convops counts for ``matrix @ v`` (:func:`convops.cook_toom.cse_schedule`)."""
     lines = cse_schedule(matrix)
     rows = tuple((str(name), str(expr), str(n)) for name, expr, n in lines)
-    return Table(("", "computes", "instructions"), rows + (("", "total", str(sum(n for *_, n in lines))),),
+    return Table(("line", "computes", "instructions"), rows + (("", "total", str(sum(n for *_, n in lines))),),
                  "Common-subexpression program")
