@@ -39,7 +39,7 @@ from ._compile import compile_int
 from .errors import ConvopsError
 from .layer import Layer
 from .symbols import Symbols, symbols
-from .cook_toom import Operations, winograd
+from .cook_toom import DEFAULT_POINTS, Operations, nested_cost, winograd
 
 ALGORITHMS = ("direct", "im2col", "winograd", "fft", "fft_gauss")  #: what ``algorithm=`` accepts
 STAGES = ("data_transform", "filter_transform", "elementwise", "accumulation",
@@ -193,11 +193,19 @@ def _im2col(S: Symbols) -> dict[str, tuple[sp.Expr, sp.Expr]]:
     return {"gemm": (outputs * depth, outputs * (depth - 1)), "bias": (sp.S.Zero, outputs * S.b)}
 
 
-def _winograd(S: Symbols, m: tuple[int, ...], r: tuple[int, ...]) -> dict[str, tuple[sp.Expr, sp.Expr]]:
-    """Winograd's stages for output tiles ``m`` and kernel sizes ``r`` (numbers: the matrices are)."""
-    w = winograd(m, r)
-    T, points = _tiles(S, m), sp.prod(w.alpha)
-    data, filt, inverse = (w.plain(t) for t in ("data", "filter", "inverse"))
+def winograd_costs(m: Sequence[int], r: Sequence[int]) -> dict[str, list[tuple[int, int]]]:
+    """Each transform's 1-d plain cost per dimension, ``(multiplications, additions)``, of
+    F(m₀×…, r₀×…) (:meth:`convops.cook_toom.Winograd.plain`)."""
+    dims = winograd(tuple(m), tuple(r)).dims
+    return {t: [(c.multiplications, c.additions) for c in (w.plain(t) for w in dims)]
+            for t in ("data", "filter", "inverse")}
+
+
+def _winograd(S: Symbols, m: Sequence, k: Sequence, costs: Mapping) -> dict[str, tuple[sp.Expr, sp.Expr]]:
+    """Winograd's stages for output tiles ``m`` and kernel sizes ``k``, from each transform's
+    1-d costs per dimension (numbers, or symbols for the calculator)."""
+    T, points = _tiles(S, m), sp.prod([a + b - 1 for a, b in zip(m, k)])
+    data, filt, inverse = (nested_cost(t, m, k, costs[t]) for t in ("data", "filter", "inverse"))
     per_channel = S.C_in / S.g
     return {
         "data_transform": _scaled(data, S.N * S.C_in * T),
@@ -209,8 +217,8 @@ def _winograd(S: Symbols, m: tuple[int, ...], r: tuple[int, ...]) -> dict[str, t
     }
 
 
-def _scaled(cost: Operations, times: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
-    return times * cost.multiplications, times * cost.additions
+def _scaled(cost: tuple, times: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    return times * cost[0], times * cost[1]
 
 
 def fft_cost(alpha) -> tuple[sp.Expr, sp.Expr]:
@@ -228,10 +236,12 @@ def fft_cost(alpha) -> tuple[sp.Expr, sp.Expr]:
     return sp.simplify(4 * products), sp.simplify(2 * products + 4 * butterflies)
 
 
-def fft_transform_cost(alpha: Sequence) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+def fft_transform_cost(alpha: Sequence, costs: Sequence | None = None) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     """``(multiplications, additions, kept)`` of the FFT of a real tile of sizes ``alpha``: the
     last dimension first, keeping ``α/2 + 1`` coefficients, then each other dimension on what
     was kept.  ``kept`` is the number of complex coefficients left (the inverse costs the same).
+    ``costs`` are each dimension's 1-d FFT costs, by default :func:`fft_cost` (symbols for the
+    calculator, whose table gives them).
 
     Examples
     --------
@@ -241,15 +251,18 @@ def fft_transform_cost(alpha: Sequence) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     *first, last = alpha
     kept = sp.prod(first) * (sp.floor(sp.S(last) / 2) + 1)
     lines = [sp.prod(first)] + [kept / a for a in first]
-    costs = [fft_cost(last)] + [fft_cost(a) for a in first]
+    costs = [fft_cost(a) for a in alpha] if costs is None else list(costs)
+    costs = costs[-1:] + costs[:-1]
     return (sp.expand(sum(n * c[0] for n, c in zip(lines, costs))),
             sp.expand(sum(n * c[1] for n, c in zip(lines, costs))), kept)
 
 
-def _fft(S: Symbols, alpha: Sequence, gauss: bool, k: Sequence) -> dict[str, tuple[sp.Expr, sp.Expr]]:
+def _fft(S: Symbols, alpha: Sequence, gauss: bool, k: Sequence, costs=None,
+         m: Sequence | None = None) -> dict[str, tuple[sp.Expr, sp.Expr]]:
+    """The FFT's stages; ``m``, the output tile per dimension, defaults to ``α - k + 1``."""
     gauss = int(gauss)
-    T = _tiles(S, [a - r + 1 for a, r in zip(alpha, k)])
-    mults, adds, kept = fft_transform_cost(alpha)
+    T = _tiles(S, m or [a - r + 1 for a, r in zip(alpha, k)])
+    mults, adds, kept = fft_transform_cost(alpha, costs)
     per_channel = S.C_in / S.g
     data, filters = S.N * S.C_in * T, S.C_out * per_channel
     products = S.N * S.C_out * per_channel * T * kept
@@ -265,7 +278,7 @@ def _fft(S: Symbols, alpha: Sequence, gauss: bool, k: Sequence) -> dict[str, tup
 
 def fft_symbols(ndim: int) -> tuple[sp.Symbol, ...]:
     """The FFT sizes α per dimension, as they print in :func:`formulas`."""
-    return sp.symbols(" ".join(f"alpha{i}" for i in range(ndim)) + " ", positive=True, integer=True)
+    return sp.symbols(f"alpha0:{ndim}", positive=True, integer=True)
 
 
 def formulas(ndim: int, algorithm: str, tile: Sequence[int] | None = None,
@@ -285,11 +298,53 @@ def formulas(ndim: int, algorithm: str, tile: Sequence[int] | None = None,
     if algorithm == "im2col":
         return _im2col(S)
     if algorithm == "winograd":
-        return _winograd(S, tuple(tile), tuple(kernel_size))
+        return _winograd(S, tuple(tile), tuple(kernel_size), winograd_costs(tile, kernel_size))
     if algorithm in ("fft", "fft_gauss"):
         alpha = fft_symbols(ndim) if tile is None else tuple(tile)
         return _fft(S, alpha, algorithm == "fft_gauss", kernel_size or S.k)
     raise ConvopsError(f"algorithm={algorithm!r}: choose among {', '.join(map(repr, ALGORITHMS))}")
+
+
+def workspace(S: Symbols) -> sp.Expr:
+    """im2col's unfolded input: ``C_in·∏k`` rows and ``∏L_out`` columns per sample."""
+    return S.N * S.C_in * sp.prod(S.k) * sp.prod(S.size_out)
+
+
+def calculator_formulas(ndim: int, algorithm: str):
+    """``(arguments, outputs, intermediates, stages)`` of ``algorithm``'s count with its tile
+    and each dimension's 1-d transform costs as arguments (``m0 …`` and ``data_mult0 …`` for
+    Winograd, ``alpha0 …`` and ``fft_mult0 …`` for FFT): what the site's calculator prints as
+    JavaScript, its tables of costs printed from :func:`winograd_costs` and :func:`fft_cost`.
+    ``outputs`` are each stage's multiplications and additions in turn (then, for im2col, the
+    workspace).
+
+    Examples
+    --------
+    >>> arguments, outputs, intermediates, stages = calculator_formulas(1, "fft")
+    >>> arguments[-4:], intermediates, stages[:2]
+    ((L_out, alpha0, fft_mult0, fft_add0), [(m0, alpha0 - k + 1)], ('data_transform', 'filter_transform'))
+    """
+    S = symbols(ndim)
+    arguments = [S.N, S.C_in, S.C_out, S.g, S.b, *S.k, *S.size_out]
+    named = lambda stem: sp.symbols(f"{stem}0:{ndim}", integer=True, nonnegative=True)
+    intermediates = []
+    if algorithm == "im2col":
+        parts = _im2col(S)
+    elif algorithm == "winograd":
+        m = sp.symbols(f"m0:{ndim}", integer=True, positive=True)
+        costs = {t: list(zip(named(f"{t}_mult"), named(f"{t}_add"))) for t in ("data", "filter", "inverse")}
+        arguments += [*m, *(c for t in costs.values() for pair in t for c in pair)]
+        parts = _winograd(S, m, S.k, costs)
+    else:
+        alpha, m = fft_symbols(ndim), sp.symbols(f"m0:{ndim}", integer=True, positive=True)
+        costs = list(zip(named("fft_mult"), named("fft_add")))
+        arguments += [*alpha, *(c for pair in costs for c in pair)]
+        intermediates = [(mi, a - k + 1) for mi, a, k in zip(m, alpha, S.k)]
+        parts = _fft(S, alpha, algorithm == "fft_gauss", S.k, costs, m)
+    outputs = [e for pair in parts.values() for e in pair]
+    if algorithm == "im2col":
+        outputs.append(workspace(S))
+    return tuple(arguments), outputs, intermediates, tuple(parts)
 
 
 def check_algorithm(layer: Layer, algorithm: str, tile: Any) -> tuple[int, ...] | None:
@@ -316,6 +371,12 @@ def check_algorithm(layer: Layer, algorithm: str, tile: Any) -> tuple[int, ...] 
     if not (isinstance(tiles, (tuple, list)) and len(tiles) == n
             and all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in tiles)):
         raise ConvopsError(f"tile={tile!r} must be a positive int or {n} of them, one per dimension")
+    if algorithm == "winograd":
+        for m, k in zip(tiles, layer.kernel_size):
+            if m + k - 2 > len(DEFAULT_POINTS):
+                raise ConvopsError(f"tile={tile!r}: F({m}, {k}) needs {m + k - 2} interpolation "
+                                   f"points, more than the {len(DEFAULT_POINTS)} defaults of "
+                                   "convops.cook_toom.DEFAULT_POINTS: choose a smaller tile")
     if algorithm.startswith("fft"):
         for t, k in zip(tiles, layer.kernel_size):
             if t & (t - 1) or t < k:
@@ -370,8 +431,11 @@ def algorithm_breakdown(layer: Layer, input_shape: Sequence[int], algorithm: str
         values = compiled(direct.batch, layer.in_channels, layer.out_channels, layer.groups,
                           int(layer.bias), *layer.kernel_size, *size_out)
     parts = {name: Operations(values[2 * i], values[2 * i + 1]) for i, name in enumerate(names)}
-    workspace = None
+    workspace_ = None
     if algorithm == "im2col":
-        workspace = direct.batch * layer.in_channels * sp.prod(layer.kernel_size) * sp.prod(size_out)
+        S = symbols(n)
+        workspace_ = workspace(S).xreplace(dict(zip((S.N, S.C_in, *S.k, *S.size_out), (
+            direct.batch, layer.in_channels, *layer.kernel_size, *size_out))))
     return AlgorithmBreakdown(layer.kind.name, algorithm, alpha or tiles, direct.input_shape,
-                              direct.output_shape, direct.batch, parts, workspace and int(workspace))
+                              direct.output_shape, direct.batch, parts,
+                              None if workspace_ is None else int(workspace_))

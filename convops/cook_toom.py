@@ -25,6 +25,7 @@ Lavin & Gray (2016) count their 32, 28 and 24 for F(2×2, 3×3).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import Sequence
 
@@ -231,6 +232,27 @@ class Winograd:
         return (self.AT * (self.G * g).multiply_elementwise(self.BT * d)).applyfunc(sp.expand)
 
 
+def _coefficients(roots) -> list[Fraction]:
+    """The coefficients of ``∏ (x - b)`` over ``roots``, lowest power first."""
+    c = [Fraction(1)]
+    for b in roots:
+        c = [Fraction(0)] + c  # x times the product so far, less b times it
+        for i in range(len(c) - 1):
+            c[i] -= b * c[i + 1]
+    return c
+
+
+def _product(values) -> Fraction:
+    result = Fraction(1)
+    for v in values:
+        result *= v
+    return result
+
+
+def _rational(value: Fraction) -> sp.Rational:
+    return sp.Rational(value.numerator, value.denominator)
+
+
 @lru_cache(maxsize=None)
 def _one(m: int, r: int, points: tuple[sp.Rational, ...] | None) -> Winograd:
     alpha = m + r - 1
@@ -242,16 +264,41 @@ def _one(m: int, r: int, points: tuple[sp.Rational, ...] | None) -> Winograd:
     if len(points) != alpha - 1 or len(set(points)) != len(points):
         raise ConvopsError(f"points={points!r}: F({m}, {r}) needs {alpha - 1} distinct finite "
                            "points (infinity is added as the last)")
-    x = sp.Symbol("x")
-    f = [sp.prod([a - b for b in points if b != a]) for a in points]
+    q = [Fraction(int(p.p), int(p.q)) for p in points]  # exact, and fast for the site's tables
+    f = [_product(a - b for b in q if b != a) for a in q]
     sign = -1 if f and f[0] < 0 else 1  # wincnn's convention: a positive first denominator
     f = [sign * f[0], *f[1:]] if f else f
-    rows = [sp.Poly(sign ** (j == 0) * sp.prod([x - b for b in points if b != a]), x)
-            for j, a in enumerate(points)] + [sp.Poly(sp.prod([x - b for b in points]), x)]
-    BT = sp.Matrix(alpha, alpha, lambda j, i: rows[j].coeff_monomial(x ** i))
-    G = sp.Matrix(alpha, r, lambda j, k: points[j] ** k / f[j] if j < alpha - 1 else int(k == r - 1))
-    AT = sp.Matrix(m, alpha, lambda i, j: points[j] ** i if j < alpha - 1 else int(i == m - 1))
+    rows = [[sign ** (j == 0) * c for c in _coefficients([b for b in q if b != a])] + [0]
+            for j, a in enumerate(q)] + [_coefficients(q)]
+    BT = sp.Matrix([[_rational(Fraction(c)) for c in row] for row in rows])
+    G = sp.Matrix([[_rational(a ** k / fa) for k in range(r)] for a, fa in zip(q, f)]
+                  + [[int(k == r - 1) for k in range(r)]])
+    AT = sp.Matrix([[_rational(a ** i) for a in q] + [int(i == m - 1)] for i in range(m)])
     return Winograd(m, r, tuple(points), AT, G, BT)
+
+
+def nested_lines(transform: str, m: Sequence, r: Sequence) -> tuple:
+    """How many 1-d transforms each dimension's pass of ``transform`` applies to one tile of
+    F(m₀×…, r₀×…): dimension ``i`` after the dimensions before it, whose sizes are already
+    transformed (numbers or sympy symbols).
+
+    Examples
+    --------
+    >>> nested_lines("filter", (2, 2), (3, 3)), nested_lines("inverse", (2, 2), (3, 3))
+    ((3, 4), (4, 2))
+    """
+    alpha = [a + b - 1 for a, b in zip(m, r)]
+    before = {"data": alpha, "filter": alpha, "inverse": list(m)}[transform]
+    after = {"data": alpha, "filter": list(r), "inverse": alpha}[transform]
+    return tuple(sp.prod(before[:i]) * sp.prod(after[i + 1:]) for i in range(len(alpha)))
+
+
+def nested_cost(transform: str, m: Sequence, r: Sequence, costs: Sequence) -> tuple:
+    """``(multiplications, additions)`` of a nested ``transform`` from each dimension's 1-d
+    ``costs`` (pairs, or :class:`Operations`), numbers or sympy."""
+    lines = nested_lines(transform, m, r)
+    pairs = [(c.multiplications, c.additions) if isinstance(c, Operations) else c for c in costs]
+    return (sum(n * c[0] for n, c in zip(lines, pairs)), sum(n * c[1] for n, c in zip(lines, pairs)))
 
 
 @dataclass(frozen=True)
@@ -291,18 +338,12 @@ class NestedWinograd:
         return sp.prod(self.alpha)
 
     def lines(self, transform: str) -> tuple[int, ...]:
-        """How many 1-d transforms each dimension's pass applies to a tile: dimension ``i`` is
-        transformed after the dimensions before it (their sizes already transformed)."""
-        before = {"data": self.alpha, "filter": self.alpha, "inverse": self.m}[transform]
-        after = {"data": self.alpha, "filter": self.r, "inverse": self.alpha}[transform]
-        return tuple(int(sp.prod(before[:i]) * sp.prod(after[i + 1:])) for i in range(len(self.dims)))
+        """How many 1-d transforms each dimension's pass applies to a tile (:func:`nested_lines`)."""
+        return tuple(int(n) for n in nested_lines(transform, self.m, self.r))
 
     def plain(self, transform: str) -> Operations:
         """The tile's ``transform`` as 1-d matrix products along each dimension (:func:`matrix_cost`)."""
-        costs = [w.plain(transform) for w in self.dims]
-        lines = self.lines(transform)
-        return Operations(sum(n * c.multiplications for n, c in zip(lines, costs)),
-                    sum(n * c.additions for n, c in zip(lines, costs)))
+        return Operations(*nested_cost(transform, self.m, self.r, [w.plain(transform) for w in self.dims]))
 
     def instructions(self, transform: str) -> int:
         """The tile's ``transform`` in instructions, each 1-d pass after CSE (:func:`matrix_instructions`)."""

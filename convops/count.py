@@ -20,7 +20,7 @@ import sympy as sp
 
 from ._compile import assignments, code, compile_int, define, stage
 from .additions import beyond_saturation
-from .algorithms import AlgorithmBreakdown, algorithm_breakdown, check_algorithm
+from .algorithms import AlgorithmBreakdown, algorithm_breakdown
 from .backward import GRADIENTS
 from .derivation import derive
 from .errors import ConvopsError
@@ -340,14 +340,14 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
 
 
 def _algorithm_breakdown(module, input_shape, backward: bool, algorithm, tile) -> AlgorithmBreakdown:
+    layer = module if isinstance(module, Layer) else Layer.from_module(module)
+    direct = breakdown(layer, input_shape)  # the layer's and the input's refusals first
+    if algorithm == "direct":
+        raise ConvopsError(f"tile={tile!r}: the direct algorithm has no tile; leave it out")
     if backward:
         raise ConvopsError(f"backward=True counts the direct algorithm only, not algorithm="
                            f"{algorithm!r}: leave algorithm out (or pass 'direct')")
-    if algorithm == "direct":
-        raise ConvopsError(f"tile={tile!r}: the direct algorithm has no tile; leave it out")
-    layer = module if isinstance(module, Layer) else Layer.from_module(module)
-    check_algorithm(layer, algorithm, tile)  # before the input: the request's mistake first
-    return algorithm_breakdown(layer, input_shape, algorithm, tile, breakdown(layer, input_shape))
+    return algorithm_breakdown(layer, input_shape, algorithm, tile, direct)
 
 
 def _what_runs(module: Any, input_shape: Sequence[int]) -> tuple[Layer, tuple[int, ...]]:
