@@ -2,7 +2,9 @@
 
 Goals (issue 2): count_ops median <= 10 us per layer and >= 100x faster than FlopCounterMode,
 with equal multiplication counts; time flat in input size (ConvTranspose1d of length 10 and of
-length 1e9 within 1.5x).  Run: `make bench` or `.venv/bin/python benchmarks/count_ops.py`.
+length 1e9 within 1.5x).  Issue 25 keeps them with count_ops counting what a module's call runs:
+the fast path measured here is taken only for a plain torch module without hooks (its own or
+global), parametrizations or a complex weight.  Run: `make bench` or `.venv/bin/python benchmarks/count_ops.py`.
 """
 
 from __future__ import annotations

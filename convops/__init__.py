@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # loaded on first use (PEP 562): they import torch
     from . import peers, reference
     from .profiler import profile
     from .profiling import LayerProfile, Profile
-    from .symbolic_profile import SymbolicProfile
+    from .symbolic import SymbolicProfile
 
 __all__ = ["AlgorithmBreakdown", "BackwardBreakdown", "BackwardDerivation", "Breakdown",
            "ConvopsError", "Derivation", "GradientCount", "KINDS", "Kind", "Layer", "LayerProfile",
@@ -40,7 +40,7 @@ __all__ = ["AlgorithmBreakdown", "BackwardBreakdown", "BackwardDerivation", "Bre
 __version__ = "0.1.0"
 
 _LAZY = {"LayerProfile": "profiling", "Profile": "profiling", "profile": "profiler",
-         "SymbolicProfile": "symbolic_profile", "peers": None, "reference": None}
+         "SymbolicProfile": "symbolic", "peers": None, "reference": None}
 
 
 def __getattr__(name: str) -> Any:

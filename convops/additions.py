@@ -41,6 +41,7 @@ def floor_sum(n: int, m: int, a: int, b: int) -> int:
 
     Examples
     --------
+    >>> from convops.additions import floor_sum
     >>> floor_sum(5, 3, 2, 1), sum((2 * t + 1) // 3 for t in range(5))
     (7, 7)
     """
@@ -66,6 +67,7 @@ def lattice_count(L: int, k: int, s: int, d: int, T: int) -> int:
 
     Examples
     --------
+    >>> from convops.additions import lattice_count
     >>> lattice_count(4, 3, 2, 1, 5), sum(i * 2 + j < 5 for i in range(4) for j in range(3))
     (7, 7)
     """
@@ -92,6 +94,7 @@ def saturation(k: int, s: int, d: int, T: int) -> int:
 
     Examples
     --------
+    >>> from convops.additions import lattice_count, saturation
     >>> saturation(3, 2, 1, 7), [lattice_count(L, 3, 2, 1, 7) for L in (3, 4, 5, 6)]
     (4, [9, 10, 10, 10])
     """
@@ -101,9 +104,33 @@ def saturation(k: int, s: int, d: int, T: int) -> int:
 
 
 class LatticeCount(sp.Function):
-    r""":math:`F_{L,k,s,d}(T)`: pairs ``(i, j)`` in ``[0, L) x [0, k)`` with :math:`i s + j d < T`."""
+    r""":math:`F_{L,k,s,d}(T)`: pairs ``(i, j)`` in ``[0, L) x [0, k)`` with :math:`i s + j d < T`.
+
+    An integer, never negative, as sympy is told (so ``floor`` of it is itself); it evaluates at
+    integer arguments (:func:`lattice_count`) and rewrites as the double sum it counts.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from convops.additions import LatticeCount, lattice_count
+    >>> L, k, s, d, T = sp.symbols("L k s d T", integer=True, positive=True)
+    >>> F = LatticeCount(L, k, s, d, T)
+    >>> sp.floor(F) == F, F.is_nonnegative
+    (True, True)
+    >>> values = {L: 4, k: 3, s: 2, d: 1, T: 5}
+    >>> F.rewrite(sp.Sum).subs(values).doit(), F.subs(values), lattice_count(4, 3, 2, 1, 5)
+    (7, 7, 7)
+
+    See Also
+    --------
+    lattice_count : the count at ints, in O(log) steps.
+    lattice_count_definition : the defining sum, with its indices named.
+    Saturation : the input size from which the count stops growing.
+    """
 
     nargs = 5
+    is_integer = True
+    is_nonnegative = True
 
     @classmethod
     def eval(cls, L: sp.Expr, k: sp.Expr, s: sp.Expr, d: sp.Expr, T: sp.Expr) -> sp.Expr | None:
@@ -113,6 +140,12 @@ class LatticeCount(sp.Function):
         if T.is_nonpositive:
             return sp.S.Zero
         return None
+
+    def _eval_rewrite_as_Sum(self, L, k, s, d, T, **kwargs):
+        r"""The count as what it counts: :math:`\sum_m \sum_j [\,m s + j d < T\,]`."""
+        m, j = sp.Dummy("m", integer=True, nonnegative=True), \
+            sp.Dummy("j", integer=True, nonnegative=True)
+        return sp.Sum(Iverson(sp.StrictLessThan(m * s + j * d, T)), (m, 0, L - 1), (j, 0, k - 1))
 
     def _latex(self, printer):
         L, k, s, d, T = (printer._print(arg) for arg in self.args)
@@ -127,6 +160,8 @@ class Iverson(sp.Function):
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.additions import Iverson
     >>> i, j = sp.symbols("i j", integer=True)
     >>> Iverson(sp.Eq(i, 1)).subs(i, 1), Iverson(sp.Eq(i, 1)).subs(i, 2)
     (1, 0)
@@ -160,6 +195,7 @@ def lattice_count_definition() -> sp.Eq:
 
     Examples
     --------
+    >>> from convops.additions import lattice_count, lattice_count_definition
     >>> definition = lattice_count_definition()
     >>> L, k, s, d, T = sorted(definition.lhs.free_symbols, key=definition.lhs.args.index)
     >>> values = {L: 4, k: 3, s: 2, d: 1, T: 5}
@@ -168,14 +204,28 @@ def lattice_count_definition() -> sp.Eq:
     """
     L, k, s, d = sp.symbols("L k s d", integer=True, positive=True)
     T = sp.Symbol("T", integer=True)
-    m, j = sp.symbols("m j", integer=True, nonnegative=True)
-    body = Iverson(sp.StrictLessThan(m * s + j * d, T))
-    return sp.Eq(LatticeCount(L, k, s, d, T), sp.Sum(body, (m, 0, L - 1), (j, 0, k - 1)),
-                 evaluate=False)
+    count = LatticeCount(L, k, s, d, T)
+    total = count.rewrite(sp.Sum)
+    (m, *_), (j, *_) = total.limits
+    named = {m: sp.Symbol("m", integer=True, nonnegative=True),
+             j: sp.Symbol("j", integer=True, nonnegative=True)}
+    return sp.Eq(count, total.xreplace(named), evaluate=False)
 
 
 class Saturation(sp.Function):
-    """:func:`saturation` as a sympy function."""
+    """:func:`saturation` as a sympy function.
+
+    Examples
+    --------
+    >>> from convops.additions import Saturation, saturation
+    >>> Saturation(3, 2, 1, 7), saturation(3, 2, 1, 7)
+    (4, 4)
+
+    See Also
+    --------
+    saturation : the same at ints.
+    LatticeCount : the count it saturates.
+    """
 
     nargs = 4
     is_integer = True
@@ -189,7 +239,15 @@ class Saturation(sp.Function):
 
 
 class Gcd(sp.Function):
-    """Greatest common divisor of two positive integers (sympy's ``gcd`` is the polynomial one)."""
+    """Greatest common divisor of two positive integers (sympy's ``gcd`` is the polynomial one).
+
+    Examples
+    --------
+    >>> from convops.additions import Gcd
+    >>> import sympy as sp
+    >>> Gcd(12, 18), Gcd(sp.Symbol('x'), sp.Symbol('x'))
+    (6, x)
+    """
 
     nargs = 2
     is_integer = True
@@ -222,6 +280,7 @@ def products_inside(L: Size, k: Size, s: Size, d: Size, p: Size, q: Size) -> sp.
 
     Examples
     --------
+    >>> from convops.additions import products_inside
     >>> products_inside(4, 3, 2, 1, 1, 1)  # 12 products, one cropped at the start
     11
     """
@@ -233,6 +292,7 @@ def reduced(s: Size, d: Size) -> tuple[sp.Expr, sp.Expr]:
 
     Examples
     --------
+    >>> from convops.additions import reduced
     >>> reduced(4, 6)
     (2, 3)
     """
@@ -252,6 +312,7 @@ def positions_reached(P: Size, L: Size, k: Size, s: Size, d: Size, p: Size, q: S
 
     Examples
     --------
+    >>> from convops.additions import positions_reached, products_inside
     >>> # L=4, k=3, s=2, d=1, no padding: positions 0..8 are all reached
     >>> positions_reached(products_inside(4, 3, 2, 1, 0, 0), 4, 3, 2, 1, 0, 0, 2, 1)
     9
@@ -269,6 +330,7 @@ def closed_form(P: Sequence[Size], Z: Sequence[Size]) -> sp.Expr:
 
     Examples
     --------
+    >>> from convops.additions import closed_form
     >>> closed_form((12, 5), (9, 5))  # 60 products land on 45 positions: 15 additions
     15
     """
@@ -286,6 +348,8 @@ def beyond_saturation(expr: sp.Expr, L: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.additions import beyond_saturation, products_inside
     >>> L = sp.Symbol("L", integer=True, positive=True)
     >>> threshold, form = beyond_saturation(products_inside(L, 3, 2, 1, 1, 0), L)
     >>> threshold, form

@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
 
-from ._compile import compile_int
+from .compiler import compile_int
 from .errors import ConvopsError
 from .layer import Layer
 from .symbols import Symbols, symbols
@@ -398,7 +398,7 @@ def whole_input_fft(size_out: Sequence[int], kernel_size: Sequence[int]) -> tupl
 
 @lru_cache(maxsize=256)
 def _compiled(ndim: int, algorithm: str, tile, kernel_size):
-    """Exact integer code of :func:`formulas` (:func:`convops._compile.compile_int`): a function of
+    """Exact integer code of :func:`formulas` (:func:`convops.compiler.compile_int`): a function of
     ``(N, C_in, C_out, g, b, *k, *size_out)`` giving every stage's two counts, in order."""
     S = symbols(ndim)
     parts = formulas(ndim, algorithm, tile, kernel_size)

@@ -46,7 +46,8 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from .errors import ConvopsError
-from .symbols import SPATIAL_NAMES, Symbols, equation_latex, indexed, indexed_symbols
+from .equations import Equations
+from .symbols import SPATIAL_NAMES, Symbols, indexed_symbols
 
 if TYPE_CHECKING:
     from .derivation import Derivation
@@ -57,28 +58,55 @@ GRADIENTS = ("input", "weight", "bias")
 
 @dataclass(frozen=True)
 class Gradient:
-    """The operations of one gradient, as sympy expressions."""
+    """The operations of one gradient, as sympy expressions.
+
+    Examples
+    --------
+    >>> from convops.backward import Gradient
+    >>> import sympy as sp
+    >>> x = sp.Symbol('x')
+    >>> Gradient(2 * x, x - 1)
+    Gradient(multiplications=2*x, additions=x - 1)
+
+    See Also
+    --------
+    BackwardDerivation.gradient : each gradient of a kind.
+    """
 
     multiplications: sp.Expr
     additions: sp.Expr
 
     @property
     def total(self) -> sp.Expr:
-        """Multiplications plus additions."""
+        """Multiplications plus additions.
+
+        Examples
+        --------
+        >>> from convops.backward import Gradient
+        >>> import sympy as sp
+        >>> x = sp.Symbol('x')
+        >>> Gradient(2 * x, x - 1).total
+        3*x - 1
+        """
         return self.multiplications + self.additions
 
     def subs(self, *args: Any, **kwargs: Any) -> Gradient:
-        """Both expressions with sympy's ``subs`` applied."""
+        """Both expressions with sympy's ``subs`` applied.
+
+        Examples
+        --------
+        >>> from convops.backward import Gradient
+        >>> import sympy as sp
+        >>> x = sp.Symbol('x')
+        >>> Gradient(2 * x, x - 1).subs(x, 3)
+        Gradient(multiplications=6, additions=2)
+        """
         return Gradient(self.multiplications.subs(*args, **kwargs),
                         self.additions.subs(*args, **kwargs))
 
 
-def _prod(factors) -> sp.Expr:
-    return sp.Mul(*factors)
-
-
 @dataclass(frozen=True)
-class BackwardDerivation:
+class BackwardDerivation(Equations):
     """The symbolic operation count of the backward pass of one module kind.
 
     ``grad_input``, ``grad_weight`` and ``grad_bias`` are :class:`Gradient` s of sympy expressions
@@ -96,30 +124,76 @@ class BackwardDerivation:
     C_out*b*(L_out*N - 1)
     >>> b.simplified(False, "bias")
     0
+    >>> [k for k in convops.derive("Conv3d").backward.indexed_equations() if len(k) < 10]
+    ['fold', 'q', 's_reduced', 'd_reduced', 'P', 'Z', 'A']
+    >>> print(convops.derive("Conv3d").backward.latex("q"))
+    q_{i} = L_{\\text{in},i} - s_{i} \\left(L_{\\text{out},i} - 1\\right) - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1
+
+    See Also
+    --------
+    convops.derivation.Derivation : the forward it is the backward of.
+    convops.equations.Equations : its equations, indexed equations and their LaTeX.
     """
 
     forward: Derivation = field(repr=False)
 
     @property
     def symbols(self) -> Symbols:
-        """The symbols of the forward derivation."""
+        """The symbols of the forward derivation.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.symbols is derive('Conv1d').symbols
+        True
+        """
         return self.forward.symbols
 
     @property
     def name(self) -> str:
-        """The module's class name, e.g. ``"Conv2d"``."""
+        """The module's class name, e.g. ``"Conv2d"``.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.name
+        'Conv1d'
+        """
         return self.forward.name
 
     @property
     def transposed(self) -> bool:
-        """Whether the forward is a transposed convolution."""
+        """Whether the forward is a transposed convolution.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.transposed
+        False
+        """
         return self.forward.kind.transposed
 
     # -- grad_input --------------------------------------------------------------------------
     @cached_property
     def grad_input(self) -> Gradient:
         """The convolution computing ``grad_input`` from ``grad_output``: the forward count of
-        the other kind with the channels swapped, no bias, and the sizes renamed."""
+        the other kind with the channels swapped, no bias, and the sizes renamed.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.grad_input.multiplications
+        C_in*C_out*L_out*N*k/g
+
+        See Also
+        --------
+        grad_weight : the weight's gradient.
+        grad_bias : the bias's gradient.
+        """
         S, dual = self.symbols, self.forward.dual
         if self.transposed:  # a convolution whose outputs are our input's positions
             sizes = dict(zip(S.size_out, S.size_in))
@@ -133,7 +207,15 @@ class BackwardDerivation:
         """The definitions :attr:`grad_input` is written in, in order (convolutions; empty for
         transposed kinds): per dimension the output padding ``q`` of the transposed convolution
         computing it, then ``s'``, ``d'``, ``P``, ``Z`` as in
-        :attr:`~convops.derivation.Derivation.A_terms` from the output's size, and ``A``."""
+        :attr:`~convops.derivation.Derivation.A_terms` from the output's size, and ``A``.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> [str(symbol) for symbol in b.terms]
+        ['q', 's_reduced', 'd_reduced', 'P', 'Z', 'A']
+        """
         if self.transposed:
             return {}
         S, dual = self.symbols, self.forward.dual
@@ -152,30 +234,72 @@ class BackwardDerivation:
 
         With such a mode, ``grad_input`` is :attr:`grad_input` of the same layer with padding 0
         on the padded input (:math:`L_\text{in} + 2p` in place of :math:`L_\text{in}`), plus
-        these additions."""
+        these additions.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.fold
+        2*C_in*N*p
+        """
         S = self.symbols
         if self.transposed:
             return sp.S.Zero
-        padded = _prod(L + 2 * p for L, p in zip(S.size_in, S.p))
-        return S.N * S.C_in * (padded - _prod(S.size_in))
+        padded = sp.Mul(*(L + 2 * p for L, p in zip(S.size_in, S.p)))
+        return S.N * S.C_in * (padded - sp.Mul(*S.size_in))
 
     # -- grad_weight, grad_bias --------------------------------------------------------------
     @cached_property
     def grad_weight(self) -> Gradient:
-        """Per weight element, one product per forward product it took part in, then their sum."""
+        """Per weight element, one product per forward product it took part in, then their sum.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.grad_weight.additions
+        C_in*C_out*k*(L_out*N - 1)/g
+
+        See Also
+        --------
+        grad_input : the input's gradient.
+        grad_bias : the bias's gradient.
+        """
         S = self.symbols
-        elements = self.forward.psi * _prod(S.k)
-        positions = S.N * _prod(S.size_in if self.transposed else S.size_out)
+        elements = self.forward.psi * sp.Mul(*S.k)
+        positions = S.N * sp.Mul(*S.size_in if self.transposed else S.size_out)
         return Gradient(elements * positions, elements * (positions - 1))
 
     @cached_property
     def grad_bias(self) -> Gradient:
-        """Per output channel, the sum of its output gradients (nothing without bias)."""
+        """Per output channel, the sum of its output gradients (nothing without bias).
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.grad_bias
+        Gradient(multiplications=0, additions=C_out*b*(L_out*N - 1))
+
+        See Also
+        --------
+        grad_input : the input's gradient.
+        grad_weight : the weight's gradient.
+        """
         S = self.symbols
-        return Gradient(sp.S.Zero, S.b * S.C_out * (S.N * _prod(S.size_out) - 1))
+        return Gradient(sp.S.Zero, S.b * S.C_out * (S.N * sp.Mul(*S.size_out) - 1))
 
     def gradient(self, name: str) -> Gradient:
-        """``grad_input``, ``grad_weight`` or ``grad_bias`` by its name in :data:`GRADIENTS`."""
+        """``grad_input``, ``grad_weight`` or ``grad_bias`` by its name in :data:`GRADIENTS`.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.gradient('bias') == b.grad_bias
+        True
+        """
         if name not in GRADIENTS:
             raise ConvopsError(f"gradient must be one of {', '.join(GRADIENTS)}, got {name!r}")
         return getattr(self, f"grad_{name}")
@@ -183,22 +307,66 @@ class BackwardDerivation:
     # -- totals ------------------------------------------------------------------------------
     @cached_property
     def multiplications(self) -> sp.Expr:
-        """Multiplications of the three gradients."""
+        """Multiplications of the three gradients.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.multiplications == sum(b.gradient(g).multiplications for g in ('input', 'weight', 'bias'))
+        True
+
+        See Also
+        --------
+        additions : the rest of the total.
+        """
         return sum((self.gradient(g).multiplications for g in GRADIENTS), sp.S.Zero)
 
     @cached_property
     def additions(self) -> sp.Expr:
-        """Additions of the three gradients (the fold included)."""
+        """Additions of the three gradients (the fold included).
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.additions == sum(b.gradient(g).additions for g in ('input', 'weight', 'bias'))
+        True
+
+        See Also
+        --------
+        multiplications : the rest of the total.
+        """
         return sum((self.gradient(g).additions for g in GRADIENTS), sp.S.Zero)
 
     @cached_property
     def total(self) -> sp.Expr:
-        """Every operation of the backward pass."""
+        """Every operation of the backward pass.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.total == b.multiplications + b.additions
+        True
+
+        See Also
+        --------
+        simplified : the total in one expression.
+        """
         return self.multiplications + self.additions
 
     def simplified(self, bias: bool, gradient: str = "total") -> sp.Expr:
         """The operations of one gradient (or of all, ``"total"``) for ``bias=True`` or
-        ``bias=False``, simplified."""
+        ``bias=False``, simplified.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> b = derive("Conv1d").backward
+        >>> b.simplified(False, 'weight')
+        C_in*C_out*k*(2*L_out*N - 1)/g
+        """
         if gradient != "total":
             self.gradient(gradient)  # refuses an unknown name
         key = (gradient, bool(bias))
@@ -212,11 +380,6 @@ class BackwardDerivation:
         return {}
 
     # -- printing ----------------------------------------------------------------------------
-    def equations(self) -> dict[str, sp.Eq]:
-        """Every formula of the backward as a sympy equation: per gradient its multiplications
-        and additions, then the simplified totals, then the terms ``grad_input`` is written in."""
-        return dict(self._equations)  # a copy: the cached one is shared
-
     @cached_property
     def _equations(self) -> dict[str, sp.Eq]:
         S = self.symbols
@@ -235,25 +398,6 @@ class BackwardDerivation:
         for symbol, definition in self.terms.items():
             eqs[_term_name(S, symbol)] = sp.Eq(symbol, definition, evaluate=False)
         return eqs
-
-    def indexed_equations(self) -> dict[str, sp.Eq]:
-        """:meth:`equations` with each family of per-dimension terms (``q_0``, ``q_1`` …) as one
-        equation in a generic dimension ``i``, keyed without the index (``q``, ``s_reduced``,
-        ``d_reduced``, ``P``, ``Z``), as :meth:`~convops.derivation.Derivation.indexed_equations`.
-
-        Examples
-        --------
-        >>> import convops
-        >>> [k for k in convops.derive("Conv3d").backward.indexed_equations() if len(k) < 10]
-        ['fold', 'q', 's_reduced', 'd_reduced', 'P', 'Z', 'A']
-        >>> print(convops.derive("Conv3d").backward.latex("q"))
-        q_{i} = L_{\\text{in},i} - s_{i} \\left(L_{\\text{out},i} - 1\\right) - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1
-        """
-        return dict(self._indexed_equations)
-
-    @cached_property
-    def _indexed_equations(self) -> dict[str, sp.Eq]:
-        return indexed(self.symbols, self._equations)
 
     def describe(self) -> dict[sp.Symbol, str]:
         """What each symbol of :meth:`equations` and :meth:`indexed_equations` stands for: the
@@ -282,11 +426,6 @@ class BackwardDerivation:
                                    f"times taps) that land inside grad_input")
                 meaning[S.Z[i]] = f"grad_input positions along {name} that receive a product"
         return meaning
-
-    def latex(self, quantity: str) -> str:
-        """LaTeX of one equation of :meth:`equations`, e.g. ``input_additions`` or ``total_bias``,
-        or of an indexed family of :meth:`indexed_equations` (``q`` …)."""
-        return equation_latex({**self.equations(), **self.indexed_equations()}, quantity)
 
     def __repr__(self) -> str:
         return f"BackwardDerivation({self.name}: total = {self.total})"

@@ -8,8 +8,13 @@ module objects, pushed and popped by global forward hooks registered for the run
 post-hook with ``always_call=True``, so a failing forward still pops, and names the module that
 failed).  The same hooks count each module's calls and note its first output's shape.
 
+Which operations are convolutions is the registry's to say (:mod:`convops.registry`): the
+capture decomposes torch's composite operators (``aten.conv2d`` reaches it whole in inference
+mode) into what they stand for, as ``FlopCounterMode`` does, and refuses by name a convolution
+operator convops does not count.
+
 The numeric, symbolic and backward profiles (:mod:`convops.profiling`,
-:mod:`convops.symbolic_profile`) and :func:`convops.count_ops` for a module that runs code of its
+:mod:`convops.symbolic`) and :func:`convops.count_ops` for a module that runs code of its
 own all run models through here.  By default the model runs on ``meta`` tensors (shapes only, no
 data); :func:`stand_in_on` runs it for real on a device.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -29,12 +35,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from .derivation import KINDS
 from .errors import ConvopsError, elide
-from .layer import Layer
+from .layer import Layer, sizes
+from . import registry
 
 CONV_TYPES = tuple(kind.module for kind in KINDS.values())
-CONV_OPS = {torch.ops.aten.convolution.default, torch.ops.aten._convolution.default}
-CONV_BACKWARD = torch.ops.aten.convolution_backward.default
-_KINDS = {(kind.ndim, kind.transposed): kind for kind in KINDS.values()}
 _BATCH_NORM = torch.ops.aten.native_batch_norm.default
 #: Questions about a tensor's metadata, which fake tensors send through the mode: not operations.
 _QUERIES = {torch.ops.prim.device.default, torch.ops.prim.layout.default,
@@ -111,12 +115,27 @@ class Capture(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         module = self.stack[-1] if self.stack else None
-        if func in CONV_OPS and type(args[0]) is torch.Tensor and args[0].is_meta:
-            try:
-                check_convolution(conv_args(func, args, kwargs), self.where(module))
-            except ConvopsError as error:  # kept: TorchScript would re-raise it without its text
-                self.refused = error
-                raise
+        action = _ACTIONS.get(func)
+        if action is None:
+            action = _action(func)
+        if action:
+            if action == "composite":  # as autograd does outside inference mode
+                with self:
+                    out = func.decompose(*args, **(kwargs or {}))
+                if out is not NotImplemented:
+                    return out
+                if "conv" in func._schema.name:  # it would run uncounted
+                    self.refused = registry.refusal(func, self.where(module))
+                    raise self.refused
+            elif action == "refused":
+                self.refused = registry.refusal(func, self.where(module))
+                raise self.refused
+            elif action == "convolution" and type(args[0]) is torch.Tensor and args[0].is_meta:
+                try:
+                    check_convolution(registry.arguments(func, args, kwargs), self.where(module))
+                except ConvopsError as error:  # kept: TorchScript would re-raise it without its text
+                    self.refused = error
+                    raise
         if (func is _BATCH_NORM and self.shortcuts and not kwargs and not args[5]
                 and args[3] is not None):
             x, stats = args[0], args[3]  # input, weight, bias, running_mean, running_var, …
@@ -161,12 +180,34 @@ class Capture(TorchDispatchMode):
         return Trace(self.calls, names, modules)
 
 
-def conv_args(func, args, kwargs) -> tuple:
-    """An ``aten.convolution`` call's arguments, positional."""
-    if not kwargs:
-        return args
-    rest = func._schema.arguments[len(args):]
-    return (*args, *(kwargs.get(a.name, a.default_value) for a in rest))
+_ACTIONS: dict = {}
+
+
+def runs_convolution(module) -> bool:
+    """Whether ``module`` is a convolution module: one of torch's six (or a subclass: QAT and
+    fused ones), or a quantized one (``torch.ao.nn.quantized``, ``torch.ao.nn.intrinsic``).
+
+    Examples
+    --------
+    >>> runs_convolution(torch.nn.Conv1d(1, 1, 1)), runs_convolution(torch.nn.ReLU())
+    (True, False)
+    """
+    cls = type(module)
+    return isinstance(module, CONV_TYPES) or (
+        cls.__module__.startswith(("torch.ao.nn.quantized", "torch.ao.nn.intrinsic"))
+        and "Conv" in cls.__name__)
+
+
+def _action(func) -> str:
+    """What :class:`Capture` does before running ``func``: ``"composite"`` (decompose it),
+    ``"refused"`` (a convolution convops does not count), ``"convolution"`` (an
+    ``aten.convolution``-like call, checked on meta tensors), or ``""``."""
+    role = "" if func in _QUERIES else registry.role(func)
+    if role == "forward":
+        role = "convolution" if registry.FORWARD[func] is registry.convolution else ""
+    elif role == "backward":
+        role = ""
+    return _ACTIONS.setdefault(func, role)
 
 
 _CHECKED: set = set()
@@ -207,38 +248,32 @@ def check_convolution(args: tuple, where: str) -> None:
     _CHECKED.add(key)
 
 
-def conv_layer(args) -> Layer:
-    """The :class:`Layer` an ``aten.convolution`` call computes (its first nine arguments).
-
-    Examples
-    --------
-    >>> x, w = torch.empty(1, 4, 9, 9, device="meta"), torch.empty(8, 2, 3, 3, device="meta")
-    >>> layer = conv_layer((x, w, None, [2, 2], [1, 1], [1, 1], False, [0, 0], 2))
-    >>> layer.kind.name, layer.in_channels, layer.out_channels, layer.groups, layer.bias
-    ('Conv2d', 4, 8, 2, False)
-    """
-    x, weight, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
-    shape = tuple(weight.shape)
-    kind = _KINDS.get((len(shape) - 2, bool(transposed)))
-    if kind is None:
-        raise ConvopsError(f"a convolution with a {len(shape)}-d weight {shape}: convops counts "
-                           "1-, 2- and 3-d convolutions")
-    if transposed:
-        in_channels, out_channels = shape[0], shape[1] * groups
-    else:
-        in_channels, out_channels = shape[1] * groups, shape[0]
-        if any(output_padding):
-            raise ConvopsError(f"output_padding={tuple(output_padding)} on a convolution that is "
-                               "not transposed")
-    return Layer(kind, in_channels, out_channels, shape[2:], tuple(stride), tuple(padding),
-                 tuple(dilation), groups, bias is not None, "zeros", tuple(output_padding))
-
-
 # -- inputs ----------------------------------------------------------------------------------------
 def is_shape(value) -> bool:
     """A tuple or list of ints and strings (symbolic sizes) stands for a tensor of that shape."""
     return (isinstance(value, (tuple, list)) and len(value) > 0
             and all(type(v) is int or isinstance(v, str) for v in value))
+
+
+def integer_shapes(value):
+    """``value`` with each shape written in integers of other types (numpy integers, 0-d
+    integer tensors among ints) as a tuple of ints; a sequence of tensors only stays one.
+
+    Examples
+    --------
+    >>> import numpy
+    >>> integer_shapes(((numpy.int64(1), 3, torch.tensor(8)), {"x": [torch.tensor(2)]}))
+    ((1, 3, 8), {'x': [tensor(2)]})
+    """
+    if isinstance(value, (tuple, list)) and value and not is_shape(value):
+        whole = sizes(value)
+        if is_shape(whole) and not all(isinstance(v, torch.Tensor) for v in value):
+            return whole
+        items = [integer_shapes(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, dict):
+        return type(value)((k, integer_shapes(v)) for k, v in value.items())
+    return value
 
 
 def map_inputs(value, leaf):
@@ -305,8 +340,25 @@ def tensors(value) -> list[torch.Tensor]:
 
 
 def default_dtype(model) -> torch.dtype:
-    """The dtype of an input given as a shape: the model's first floating-point parameter's."""
-    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    """The dtype of an input given as a shape: the model's first floating-point or complex
+    parameter's (a complex model gets a complex input).
+
+    Examples
+    --------
+    >>> default_dtype(torch.nn.Conv1d(1, 1, 1, dtype=torch.complex64))
+    torch.complex64
+    """
+    return next((p.dtype for p in model.parameters() if p.is_floating_point() or p.is_complex()),
+                torch.float32)
+
+
+#: A string that reads as a shape: sizes (ints or names) between commas, or ints joined by x
+_SHAPE_TEXT = re.compile(r"[\s(\[]*(\w+(\s*,\s*\w+)+\s*,?|\d+(\s*[x×]\s*\d+)+)[\s)\]]*")
+
+
+def _shape_sizes(text: str) -> list[str]:
+    separators = r"[\s,()\[\]]+" if "," in text else r"[\s()\[\]x×]+"
+    return [size for size in re.split(separators, text) if size]
 
 
 def check_inputs(inputs: tuple, kw_inputs: dict) -> None:
@@ -327,6 +379,10 @@ def check_inputs(inputs: tuple, kw_inputs: dict) -> None:
         return value
 
     for value in inputs:
+        if isinstance(value, str) and _SHAPE_TEXT.fullmatch(value):
+            raise ConvopsError(f"input {elide(repr(value))} is a string: give a shape as a tuple, "
+                               f"e.g. ({', '.join(_shape_sizes(value))}) (a string inside a "
+                               "tuple is a symbolic size, e.g. (1, 3, 'H', 'W'))")
         if (isinstance(value, (tuple, list)) and value and not is_shape(value)
                 and all(isinstance(v, (int, float, str)) for v in value)):
             raise ConvopsError(f"input shape {elide(repr(value))}: sizes must be ints ≥ 0 (or "
@@ -493,6 +549,11 @@ _META_LIMIT = ("meta tensors", "data-dependent", "register_meta", "'Meta' backen
                "meta backend", "DataDependentOutput")
 
 
+#: torch's words for tensors of different dtypes meeting in one operation
+_DTYPE_CLASH = ("should be the same", "expected scalar type", "must have the same dtype",
+                "dtype mismatch")
+
+
 def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> ConvopsError:
     """The :class:`ConvopsError` for a forward that failed: where, why, and what to do."""
     where = capture.where(capture.failed_in or (capture.stack[-1] if capture.stack else model))
@@ -501,6 +562,11 @@ def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> Convo
     if "more than 1 value per channel when training" in str(error):
         return ConvopsError(f"{text}. In train mode batch norm needs more than one value per "
                             "channel: batch ≥ 2, or mode='eval'")
+    if any(mark in str(error) for mark in _DTYPE_CLASH):
+        return ConvopsError(f"{text}. An input given as a shape is a tensor of the model's first "
+                            f"floating-point or complex parameter's dtype "
+                            f"({str(default_dtype(model))[6:]}): pass a tensor of the dtype this "
+                            "module takes, or give the model's parameters one dtype")
     if not capture.real and (isinstance(error, NotImplementedError)
                     or any(mark in f"{type(error).__name__} {error}" for mark in _META_LIMIT)):
         return ConvopsError(f"{text}. {META_LIMITS}")
@@ -566,16 +632,17 @@ def convolution_run(module: torch.nn.Module, input_shape, why: str) -> tuple[Lay
     >>> layer.kind.name, shape
     ('Conv1d', (1, 2, 12))
     """
+    input_shape = sizes(input_shape)
     if not is_shape(input_shape) or any(isinstance(v, str) for v in input_shape):
         raise ConvopsError(f"input_shape={elide(repr(input_shape))} must be a tuple of ints")
     check_inputs((input_shape,), {})
     trace = run(module, (tuple(input_shape),), {}, meta_input(default_dtype(module)), mode=None)
-    convolutions = [call for call in trace.calls if call.func in CONV_OPS]
+    convolutions = [call for call in trace.calls if registry.role(call.func) == "forward"]
     if len(convolutions) != 1:
         raise ConvopsError(
             f"{type(module).__qualname__} runs {why}, and on input {_text(input_shape)} it ran "
             f"{len(convolutions)} convolutions, not one: convops.profile(module, "
             f"{_text(input_shape)}) counts every convolution it runs")
     call = convolutions[0]
-    args = conv_args(call.func, call.args, call.kwargs)
-    return conv_layer(args), tuple(args[0].shape)
+    convolution = registry.forward(call.func, call.args, call.kwargs, call.out)
+    return convolution.layer, convolution.input_shape

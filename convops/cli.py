@@ -321,7 +321,7 @@ def _gradient_names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _parser() -> argparse.ArgumentParser:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convops",
         description="Exact operation counts (scalar multiplications + additions) of torch's "
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     ...
     0
     """
-    parser = _parser()
+    parser = argument_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "count":

@@ -1,7 +1,7 @@
 """Exact operation counts for a concrete layer and input shape, evaluated from the derivation.
 
 The sympy expressions of :mod:`convops.derivation` are compiled once per kind into integer code
-(:mod:`convops._compile`), so a count is the formula itself, evaluated without floats.
+(:mod:`convops.compiler`), so a count is the formula itself, evaluated without floats.
 
 :func:`count_ops` keeps, for every layer it has seen, a *counter*: the total with everything
 that depends on the layer alone already computed, so that a call costs a few arithmetic
@@ -18,20 +18,21 @@ from typing import Any, Sequence
 
 import sympy as sp
 
-from ._compile import assignments, code, compile_int, define, stage
+from .compiler import assignments, code, compile_int, define, stage
 from .additions import beyond_saturation
 from .algorithms import AlgorithmBreakdown, algorithm_breakdown
 from .backward import GRADIENTS
 from .derivation import derive
-from .errors import ConvopsError
-from .layer import (Layer, check, check_input, check_output, check_padding_mode, own_code,
+from .errors import ConvopsError, flag
+from .layer import (_GLOBAL_HOOKS, Layer, check, check_input, check_output, check_padding_mode,
+                    own_code, sizes,
                     smallest_input)
 
-_QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
+QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
 
 
 @lru_cache(maxsize=None)
-def _formulas(name: str):
+def formulas(name: str):
     """The derivation of kind ``name`` in the arguments its compiled functions take.
 
     Returns ``(derivation, variables, parameters, steps)``: the variables are ``(N, *size_in)``;
@@ -53,20 +54,20 @@ def _formulas(name: str):
 
 
 @lru_cache(maxsize=None)
-def _quantity_formulas(name: str):
+def quantity_formulas(name: str):
     """``(arguments, outputs, intermediates)`` of :func:`_quantities`, as :func:`compile_int`
     takes them (the site's calculator prints the same three as JavaScript)."""
-    d, variables, parameters, steps = _formulas(name)
+    d, variables, parameters, steps = formulas(name)
     values = [getattr(d, q) if q != "A" else (d.symbols.A if d.kind.transposed else sp.S.Zero)
-              for q in _QUANTITIES]
+              for q in QUANTITIES]
     return (*variables, *parameters), (*values, *d.symbols.size_out), steps
 
 
 @lru_cache(maxsize=None)
 def _quantities(name: str):
-    """``quantities(N, *size_in, *parameters)`` (see :func:`_formulas`): the
-    :data:`_QUANTITIES` of kind ``name``, followed by the output sizes."""
-    return compile_int(*_quantity_formulas(name))
+    """``quantities(N, *size_in, *parameters)`` (see :func:`formulas`): the
+    :data:`QUANTITIES` of kind ``name``, followed by the output sizes."""
+    return compile_int(*quantity_formulas(name))
 
 
 @lru_cache(maxsize=None)
@@ -77,7 +78,7 @@ def _counter_factory(name: str):
     the shape, computes the rest of the total and returns it, or returns ``None`` wherever torch
     might refuse the shape (the caller then lets :mod:`convops.layer` say why).
     """
-    d, (N, *size_in), parameters, steps = _formulas(name)
+    d, (N, *size_in), parameters, steps = formulas(name)
     S, n = d.symbols, d.symbols.ndim
     staged = stage(parameters, [d.total], [(symbol, _affine_lane(definition, size_in))
                                            for symbol, definition in steps])
@@ -120,8 +121,8 @@ def _affine_lane(definition, size_in):
     return sp.Piecewise((form, L >= threshold), (definition, True))
 
 
-def _parameters(layer: Layer) -> tuple[int, ...]:
-    """The layer's values of the parameters of :func:`_formulas`."""
+def layer_parameters(layer: Layer) -> tuple[int, ...]:
+    """The layer's values of the parameters of :func:`formulas`."""
     if layer.kind.transposed:
         padding = layer.padding
     else:  # padding_per_side does not depend on the input size for torch's padding options
@@ -150,7 +151,7 @@ def _plan(layer: Layer) -> tuple:
     except (KeyError, TypeError):  # new, or holding an unhashable value that check() refuses
         pass
     check(layer)
-    return _remember(_PLANS, layer, (_quantities(layer.kind.name), _parameters(layer)))
+    return _remember(_PLANS, layer, (_quantities(layer.kind.name), layer_parameters(layer)))
 
 
 def _evaluate(module: Any, input_shape: Sequence[int]) -> tuple[Layer, tuple[int, ...], int]:
@@ -187,7 +188,7 @@ def _counter(module, key):
         check(layer)
     else:
         layer = Layer.from_module(module)
-    count = _counter_factory(layer.kind.name)(*_parameters(layer), *smallest_input(layer))
+    count = _counter_factory(layer.kind.name)(*layer_parameters(layer), *smallest_input(layer))
     return _remember(_COUNTERS, key, count)
 
 
@@ -209,6 +210,12 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     ``backward=True`` counts the backward pass instead (:mod:`convops.backward`): the
     operations of the ``gradients`` named, by default all of ``("input", "weight", "bias")``
     (a first layer, whose input needs no gradient, leaves out ``"input"``).
+
+    It counts what the module's call runs, as :func:`convops.profile` does: a plain torch
+    module without hooks (its own or global), parametrizations or a complex weight is counted
+    from its attributes; any other (a ``forward`` or ``_conv_forward`` of its own, a hook, a
+    parametrization, a fused or QAT module: :func:`~convops.layer.own_code`) runs once on meta
+    tensors and its one convolution is counted, or it is refused where it runs more than one.
 
     The first count of a layer checks its parameters and computes every term that depends on
     them alone; a later count reads the module anew and, if it is unchanged, only evaluates
@@ -232,17 +239,20 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     >>> count_ops(torch.nn.Conv2d(3, 8, 3), (1, 3, 10, 10), algorithm="winograd", tile=4)
     21240
     """
-    if backward or gradients is not None or algorithm != "direct" or tile is not None:
+    if backward is not False or gradients is not None or algorithm != "direct" or tile is not None:
         return breakdown(module, input_shape, backward, gradients, algorithm, tile).total
     try:
         attributes = module.__dict__
         parameters = attributes["_parameters"]
-        if attributes["_forward_pre_hooks"] or "forward" in attributes or "_conv_forward" in attributes:
+        # torch's global hook dicts, looked up by global_hooks() (the first count of any module
+        # calls it, through own_code; until then the IndexError takes the path below)
+        if (attributes["_forward_pre_hooks"] or attributes["_forward_hooks"] or _GLOBAL_HOOKS[0]
+                or _GLOBAL_HOOKS[1] or "forward" in attributes or "_conv_forward" in attributes):
             raise KeyError("may run code of its own")  # never remembered by its attributes
-        bias = parameters["bias"]
+        bias, weight = parameters["bias"], parameters["weight"]
         key = _ATTRIBUTES(attributes) + (type(module), bias is not None and bias.shape,
-                                         parameters["weight"].shape)
-    except (AttributeError, KeyError, TypeError, RuntimeError):  # a Layer, a lazy module, not a convolution
+                                         weight.shape, weight.dtype)
+    except (AttributeError, KeyError, TypeError, RuntimeError, IndexError):  # a Layer, a lazy module, not a convolution
         if not isinstance(module, Layer):  # hooks may change what runs: read it anew every time
             return breakdown(module, input_shape).total
         key = module
@@ -256,7 +266,7 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
         total = None
     if total is None:  # a shape torch may refuse, or an empty output: the checks decide
         layer, values, batch = _evaluate(module, input_shape)
-        total = values[_QUANTITIES.index("total")]
+        total = values[QUANTITIES.index("total")]
     return total
 
 
@@ -321,6 +331,7 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
     >>> b.parts["gemm"], b.workspace
     (Operations(multiplications=13824, additions=13312), 1728)
     """
+    flag("backward", backward)
     if not isinstance(module, Layer) and own_code(module):
         module, input_shape = _what_runs(module, input_shape)
     if algorithm != "direct" or tile is not None:
@@ -330,10 +341,10 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
         return _backward_breakdown(module, input_shape, backward, gradients)
     layer, values, batch = _evaluate(module, input_shape)
     size_out = values[-layer.kind.ndim:]
-    named = dict(zip(_QUANTITIES, values))
+    named = dict(zip(QUANTITIES, values))
     if not layer.kind.transposed:
         named["A"] = None
-    shape = tuple(input_shape)
+    shape = sizes(input_shape)
     out_shape = shape[:-layer.kind.ndim - 1] + (layer.out_channels, *size_out)
     return Breakdown(kind=layer.kind.name, input_shape=shape, output_shape=out_shape, batch=batch,
                      **named)
@@ -437,16 +448,16 @@ def _gradients(backward: bool, gradients) -> tuple[str, ...]:
 @lru_cache(maxsize=None)
 def _backward_quantities(name: str):
     """``quantities(N, *size_in, *parameters)``: multiplications and additions of ``grad_input``,
-    ``grad_weight`` and ``grad_bias``.  The parameters are those of :func:`_formulas`, except
+    ``grad_weight`` and ``grad_bias``.  The parameters are those of :func:`formulas`, except
     that a convolution takes, in place of ``output_padding``, each dimension's padding before
     the input (the start the transposed convolution computing ``grad_input`` crops)."""
-    return compile_int(*_backward_formulas(name))
+    return compile_int(*backward_formulas(name))
 
 
 @lru_cache(maxsize=None)
-def _backward_formulas(name: str):
+def backward_formulas(name: str):
     """``(arguments, outputs, intermediates)`` of :func:`_backward_quantities`."""
-    d, variables, parameters, steps = _formulas(name)
+    d, variables, parameters, steps = formulas(name)
     S, backward = d.symbols, d.backward
     if not d.kind.transposed:
         parameters = (*parameters[:-S.ndim], *S.p)
@@ -459,11 +470,11 @@ def _backward_formulas(name: str):
 @lru_cache(maxsize=None)
 def _fold(name: str):
     """``fold(N, *size_in, C_in, *padding_total)``: :attr:`~convops.backward.BackwardDerivation.fold`."""
-    return compile_int(*_fold_formula(name))
+    return compile_int(*fold_formula(name))
 
 
 @lru_cache(maxsize=None)
-def _fold_formula(name: str):
+def fold_formula(name: str):
     """``(arguments, fold)`` of :func:`_fold`."""
     d = derive(name)
     S = d.symbols
@@ -478,7 +489,7 @@ def _backward_breakdown(module, input_shape, backward, gradients) -> BackwardBre
     n = layer.kind.ndim
     size_in = check_input(layer, input_shape)[1]
     size_out = values[-n:]
-    parameters, fold = _parameters(layer), 0
+    parameters, fold = layer_parameters(layer), 0
     if not layer.kind.transposed:
         pads = layer.padding_per_side(size_in)
         if layer.padding_mode != "zeros":  # the unpadded convolution of the padded input
@@ -493,7 +504,7 @@ def _backward_breakdown(module, input_shape, backward, gradients) -> BackwardBre
         counts = list(_backward_quantities(layer.kind.name)(batch, *size_in, *parameters))
         counts[1] += fold  # grad_input's additions
     named = {g: GradientCount(*counts[2 * i:2 * i + 2]) for i, g in enumerate(GRADIENTS)}
-    shape = tuple(input_shape)
+    shape = sizes(input_shape)
     return BackwardBreakdown(
         kind=layer.kind.name, input_shape=shape,
         output_shape=shape[:-n - 1] + (layer.out_channels, *size_out), batch=batch,

@@ -20,8 +20,8 @@ import sympy as sp
 from . import additions
 from .backward import BackwardDerivation
 from .errors import ConvopsError
-from .symbols import (GAMMA, LAM, PSI, Symbols, equation, equation_latex, indexed, indexed_symbols,
-                      latex, symbols)
+from .equations import Equations, equation
+from .symbols import GAMMA, LAM, PSI, Symbols, latex, symbols
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,18 @@ class Kind:
 
     @cached_property
     def module(self) -> type:
-        """The torch module class (``torch.nn.Conv2d`` …); imports torch on first use."""
+        """The torch module class (``torch.nn.Conv2d`` …); imports torch on first use.
+
+        Examples
+        --------
+        >>> from convops.derivation import KINDS
+        >>> KINDS["Conv2d"].module
+        <class 'torch.nn.modules.conv.Conv2d'>
+
+        See Also
+        --------
+        kind_of : the kind of a module, a class or a name.
+        """
         import torch
 
         return getattr(torch.nn, self.name)
@@ -64,6 +75,7 @@ def kind_of(kind: Kind | str | type | object) -> Kind:
 
     Examples
     --------
+    >>> from convops.derivation import kind_of
     >>> kind_of("Conv3d").ndim
     3
     >>> kind_of("Linear")
@@ -86,17 +98,28 @@ def kind_of(kind: Kind | str | type | object) -> Kind:
                        f"got {kind!r}")
 
 
-def _prod(factors) -> sp.Expr:
-    return sp.Mul(*factors)
-
-
 @dataclass(frozen=True)
-class Derivation:
+class Derivation(Equations):
     """The symbolic operation count of one module kind.
 
     ``psi``, ``lam``, ``gamma`` and ``total`` are sympy expressions in the symbols of
     :attr:`symbols`; the output sizes are symbols too, with their own formulas in
     :attr:`output_size`.
+
+    Examples
+    --------
+    >>> from convops.derivation import derive
+    >>> d = derive("Conv1d")
+    >>> d.total
+    N*(C_in*C_out*(L_out*k + L_out*(k - 1))/g + C_out*L_out*(C_in/g + b - 1))
+    >>> d.simplified(bias=False)
+    C_out*L_out*N*(2*C_in*k - g)/g
+
+    See Also
+    --------
+    derive : the derivation of a kind, cached.
+    convops.backward.BackwardDerivation : its backward pass.
+    convops.equations.Equations : its equations and their LaTeX.
     """
 
     kind: Kind
@@ -104,7 +127,15 @@ class Derivation:
 
     @property
     def name(self) -> str:
-        """The module's class name, e.g. ``"Conv2d"``."""
+        """The module's class name, e.g. ``"Conv2d"``.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.name
+        'Conv1d'
+        """
         return self.kind.name
 
     # -- output size -------------------------------------------------------------------------
@@ -114,6 +145,13 @@ class Derivation:
 
         ``p`` is torch's padding on each side.  ``padding='same'`` pads ``d (k - 1)`` in all, one
         element more after than before when that is odd; counts then put that total for ``2p``.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.output_size
+        (floor((L_in - d*(k - 1) + 2*p - 1)/s) + 1,)
         """
         S = self.symbols
         dims = zip(S.size_in, S.k, S.s, S.d, S.p, S.q)
@@ -124,69 +162,203 @@ class Derivation:
     # -- psi, lambda, gamma ------------------------------------------------------------------
     @cached_property
     def psi(self) -> sp.Expr:
-        """Number of filters: each output channel sees ``C_in / g`` input channels."""
+        """Number of filters: each output channel sees ``C_in / g`` input channels.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.psi
+        C_in*C_out/g
+
+        See Also
+        --------
+        lam : the operations of one filter.
+        gamma : the additions that aggregate the filters.
+        """
         S = self.symbols
         return S.C_in * S.C_out / S.g
 
     @cached_property
     def multiplications_per_filter(self) -> sp.Expr:
         """Products one filter computes: every tap at every output position of a convolution,
-        every tap times every input element of a transposed one."""
+        every tap times every input element of a transposed one.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.multiplications_per_filter
+        L_out*k
+
+        See Also
+        --------
+        additions_per_filter : the other half of lam.
+        """
         S = self.symbols
         # A convolution multiplies every tap at every output position; a transposed one every
         # input element by every tap (products that padding crops are still computed).
         positions = S.size_in if self.kind.transposed else S.size_out
-        return _prod(positions) * _prod(S.k)
+        return sp.Mul(*positions) * sp.Mul(*S.k)
 
     @cached_property
     def additions_per_filter(self) -> sp.Expr:
         """Additions inside one filter: ``k - 1`` per output position of a convolution, ``A``
-        (the products that land where another already did) of a transposed one."""
+        (the products that land where another already did) of a transposed one.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.additions_per_filter
+        L_out*(k - 1)
+        >>> t = derive('ConvTranspose1d')
+        >>> t.additions_per_filter
+        A
+
+        See Also
+        --------
+        multiplications_per_filter : the other half of lam.
+        """
         S = self.symbols
         if self.kind.transposed:
             return S.A
-        return _prod(S.size_out) * (_prod(S.k) - 1)
+        return sp.Mul(*S.size_out) * (sp.Mul(*S.k) - 1)
 
     @cached_property
     def lam(self) -> sp.Expr:
-        """Operations per filter."""
+        """Operations per filter.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.lam
+        L_out*k + L_out*(k - 1)
+
+        See Also
+        --------
+        psi : the number of filters.
+        gamma : the additions that aggregate the filters.
+        """
         return self.multiplications_per_filter + self.additions_per_filter
 
     @cached_property
     def gamma(self) -> sp.Expr:
-        """Additions that sum the ``C_in / g`` filters of every output element, plus its bias."""
+        """Additions that sum the ``C_in / g`` filters of every output element, plus its bias.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.gamma
+        C_out*L_out*(C_in/g + b - 1)
+
+        See Also
+        --------
+        psi : the number of filters.
+        lam : the operations of one filter.
+        """
         S = self.symbols
-        return S.C_out * _prod(S.size_out) * (S.C_in / S.g - 1 + S.b)
+        return S.C_out * sp.Mul(*S.size_out) * (S.C_in / S.g - 1 + S.b)
 
     # -- totals ------------------------------------------------------------------------------
     @cached_property
     def total(self) -> sp.Expr:
-        """Every scalar multiplication and addition of the layer over a batch of ``N``."""
+        """Every scalar multiplication and addition of the layer over a batch of ``N``.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.total
+        N*(C_in*C_out*(L_out*k + L_out*(k - 1))/g + C_out*L_out*(C_in/g + b - 1))
+
+        See Also
+        --------
+        simplified : the total in one expression, with or without a bias.
+        """
         return self.symbols.N * (self.psi * self.lam + self.gamma)
 
     @cached_property
     def multiplications(self) -> sp.Expr:
-        """The multiplications of :attr:`total` (the multiply-accumulates of other counters)."""
+        """The multiplications of :attr:`total` (the multiply-accumulates of other counters).
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.multiplications
+        C_in*C_out*L_out*N*k/g
+
+        See Also
+        --------
+        additions : the rest of the total.
+        """
         return self.symbols.N * self.psi * self.multiplications_per_filter
 
     @cached_property
     def additions(self) -> sp.Expr:
-        """The additions of :attr:`total`: inside the filters, aggregation and bias."""
+        """The additions of :attr:`total`: inside the filters, aggregation and bias.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.additions
+        N*(C_in*C_out*L_out*(k - 1)/g + C_out*L_out*(C_in/g + b - 1))
+
+        See Also
+        --------
+        multiplications : the rest of the total.
+        """
         return self.symbols.N * (self.psi * self.additions_per_filter + self.gamma)
 
     def simplified(self, bias: bool) -> sp.Expr:
-        """The total for ``bias=True`` or ``bias=False``, simplified."""
+        """The total for ``bias=True`` or ``bias=False``, simplified.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.simplified(bias=True)
+        2*C_in*C_out*L_out*N*k/g
+
+        See Also
+        --------
+        total : the total as N (psi lam + gamma).
+        """
         return _simplified(self.name, bool(bias))
 
     @cached_property
     def backward(self) -> BackwardDerivation:
-        """The backward pass: :class:`~convops.backward.BackwardDerivation`."""
+        """The backward pass: :class:`~convops.backward.BackwardDerivation`.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.backward.grad_weight.multiplications
+        C_in*C_out*L_out*N*k/g
+
+        See Also
+        --------
+        convops.backward.BackwardDerivation : what it holds.
+        """
         return BackwardDerivation(self)
 
     @cached_property
     def dual(self) -> Derivation:
         """The derivation of the other kind of the same dimensions (a transposed convolution for
-        a convolution, and back): the one that computes this kind's ``grad_input``."""
+        a convolution, and back): the one that computes this kind's ``grad_input``.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> d = derive("Conv1d")
+        >>> d.dual.name
+        'ConvTranspose1d'
+        """
         prefix = "Conv" if self.kind.transposed else "ConvTranspose"
         return derive(f"{prefix}{self.symbols.ndim}d")
 
@@ -194,7 +366,20 @@ class Derivation:
     @cached_property
     def A(self) -> sp.Expr | None:
         """Closed form of the additions per filter ``A`` in the per-dimension counts ``P``, ``Z``
-        (transposed kinds; ``None`` otherwise).  :attr:`A_terms` defines those counts."""
+        (transposed kinds; ``None`` otherwise).  :attr:`A_terms` defines those counts.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> t = derive("ConvTranspose1d")
+        >>> t.A
+        P - Z
+
+        See Also
+        --------
+        A_terms : the terms A is written in.
+        A_explicit : A with its terms substituted.
+        """
         if not self.kind.transposed:
             return None
         return additions.closed_form(self.symbols.P, self.symbols.Z)
@@ -202,7 +387,19 @@ class Derivation:
     @cached_property
     def A_terms(self) -> dict[sp.Symbol, sp.Expr]:
         """The definitions ``A`` is written in, in order: per dimension ``s'``, ``d'`` (the
-        stride and dilation divided by their gcd), ``P`` and ``Z`` (which uses ``P``)."""
+        stride and dilation divided by their gcd), ``P`` and ``Z`` (which uses ``P``).
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> t = derive("ConvTranspose1d")
+        >>> list(t.A_terms)
+        [s_reduced, d_reduced, P, Z]
+
+        See Also
+        --------
+        A : the additions per filter written in these terms.
+        """
         S, terms = self.symbols, {}
         for i, dim in enumerate(zip(S.size_in, S.k, S.s, S.d, S.p, S.q)):
             L, k, s, d, p, q = dim
@@ -213,7 +410,19 @@ class Derivation:
 
     @cached_property
     def A_explicit(self) -> sp.Expr | None:
-        """``A`` as one expression in the layer's parameters."""
+        """``A`` as one expression in the layer's parameters.
+
+        Examples
+        --------
+        >>> from convops.derivation import derive
+        >>> t = derive("ConvTranspose1d")
+        >>> t.A_explicit.free_symbols >= set(t.symbols.k)
+        True
+
+        See Also
+        --------
+        A : the same count, written in its terms.
+        """
         if not self.kind.transposed:
             return None
         expr = self.A
@@ -222,10 +431,6 @@ class Derivation:
         return expr
 
     # -- printing ----------------------------------------------------------------------------
-    def equations(self) -> dict[str, sp.Eq]:
-        """Every formula of the derivation as a sympy equation, in the order of the derivation."""
-        return dict(self._equations)  # a copy: the cached one is shared
-
     @cached_property
     def _equations(self) -> dict[str, sp.Eq]:
         S = self.symbols
@@ -250,31 +455,6 @@ class Derivation:
                     eqs[f"{name}_{i}"] = sp.Eq(symbol, self.A_terms[symbol], evaluate=False)
         return eqs
 
-    def indexed_equations(self) -> dict[str, sp.Eq]:
-        """:meth:`equations` with each family of per-dimension equations (``output_size_0``,
-        ``output_size_1`` …) as one equation in a generic dimension ``i``, keyed without the
-        index (``output_size``, and ``s_reduced``, ``d_reduced``, ``P``, ``Z`` when transposed).
-
-        The indexed equation is dimension 0's with its symbols renamed to those of
-        :func:`convops.symbols.indexed_symbols` (for one dimension, the equation itself).
-
-        Examples
-        --------
-        >>> print(derive("Conv3d").latex("output_size"))
-        L_{\\text{out},i} = \\left\\lfloor{\\frac{L_{\\text{in},i} - d_{i} \\left(k_{i} - 1\\right) + 2 p_{i} - 1}{s_{i}}}\\right\\rfloor + 1
-        """
-        return dict(self._indexed_equations)
-
-    @cached_property
-    def _indexed_equations(self) -> dict[str, sp.Eq]:
-        return indexed(self.symbols, self._equations)
-
-    def latex(self, quantity: str) -> str:
-        """LaTeX of one equation: ``psi``, ``lam``, ``gamma``, ``total``, ``total_bias``,
-        ``total_no_bias``, ``A`` (transposed), ``output_size_0`` … or an indexed family of
-        :meth:`indexed_equations` (``output_size`` …); symbols in reading order."""
-        return equation_latex(self._all_equations, quantity)
-
     def code(self, quantity: str, language: str = "python") -> str:
         """The right-hand side of one equation (named as in :meth:`latex`) as exact integer code:
         ``"python"`` or ``"javascript"`` (BigInt, calling the functions of ``convops/runtime.js``).
@@ -285,22 +465,19 @@ class Derivation:
 
         Examples
         --------
+        >>> from convops.derivation import derive
         >>> d = derive("Conv1d")
         >>> d.code("psi")
         'C_out*((C_in)//(g))'
         >>> d.code("output_size_0", "javascript")
         'floorDiv(L_in - d*(k - 1n) + 2n*p - 1n, s) + 1n'
         """
-        from ._compile import LANGUAGES
+        from .compiler import LANGUAGES
 
         if language not in LANGUAGES:
             raise ConvopsError(f"language must be one of {', '.join(map(repr, LANGUAGES))}, "
                                f"got {language!r}")
         return LANGUAGES[language](equation(self._all_equations, quantity).rhs)
-
-    @cached_property
-    def _all_equations(self) -> dict[str, sp.Eq]:
-        return {**self._equations, **self._indexed_equations}
 
     def __repr__(self) -> str:
         return f"Derivation({self.name}: total = {self.total})"
@@ -323,6 +500,7 @@ def derive(kind: Kind | str | type | object) -> Derivation:
 
     Examples
     --------
+    >>> from convops.derivation import derive
     >>> d = derive("Conv1d")
     >>> d.psi, d.gamma
     (C_in*C_out/g, C_out*L_out*(C_in/g + b - 1))

@@ -26,7 +26,26 @@ def elide(text: str, limit: int = 200) -> str:
 
     Examples
     --------
+    >>> from convops.errors import elide
     >>> elide("Conv2d(3, 8, 3)"), elide("x" * 300)[-3:], len(elide("x" * 300))
     ('Conv2d(3, 8, 3)', 'xx…', 200)
     """
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def flag(name: str, value: object) -> bool:
+    """``value`` if it is ``True`` or ``False``; a :class:`ConvopsError` naming the argument
+    otherwise (a string such as ``"no"`` is not read as a truth value).
+
+    Examples
+    --------
+    >>> flag("backward", True)
+    True
+    >>> flag("backward", "no")
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: backward='no' must be True or False
+    """
+    if value is True or value is False:
+        return value
+    raise ConvopsError(f"{name}={elide(repr(value), 60)} must be True or False")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import operator
 from typing import Any, NamedTuple, Sequence
 
 from .derivation import KINDS, Kind, kind_of
@@ -188,11 +189,19 @@ def _check_subclass(module: Any, kind: Kind) -> None:
                            f"every convolution it runs")
 
 
+#: torch's fused and quantized modules (``ConvReLU2d``, ``ConvBn2d``, quantized ``Conv2d``): they
+#: run one convolution each, in a forward of their own
+_FUSED = ("torch.ao.nn.intrinsic", "torch.ao.nn.quantized", "torch.ao.nn.qat")
+
+
 def own_code(module: Any) -> str:
-    """What ``module`` runs besides torch's convolution of its attributes, or ``""``: a
-    ``forward`` or ``_conv_forward`` defined outside torch (in a subclass or on the instance),
-    or a forward pre-hook defined outside torch.  (torch's own hooks and parametrizations, such
-    as ``weight_norm``, compute the weight the attributes describe.)
+    """What ``module``'s call may run besides torch's convolution of its attributes, or ``""``:
+    a ``forward`` or ``_conv_forward`` set on the instance or defined outside torch, a class
+    other than torch's own six (a QAT, fused or quantized module, a parametrized one), a hook of any kind
+    (the module's own forward hooks and pre-hooks, torch's included, or global ones), or a
+    complex weight (torch runs three real convolutions).  Only where this is empty does
+    :func:`convops.count_ops` count from the attributes; otherwise the module runs once on
+    meta tensors and what ran is counted.
 
     Examples
     --------
@@ -204,6 +213,13 @@ def own_code(module: Any) -> str:
     >>> own_code(conv)
     'a forward pre-hook defined in convops.layer (<lambda>)'
     """
+    cls = type(module)
+    if cls.__name__ not in KINDS or cls.__module__ != "torch.nn.modules.conv":
+        try:
+            kind_of(cls)
+        except ConvopsError:  # not a convolution module: Layer.from_module says so
+            if not cls.__module__.startswith(_FUSED):
+                return ""
     attributes = getattr(module, "__dict__", {})
     for name in ("forward", "_conv_forward"):
         if name in attributes:
@@ -211,11 +227,42 @@ def own_code(module: Any) -> str:
         owner = next((base for base in type(module).__mro__ if name in vars(base)), None)
         if owner is not None and not _from_torch(owner):
             return f"{name} defined in {owner.__module__}.{owner.__qualname__}"
-    for hook in (attributes.get("_forward_pre_hooks") or {}).values():
-        if not _from_torch(hook):
-            return (f"a forward pre-hook defined in {getattr(hook, '__module__', '?')} "
+    for kind in ("pre-hook", "hook"):
+        hooks = attributes.get(f"_forward_{kind.replace('-', '_')}s") or {}
+        for hook in hooks.values():
+            return (f"a forward {kind} defined in {getattr(hook, '__module__', '?')} "
                     f"({getattr(hook, '__qualname__', type(hook).__qualname__)})")
+    if global_hooks():
+        return "global forward hooks (torch.nn.modules.module.register_module_forward_hook)"
+    if "parametrizations" in attributes.get("_modules", {}):
+        return "parametrizations (torch.nn.utils.parametrize)"
+    if cls.__name__ not in KINDS or cls.__module__ != "torch.nn.modules.conv":
+        return f"the forward of {cls.__module__}.{cls.__qualname__}"
+    weight = attributes.get("_parameters", {}).get("weight")
+    if getattr(weight, "is_complex", lambda: False)():
+        return "a complex weight (torch runs three real convolutions for it)"
     return ""
+
+
+_GLOBAL_HOOKS: list = []
+
+
+def global_hooks() -> bool:
+    """Whether a global forward hook or pre-hook is registered (each module's call runs it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> handle = torch.nn.modules.module.register_module_forward_hook(lambda *args: None)
+    >>> global_hooks(), handle.remove(), global_hooks()
+    (True, None, False)
+    """
+    if not _GLOBAL_HOOKS:  # torch's dicts, looked up once
+        import torch.nn.modules.module as torch_module
+
+        _GLOBAL_HOOKS[:] = (torch_module._global_forward_pre_hooks,
+                            torch_module._global_forward_hooks)
+    return bool(_GLOBAL_HOOKS[0] or _GLOBAL_HOOKS[1])
 
 
 def _from_torch(code: Any) -> bool:
@@ -396,9 +443,11 @@ def check_input(layer: Layer, input_shape: Sequence[int]) -> tuple[int, tuple[in
     convops.errors.ConvopsError: input_shape=(1, 4, 32, 30) has 4 channels; in_channels=3
     """
     n = layer.kind.ndim
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
+    if isinstance(input_shape, str):
+        raise ConvopsError(f"input_shape={elide(repr(input_shape))} is a string: give a tuple of "
+                           f"ints, (N, C_in, *spatial) or (C_in, *spatial)")
+    shape = sizes(input_shape)
+    if not isinstance(shape, tuple):
         shape = ()
     rank = len(shape)
     if rank == n + 2:
@@ -413,11 +462,52 @@ def check_input(layer: Layer, input_shape: Sequence[int]) -> tuple[int, tuple[in
     if batch < 0:
         raise ConvopsError(f"input_shape={input_shape!r}: batch size {batch} must not be negative")
     if channels != layer.in_channels:
+        read = (f" (read as unbatched, (C_in, *spatial): {layer.kind.name} takes {n + 2} ints "
+                f"(N, C_in, *spatial) or {n + 1} (C_in, *spatial))" if rank == n + 1 else "")
         raise ConvopsError(f"input_shape={input_shape!r} has {channels} channels; "
-                         f"in_channels={layer.in_channels}")
+                           f"in_channels={layer.in_channels}{read}")
     if min(size_in) < 1:
         raise ConvopsError(f"input_shape={input_shape!r}: spatial sizes must be positive")
     return batch, size_in
+
+
+def integer(value: Any) -> Any:
+    """``value`` as an ``int`` where it is an integer of another type (a numpy integer, a 0-d
+    integer tensor); anything else (a bool, a float, a string) unchanged, for the checks to
+    refuse.
+
+    Examples
+    --------
+    >>> import numpy, torch
+    >>> integer(numpy.int64(3)), integer(torch.tensor(4)), integer(True), integer(2.0)
+    (3, 4, True, 2.0)
+    """
+    if type(value) is int or isinstance(value, (bool, float, str)):
+        return value
+    if "bool" in str(getattr(value, "dtype", "")):
+        return value
+    try:
+        return operator.index(value)
+    except (TypeError, RuntimeError, ValueError):
+        return value
+
+
+def sizes(shape: Any) -> Any:
+    """A shape's sizes as a tuple, each integer as an ``int`` (see :func:`integer`); anything
+    but a sequence unchanged.
+
+    Examples
+    --------
+    >>> import numpy
+    >>> sizes([numpy.int32(1), 3, 8])
+    (1, 3, 8)
+    """
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        return shape
+    try:
+        return tuple(integer(v) for v in shape)
+    except TypeError:
+        return shape
 
 
 def smallest_input(layer: Layer) -> tuple[int, ...]:

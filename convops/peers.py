@@ -35,7 +35,14 @@ from .reference import additions_by_ones, flop_counter_flops
 # -- the peers ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Bug:
-    """A named way a peer goes wrong, and the layers it applies to."""
+    """A named way a peer goes wrong, and the layers it applies to.
+
+    Examples
+    --------
+    >>> from convops.peers import PEERS
+    >>> [bug.name for bug in PEERS['fvcore'].bugs][:1]
+    ["padding='same' or 'valid': aten::_convolution_mode is not handled, counted as 0"]
+    """
 
     name: str
     applies: Callable[[Layer, tuple, Breakdown], bool] = field(repr=False)
@@ -43,7 +50,20 @@ class Bug:
 
 @dataclass(frozen=True)
 class Peer:
-    """A counter people use, described by its convention, its own formula and its named bugs."""
+    """A counter people use, described by its convention, its own formula and its named bugs.
+
+    Examples
+    --------
+    >>> from convops.peers import PEERS
+    >>> peer = PEERS['FlopCounterMode']
+    >>> peer.name, peer.available
+    ('FlopCounterMode', True)
+
+    See Also
+    --------
+    available_peers : the peers installed here.
+    compare : convops against each peer on one layer.
+    """
 
     name: str
     package: str  #: the module to import; the peer is skipped when it is missing
@@ -55,11 +75,26 @@ class Peer:
 
     @property
     def available(self) -> bool:
-        """Whether the peer's package is installed."""
+        """Whether the peer's package is installed.
+
+        Examples
+        --------
+        >>> from convops.peers import PEERS
+        >>> PEERS['FlopCounterMode'].available
+        True
+        """
         return importlib.util.find_spec(self.package) is not None
 
     def count(self, module: torch.nn.Module, input_shape: Sequence[int]) -> Fraction | None:
-        """The peer's number for ``module`` on ``input_shape`` (``None``: the peer has none)."""
+        """The peer's number for ``module`` on ``input_shape`` (``None``: the peer has none).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from convops.peers import PEERS
+        >>> PEERS['FlopCounterMode'].count(torch.nn.Conv1d(1, 1, 3), (1, 1, 5))
+        Fraction(18, 1)
+        """
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
@@ -226,6 +261,8 @@ def available_peers() -> list[Peer]:
 
     Examples
     --------
+    >>> import torch
+    >>> from convops.peers import available_peers
     >>> "FlopCounterMode" in [peer.name for peer in available_peers()]  # torch ships it
     True
     """
@@ -235,7 +272,14 @@ def available_peers() -> list[Peer]:
 # -- comparing ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PeerResult:
-    """One peer's number for one layer, beside convops' count in that peer's convention."""
+    """One peer's number for one layer, beside convops' count in that peer's convention.
+
+    Examples
+    --------
+    >>> from convops.peers import PEERS, compare
+    >>> compare('Conv1d(1, 1, 3)', (1, 1, 5), [PEERS['FlopCounterMode']]).results[0].verdict
+    'agrees'
+    """
 
     peer: str
     value: Fraction | None  #: what the peer reports
@@ -245,17 +289,46 @@ class PeerResult:
 
     @property
     def agrees(self) -> bool:
-        """The peer reports convops' count, converted to its convention."""
+        """The peer reports convops' count, converted to its convention.
+
+        Examples
+        --------
+        >>> from convops.peers import PEERS, compare
+        >>> compare('Conv1d(1, 1, 3)', (1, 1, 5), [PEERS['FlopCounterMode']]).results[0].agrees
+        True
+
+        See Also
+        --------
+        explained : agrees, or differs by a named bug.
+        """
         return self.value == self.expected
 
     @property
     def explained(self) -> bool:
-        """The peer agrees, or its own formula gives its number and a named bug applies."""
+        """The peer agrees, or its own formula gives its number and a named bug applies.
+
+        Examples
+        --------
+        >>> from convops.peers import PEERS, compare
+        >>> compare('Conv1d(1, 1, 3)', (1, 1, 5), [PEERS['FlopCounterMode']]).results[0].explained
+        True
+
+        See Also
+        --------
+        agrees : the peer reports convops' count.
+        """
         return self.agrees or (self.value == self.emulated and bool(self.bugs))
 
     @property
     def verdict(self) -> str:
-        """``"agrees"``, the named bugs that explain the difference, or ``"UNEXPLAINED"``."""
+        """``"agrees"``, the named bugs that explain the difference, or ``"UNEXPLAINED"``.
+
+        Examples
+        --------
+        >>> from convops.peers import PEERS, compare
+        >>> compare('Conv1d(1, 1, 3)', (1, 1, 5), [PEERS['FlopCounterMode']]).results[0].verdict
+        'agrees'
+        """
         if self.agrees:
             return "agrees"
         if self.explained:
@@ -265,7 +338,19 @@ class PeerResult:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One layer on one input: convops' counts and every available peer's."""
+    """One layer on one input: convops' counts and every available peer's.
+
+    Examples
+    --------
+    >>> from convops.peers import PEERS, compare
+    >>> c = compare('Conv1d(1, 1, 3)', (1, 1, 5), [PEERS['FlopCounterMode']])
+    >>> c.spec, c.input_shape, c.breakdown.total
+    ('Conv1d(1, 1, 3)', (1, 1, 5), 18)
+
+    See Also
+    --------
+    compare : what builds it.
+    """
 
     spec: str
     input_shape: tuple[int, ...]
@@ -281,6 +366,7 @@ def compare(spec: str, input_shape: Sequence[int],
 
     Examples
     --------
+    >>> from convops.peers import PEERS, compare
     >>> c = compare("ConvTranspose1d(1, 1, 3, stride=2)", (1, 1, 4), [PEERS["FlopCounterMode"]])
     >>> c.breakdown.multiplications, c.results[0].value, c.results[0].verdict
     (12, Fraction(24, 1), 'agrees')

@@ -2,22 +2,23 @@
 
 The model runs through :func:`convops.capture.run`; the calls become a
 :class:`~convops.profiling.Profile` (numbers), a
-:class:`~convops.symbolic_profile.SymbolicProfile` (a string in a shape: formulas), or a profile
+:class:`~convops.symbolic.SymbolicProfile` (a string in a shape: formulas), or a profile
 with the backward pass of each convolution call (``backward=True``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
 import torch
 
-from . import algorithms, capture
+from . import algorithms, capture, registry
 from .count import breakdown
-from .errors import ConvopsError, elide
+from .errors import ConvopsError, elide, flag
 from .profiling import NOT_CONV, LayerProfile, Profile, count_call, op_name, rows
-from .symbolic_profile import symbolic_profile
+from .symbolic import symbolic_profile
 
 _RECOMPUTED = ("recomputed in the backward pass (activation checkpointing): counted once, in "
                "the forward")
@@ -32,7 +33,7 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
     tensor of the dtype of the model's first floating-point parameter); they may be nested in
     lists, tuples and dicts, positional or keyword, as the model's ``forward`` takes them.  A
     string in a shape is a symbolic size: the counts are then sympy formulas in those sizes
-    (a :class:`~convops.symbolic_profile.SymbolicProfile`).
+    (a :class:`~convops.symbolic.SymbolicProfile`).
 
     ``mode`` is the mode the model runs in, ``"eval"`` or ``"train"``: by default eval for the
     forward (as torchinfo does) and train with ``backward=True``, since the training cost is the
@@ -88,9 +89,11 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
     >>> p.mode, p.device
     ('train', None)
     """
+    flag("backward", backward)
     mode = mode or ("train" if backward else "eval")
     if mode not in capture.MODES:
         raise ConvopsError(f"mode={elide(repr(mode))}: give 'eval' or 'train'")
+    inputs, kw_inputs = capture.integer_shapes((inputs, kw_inputs))
     capture.check_inputs(inputs, kw_inputs)
     symbolic = capture.is_symbolic((inputs, kw_inputs))
     if symbolic and (backward or device is not None):
@@ -106,7 +109,9 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
         return symbolic_profile(model, inputs, kw_inputs, mode, numeric=profile)
     if device is not None:
         device = _device(device)
-    trace = _run(model, inputs, kw_inputs, backward, mode, device)
+    # with backward, autograd records the forward even under torch.inference_mode()
+    with torch.inference_mode(False) if backward else contextlib.nullcontext():
+        trace, dtype = _run(model, inputs, kw_inputs, backward, mode, device)
     if backward:
         split = trace.calls.index(None)
         layers = _with_backward(trace, trace.calls[:split], trace.calls[split + 1:])
@@ -114,7 +119,8 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
         layers = rows(trace.calls, trace.names, count)
     note = "" if count is count_call else algorithms.profile_note(layers, algorithm, tile, reasons)
     return Profile(model, capture.first_shape((inputs, kw_inputs)), tuple(layers),
-                   capture.describe(inputs, kw_inputs), mode, device, trace.modules, fallback=note)
+                   capture.describe(inputs, kw_inputs), mode, device, trace.modules, dtype=dtype,
+                   fallback=note)
 
 
 def _device(device) -> torch.device:
@@ -130,10 +136,14 @@ def _device(device) -> torch.device:
 
 
 def _run(model, inputs: tuple, kw_inputs: dict, backward: bool, mode: str,
-         device: torch.device | None) -> capture.Trace:
+         device: torch.device | None) -> tuple[capture.Trace, torch.dtype]:
+    """The run's :class:`~convops.capture.Trace` and its first input tensor's dtype."""
     dtype = torch.float32
     if isinstance(model, torch.nn.Module):
         dtype = capture.default_dtype(model)
+    given = capture.tensors((inputs, kw_inputs))
+    first = capture.first_shape((inputs, kw_inputs))
+    first_dtype = given[0].dtype if given and tuple(given[0].shape) == first else dtype
     if device is None:
         make = capture.meta_input(dtype)
         stand_in = capture.on_meta_with_grad if backward else capture.on_meta
@@ -153,7 +163,7 @@ def _run(model, inputs: tuple, kw_inputs: dict, backward: bool, mode: str,
         make_input = make
     run_capture = capture.Capture(shortcuts=not backward, real=device is not None)
     return capture.run(model, inputs, kw_inputs, make_input, stand_in, run_capture,
-                       backward=backward, mode=mode)
+                       backward=backward, mode=mode), first_dtype
 
 
 def _with_backward(trace: capture.Trace, forward: list, backward: list) -> list[LayerProfile]:
@@ -166,38 +176,36 @@ def _with_backward(trace: capture.Trace, forward: list, backward: list) -> list[
     exact: dict[tuple[int, int], int] = {}
     pending: dict[tuple, list[int]] = {}
     conv_rows = [i for i, layer in enumerate(layers) if layer.counted]
-    for i, call in zip(conv_rows, (c for c in forward if c.func in capture.CONV_OPS)):
-        args = capture.conv_args(call.func, call.args, call.kwargs)
+    for i, call in zip(conv_rows, (c for c in forward if registry.role(c.func) == "forward")):
+        args = registry.arguments(call.func, call.args, call.kwargs)
         exact[id(args[0]), id(args[1])] = i
-        pending.setdefault((capture.conv_layer(args), tuple(args[0].shape)), []).append(i)
-    recomputed = rows([c for c in backward if c.func in capture.CONV_OPS], trace.names, count_call)
+        convolution = registry.forward(call.func, call.args, call.kwargs, call.out)
+        pending.setdefault(convolution[:2], []).append(i)
+    recomputed = rows([c for c in backward if registry.role(c.func) == "forward"], trace.names,
+                      count_call)
     layers += [dataclasses.replace(row, breakdown=None, note=_RECOMPUTED) for row in recomputed
                if row.op]  # not the modules that ran nothing in it
     for func, module, args, kwargs, out in backward:
-        if func in capture.CONV_OPS:
+        role = registry.role(func)
+        if role == "forward":
             continue
-        if func is not capture.CONV_BACKWARD:  # listed like the forward's other operations
+        if role != "backward":  # listed like the forward's other operations
             op = op_name(func)
             layers.append(LayerProfile("(backward)", op, capture.first_shape(args),
                                        capture.first_shape(out), None, f"{op}: {NOT_CONV}", op))
             continue
-        grad_output, x, weight, bias_sizes, *rest, output_mask = capture.conv_args(
-            func, args, kwargs)
-        # bias_sizes is [C_out] for a layer with bias, [0] or None without
-        layer = capture.conv_layer((x, weight, bias_sizes if bias_sizes and bias_sizes[0] else None,
-                                    *rest))
-        gradients = tuple(g for g, wanted in zip(("input", "weight", "bias"), output_mask)
-                          if wanted)
-        counts = breakdown(layer, tuple(x.shape), backward=True, gradients=gradients)
+        call = registry.backward(func, args, kwargs)
+        layer, x = call.layer, call.input
+        counts = breakdown(layer, tuple(x.shape), backward=True, gradients=call.gradients)
         matches = pending.get((layer, tuple(x.shape)), [])
-        i = exact.pop((id(x), id(weight)), None)
+        i = exact.pop((id(x), id(call.weight)), None)
         if i is None and matches:
             i = matches[-1]  # autograd runs the calls in reverse
         if i is None:  # autograd ran a convolution the forward did not: list it, uncounted
+            op = op_name(func)
             layers.append(LayerProfile("(backward)", layer.kind.name, tuple(x.shape),
-                                       tuple(grad_output.shape), None,
-                                       "aten.convolution_backward without a forward call",
-                                       "aten.convolution_backward"))
+                                       call.output_shape, None,
+                                       f"{op} without a forward call", op))
             continue
         if i in matches:
             matches.remove(i)

@@ -1,7 +1,8 @@
 """The report of a whole model's run: its convolution calls, counted, and everything else it ran.
 
 :func:`convops.profile` (:mod:`convops.profiler`) runs the model under the capture
-(:mod:`convops.capture`); :func:`rows` reads each ``aten.convolution`` it ran back into a
+(:mod:`convops.capture`); :func:`rows` reads each convolution it ran (each operator of
+:data:`convops.registry.FORWARD`: ``aten.convolution``, a quantized convolution, …) back into a
 :class:`~convops.layer.Layer` (kernel and channels from the weight's shape; stride, padding,
 dilation, groups as torch resolved them) and counts it, whatever called it: a torch module, a
 subclass with its own ``forward``, or a functional call; padding applied by a separate op is
@@ -18,11 +19,12 @@ from typing import Any, Callable
 
 import torch
 
-from .capture import CONV_OPS, CONV_TYPES, ModuleRecord, conv_args, conv_layer
+from . import registry
+from .capture import ModuleRecord, runs_convolution
 from .count import BackwardBreakdown, Breakdown, breakdown
 from .errors import ConvopsError
 from .layer import Layer
-from .report import Report, exact as _number
+from .report import Report, calls, exact as _number
 
 NOT_CONV = "not a convolution: not counted"
 _NOT_CALLED = "ran no operation: not called by forward, or nothing to compute"
@@ -90,9 +92,11 @@ class Profile(Report):
     device: torch.device | None = None
     modules: dict[str, ModuleRecord] = field(default_factory=dict, compare=False, repr=False)
     #: why the counts come from a numeric run rather than from a symbolic profile's formulas
-    #: (:meth:`~convops.symbolic_profile.SymbolicProfile.at` where a re-trace failed); empty
+    #: (:meth:`~convops.symbolic.SymbolicProfile.at` where a re-trace failed); empty
     #: otherwise
     fallback: str = field(default="", compare=False)
+    #: the dtype of the model's first input tensor (a shape's: the model's dtype)
+    dtype: torch.dtype | None = field(default=None, compare=False)
 
     @property
     def model_name(self) -> str:
@@ -101,10 +105,11 @@ class Profile(Report):
 
     @property
     def ran(self) -> str:
-        """How the model ran: its mode, and on what."""
+        """How the model ran: its mode, its input's dtype (unless float32), and on what."""
         where = ("on meta tensors" if self.device is None
                  else f"for real on {self.device}: the counts are of what ran on this input")
-        return f"{self.mode} mode, {where}"
+        dtype = "" if self.dtype in (None, torch.float32) else f", {str(self.dtype)[6:]}"
+        return f"{self.mode} mode{dtype}, {where}"
 
     @property
     def counted(self) -> tuple[LayerProfile, ...]:
@@ -166,8 +171,7 @@ class Profile(Report):
         counted, skipped = self.counted, self.not_counted
         kinds = sorted({layer.op or f"{layer.kind} (ran nothing)" for layer in skipped})
         return (f"{self.model_name} on input {self.inputs or self.input_shape} ({self.ran}): "
-                f"{len(counted)} "
-                f"convolution calls, total {_number(self.total)} = "
+                f"{calls(len(counted))}, total {_number(self.total)} = "
                 f"{_number(self.multiplications)} multiplications + "
                 f"{_number(self.additions)} additions; MACs {_number(self.macs)}, "
                 f"FLOPs (2·MACs) {_number(self.flops)}"
@@ -197,25 +201,26 @@ def rows(calls: list, names: dict[torch.nn.Module, str],
         active.add(module)
         path = names.get(module) or f"<{type(module).__name__} outside the model>"
         op = op_name(func)
-        if func not in CONV_OPS:
+        if registry.role(func) != "forward":
             result.append(LayerProfile(path, type(module).__name__, _shape(args), _shape(out), None,
                                        f"{op}: {NOT_CONV}", op))
             continue
-        args = conv_args(func, args, kwargs)
-        shape_in, shape_out = tuple(args[0].shape), tuple(out.shape)
+        shape_in = _shape(args)
         try:
-            layer = conv_layer(args)
-            if not isinstance(module, CONV_TYPES):  # a functional call, e.g. F.conv2d in a block
+            convolution = registry.forward(func, args, kwargs, out)
+            layer, shape_in = convolution.layer, convolution.input_shape
+            if not runs_convolution(module):  # a functional call, e.g. F.conv2d in a block
                 transposed = "_transpose" if layer.kind.transposed else ""
                 path = f"F.conv{transposed}{layer.kind.ndim}d in {path}"
-            counts = count(layer, shape_in, shape_out)
+            counts = count(layer, shape_in, convolution.output_shape)
         except ConvopsError as error:
             raise ConvopsError(f"{path} ({type(module).__name__}), {op} on input {shape_in}: "
                                f"{error}") from error
-        result.append(LayerProfile(path, layer.kind.name, shape_in, shape_out, counts, "", op))
+        result.append(LayerProfile(path, layer.kind.name, shape_in, convolution.output_shape,
+                                   counts, "", op))
     idle = [LayerProfile(name, type(module).__name__, None, None, None, _NOT_CALLED)
             for module, name in names.items() if module not in active
-            and (isinstance(module, CONV_TYPES) or next(iter(module.children()), None) is None)]
+            and (runs_convolution(module) or next(iter(module.children()), None) is None)]
     return result + idle
 
 

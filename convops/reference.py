@@ -25,31 +25,82 @@ from .layer import IntOrTuple, Layer
 
 @dataclass
 class OpCounter:
-    """Elementwise arithmetic on tensors that counts each scalar operation it performs."""
+    """Elementwise arithmetic on tensors that counts each scalar operation it performs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from convops.reference import OpCounter
+    >>> counter = OpCounter()
+    >>> counter.sum(counter.mul(torch.ones(2, 3), torch.ones(2, 3)))
+    tensor([3., 3.])
+    >>> counter.multiplications, counter.additions, counter.total
+    (6, 4, 10)
+
+    See Also
+    --------
+    run : a module's forward, computed by an OpCounter.
+    """
 
     multiplications: int = 0
     additions: int = 0
 
     def mul(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """``a * b``, counting one multiplication per element of the result."""
+        """``a * b``, counting one multiplication per element of the result.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from convops.reference import OpCounter
+        >>> counter = OpCounter()
+        >>> counter.mul(torch.ones(4), torch.ones(4)).shape, counter.multiplications
+        (torch.Size([4]), 4)
+        """
         out = a * b
         self.multiplications += out.numel()
         return out
 
     def add(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """``a + b``, counting one addition per element of the result."""
+        """``a + b``, counting one addition per element of the result.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from convops.reference import OpCounter
+        >>> counter = OpCounter()
+        >>> counter.add(torch.ones(4), torch.ones(4)).shape, counter.additions
+        (torch.Size([4]), 4)
+        """
         out = a + b
         self.additions += out.numel()
         return out
 
     def index_add(self, target: torch.Tensor, index: torch.Tensor,
                   source: torch.Tensor) -> torch.Tensor:
-        """``target`` with each element of ``source`` (last dimension) added at ``index``."""
+        """``target`` with each element of ``source`` (last dimension) added at ``index``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from convops.reference import OpCounter
+        >>> counter = OpCounter()
+        >>> counter.index_add(torch.zeros(3), torch.tensor([0, 0, 2]), torch.ones(3)).tolist(), counter.additions
+        ([2.0, 0.0, 1.0], 3)
+        """
         self.additions += source.numel()
         return target.index_add(-1, index, source)
 
     def sum(self, a: torch.Tensor) -> torch.Tensor:
-        """``a`` summed over its last dimension, pairwise: ``M - 1`` additions per sum of ``M``."""
+        """``a`` summed over its last dimension, pairwise: ``M - 1`` additions per sum of ``M``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from convops.reference import OpCounter
+        >>> counter = OpCounter()
+        >>> counter.sum(torch.ones(2, 5)).tolist(), counter.additions
+        ([5.0, 5.0], 8)
+        """
         if a.shape[-1] == 0:
             return a.new_zeros(a.shape[:-1])
         while a.shape[-1] > 1:
@@ -59,7 +110,17 @@ class OpCounter:
 
     @property
     def total(self) -> int:
-        """Multiplications plus additions."""
+        """Multiplications plus additions.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from convops.reference import OpCounter
+        >>> counter = OpCounter()
+        >>> _ = counter.add(counter.mul(torch.ones(3), torch.ones(3)), torch.ones(3))
+        >>> counter.total
+        6
+        """
         return self.multiplications + self.additions
 
 
@@ -68,6 +129,8 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, OpCount
 
     Examples
     --------
+    >>> import torch
+    >>> from convops.reference import run
     >>> module = torch.nn.ConvTranspose1d(1, 1, 3, stride=2)
     >>> x = torch.randn(1, 1, 4)
     >>> y, ops = run(module, x)
@@ -181,6 +244,8 @@ def run_backward(module: torch.nn.Module, x: torch.Tensor, grad_output: torch.Te
 
     Examples
     --------
+    >>> import torch
+    >>> from convops.reference import autograd_gradients, run_backward
     >>> module = torch.nn.Conv1d(1, 1, 3, bias=False).double()
     >>> x, grad_output = torch.randn(1, 1, 6, dtype=torch.float64), torch.ones(1, 1, 4, dtype=torch.float64)
     >>> gradients, counters = run_backward(module, x, grad_output)
@@ -212,6 +277,8 @@ def autograd_gradients(module: torch.nn.Module, x: torch.Tensor, grad_output: to
 
     Examples
     --------
+    >>> import torch
+    >>> from convops.reference import autograd_gradients
     >>> module = torch.nn.Conv1d(1, 1, 3)
     >>> gradients = autograd_gradients(module, torch.ones(1, 1, 6), torch.ones(1, 1, 4))
     >>> gradients["bias"]
@@ -231,6 +298,8 @@ def measure_backward(module: torch.nn.Module, input_shape: Sequence[int],
 
     Examples
     --------
+    >>> import torch
+    >>> from convops.reference import measure_backward
     >>> counters = measure_backward(torch.nn.Conv1d(2, 4, 3), (1, 2, 10))
     >>> counters["bias"], counters["weight"].multiplications
     (OpCounter(multiplications=0, additions=28), 192)
@@ -344,6 +413,8 @@ def flop_counter_backward_flops(module: torch.nn.Module, input_shape: Sequence[i
 
     Examples
     --------
+    >>> import torch
+    >>> from convops.reference import flop_counter_backward_flops
     >>> flop_counter_backward_flops(torch.nn.Conv1d(2, 4, 3), (1, 2, 10))  # 2 · (192 + 192)
     768
     """
@@ -377,6 +448,7 @@ def additions_by_ones(size_in: Sequence[int], kernel_size: IntOrTuple, stride: I
 
     Examples
     --------
+    >>> from convops.reference import additions_by_ones
     >>> additions_by_ones((4,), 3, stride=2), additions_by_ones((2,), 1, stride=3, clip=False)
     (3, -2)
     """
@@ -400,6 +472,8 @@ def flop_counter_flops(module: torch.nn.Module, input_shape: Sequence[int]) -> i
 
     Examples
     --------
+    >>> import torch
+    >>> from convops.reference import flop_counter_flops
     >>> flop_counter_flops(torch.nn.Conv1d(2, 4, 3), (1, 2, 10))
     384
     """

@@ -320,7 +320,7 @@ class Report:
                                                        for layer in calls)))
         idle = self._idle()
         if idle:
-            notes.append(f"did not run: {', '.join(idle)}")
+            notes.append(f"did not run: {', '.join(grouped(idle))}")
         return [*notes, self._summary()]
 
     def _idle(self) -> list[str]:
@@ -340,7 +340,7 @@ class Report:
     def _summary(self) -> str:
         """What ran, and the totals as exact integers (formulas: where to read them whole)."""
         ran = (f"{self.model_name} on {self.inputs or '()'}, {self.ran}: "
-               f"{len(self.counted)} convolution calls")
+               f"{calls(len(self.counted))}")
         if _is_formula(self.total):
             return (f"{ran}, counted as formulas in {', '.join(map(str, self.symbols))} (whole: "
                     "profile.formula(quantity, module), profile.latex(…))"
@@ -363,7 +363,7 @@ class Report:
             else f"{total:,}"
         mode = self.mode
         return (f"<{type(self).__name__} of {self.model_name} on {self.inputs or '()'}"
-                f", {mode}: {len(self.counted)} convolution calls, {total} operations>")
+                f", {mode}: {calls(len(self.counted))}, {total} operations>")
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(str(self))
@@ -501,6 +501,35 @@ def _kind(model: torch.nn.Module, path: str) -> str:
         return type(model.get_submodule(path)).__name__
     except AttributeError:
         return "-"
+
+
+def calls(n: int) -> str:
+    """``"1 convolution call"``, ``"2 convolution calls"``.
+
+    Examples
+    --------
+    >>> calls(1), calls(0)
+    ('1 convolution call', '0 convolution calls')
+    """
+    return f"{n} convolution call{'' if n == 1 else 's'}"
+
+
+def grouped(paths: list[str]) -> list[str]:
+    """Module paths with the repeated ones (the same path but for its numbers, as in a
+    ``ModuleList``; three or more) as one item, ``"12 × blocks.*.attn.out_proj"``, in order of
+    first appearance.
+
+    Examples
+    --------
+    >>> grouped(["head", "blocks.0.proj", "blocks.1.proj", "aux.0", "blocks.10.proj", "aux.1"])
+    ['head', '3 × blocks.*.proj', 'aux.0', 'aux.1']
+    """
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        pattern = ".".join("*" if part.isdigit() else part for part in path.split("."))
+        groups.setdefault(pattern, []).append(path)
+    return [item for pattern, members in groups.items()
+            for item in ([f"{len(members)} × {pattern}"] if len(members) > 2 else members)]
 
 
 def _tally(names) -> list[tuple[str, int]]:

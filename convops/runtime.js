@@ -1,9 +1,9 @@
-// The functions that convops._compile.javascript's expressions call, over BigInt.
+// The functions that convops.compiler.javascript's expressions call, over BigInt.
 // Each mirrors the Python that convops' compiled counts call, so a formula printed as JavaScript
 // gives the exact integer Python gives. BigInt's / and % truncate toward zero; Python's // and %
 // (and sympy's floor and Mod) round toward minus infinity, hence floorDiv and mod.
 
-// Python's a // b (convops._compile.Quotient; sympy's floor(a / b)), for either sign of b.
+// Python's a // b (convops.compiler.Quotient; sympy's floor(a / b)), for either sign of b.
 export function floorDiv(a, b) {
   const q = a / b;
   return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q;

@@ -70,6 +70,8 @@ def latex(expr: sp.Basic, width: int | None = None, **settings) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import latex, symbols
     >>> S = symbols(2)
     >>> print(latex(S.k[0] * S.size_out[1] * S.C_in * S.N))
     N C_{\\text{in}} W_{\\text{out}} k_0
@@ -109,6 +111,7 @@ def rendered_length(tex: str) -> int:
 
     Examples
     --------
+    >>> from convops.symbols import rendered_length
     >>> rendered_length(r"\\frac{C_{\\text{in}} C_{\\text{out}}}{g}"), rendered_length(r"\\psi + 1")
     (7, 3)
     """
@@ -138,6 +141,8 @@ def latex_lines(expr: sp.Basic, width: int, **settings) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import latex_lines, symbols
     >>> S = symbols(1)
     >>> print(latex_lines(sp.Eq(S.g, S.N * (S.k[0] + S.s[0] + S.d[0])), width=8))
     \\begin{aligned} g &= N \\Big( k + s\\\\ &\\quad + d \\Big) \\end{aligned}
@@ -199,7 +204,12 @@ class _ReadingOrderPretty(PrettyPrinter):
         self._original = original
 
     def _print_Symbol(self, e, bold_name=False):
-        return super()._print_Symbol(self._original.get(e, e), bold_name)
+        e = self._original.get(e, e)
+        reduced = re.fullmatch(r"([sd])_reduced_?(\w*)", e.name)
+        if reduced:  # s_reduced prints as the math writes it: s′ (s′₀ …)
+            index = reduced.group(2)
+            e = sp.Symbol(f"{reduced.group(1)}′" + (f"_{index}" if index else ""))
+        return super()._print_Symbol(e, bold_name)
 
     def _print_MinMaxBase(self, e):  # sympy has no pretty form of Max: it would print str(e)
         return self._print_Function(e)
@@ -210,11 +220,13 @@ def pretty(expr: sp.Basic) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import pretty, symbols
     >>> S = symbols(1)
     >>> print(pretty(S.k[0] * S.N))
     N⋅k
     >>> print(pretty(sp.Max(0, S.size_in[0] - S.d_reduced[0])))
-    Max(0, Lᵢₙ - dᵣ)
+    Max(0, Lᵢₙ - d′)
     """
     ordered, original = _in_reading_order(expr)
     return _ReadingOrderPretty(original, use_unicode=True).doprint(ordered)
@@ -271,6 +283,8 @@ def condition_text(expr: sp.Basic) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import condition_text
     >>> H, W = sp.symbols("H W", integer=True, positive=True)
     >>> condition_text(sp.Ne(sp.floor(sp.together((H - 1) / 32)) + 1, 1))
     '⌊(H - 1)/32⌋ + 1 ≠ 1'
@@ -289,6 +303,8 @@ def condition_latex(expr: sp.Basic) -> str:
 
     Examples
     --------
+    >>> import sympy as sp
+    >>> from convops.symbols import condition_latex
     >>> H, W = sp.symbols("H W", integer=True, positive=True)
     >>> print(condition_latex(sp.And(sp.Ne(sp.floor(H / 32), 0), W > 32)))
     W > 32 \\text{ and } \\left\\lfloor{\\frac{H}{32}}\\right\\rfloor \\neq 0
@@ -305,6 +321,18 @@ class Symbols:
     """The symbols of one derivation with ``ndim`` spatial dimensions.
 
     Per-dimension symbols are tuples ordered like torch's shapes (first spatial dimension first).
+
+    Examples
+    --------
+    >>> from convops.symbols import symbols
+    >>> S = symbols(2)
+    >>> S.size_in, S.k
+    ((H_in, W_in), (k0, k1))
+
+    See Also
+    --------
+    symbols : the symbols of a number of dimensions.
+    indexed_symbols : the symbols of a generic dimension i.
     """
 
     ndim: int
@@ -320,7 +348,10 @@ class Symbols:
     s: tuple[sp.Symbol, ...]  #: stride
     d: tuple[sp.Symbol, ...]  #: dilation
     p: tuple[sp.Symbol, ...]  #: padding (per side, as torch's int padding)
-    q: tuple[sp.Symbol, ...]  #: output_padding (transposed only)
+    #: output_padding (transposed only): 0 or more in a torch module, and -1 in the transposed
+    #: convolution computing the grad_input of a convolution padded one more after than before
+    #: (:mod:`convops.backward`): an integer of no declared sign
+    q: tuple[sp.Symbol, ...]
     s_reduced: tuple[sp.Symbol, ...]  #: s' = s / gcd(s, d) (transposed only)
     d_reduced: tuple[sp.Symbol, ...]  #: d' = d / gcd(s, d) (transposed only)
     P: tuple[sp.Symbol, ...]  #: products landing inside the output (transposed only)
@@ -331,6 +362,7 @@ class Symbols:
 
         Examples
         --------
+        >>> from convops.symbols import indexed_symbols, symbols
         >>> symbols(2).describe()[symbols(2).k[1]]
         'kernel_size[1]'
         >>> indexed_symbols().describe()[indexed_symbols().size_out[0]]
@@ -372,6 +404,7 @@ def symbols(ndim: int) -> Symbols:
 
     Examples
     --------
+    >>> from convops.symbols import symbols
     >>> S = symbols(2)
     >>> S.size_in, S.k
     ((H_in, W_in), (k0, k1))
@@ -400,9 +433,9 @@ def symbols(ndim: int) -> Symbols:
         s=per_dim("s", positive=True),
         d=per_dim("d", positive=True),
         p=per_dim("p", nonnegative=True),
-        q=per_dim("q", nonnegative=True),
-        s_reduced=per_dim("s_r", "s'", positive=True),
-        d_reduced=per_dim("d_r", "d'", positive=True),
+        q=per_dim("q"),
+        s_reduced=per_dim("s_reduced", "s'", positive=True),
+        d_reduced=per_dim("d_reduced", "d'", positive=True),
         P=per_dim("P", nonnegative=True),
         Z=per_dim("Z", nonnegative=True),
     ))
@@ -428,6 +461,7 @@ def indexed_symbols() -> Symbols:
 
     Examples
     --------
+    >>> from convops.symbols import indexed_symbols, latex
     >>> S = indexed_symbols()
     >>> print(latex(S.size_out[0] - S.k[0] * S.s_reduced[0]))
     L_{\\text{out},i} - k_{i} s'_{i}
@@ -445,69 +479,28 @@ def indexed_symbols() -> Symbols:
         s=indexed("s", "s", positive=True),
         d=indexed("d", "d", positive=True),
         p=indexed("p", "p", nonnegative=True),
-        q=indexed("q", "q", nonnegative=True),
-        s_reduced=indexed("s_r", "s'", positive=True),
-        d_reduced=indexed("d_r", "d'", positive=True),
+        q=indexed("q", "q"),
+        s_reduced=indexed("s_reduced", "s'", positive=True),
+        d_reduced=indexed("d_reduced", "d'", positive=True),
         P=indexed("P", "P", nonnegative=True),
         Z=indexed("Z", "Z", nonnegative=True),
     ))
 
 
-def equation_latex(equations: dict[str, sp.Eq], quantity: str) -> str:
-    """LaTeX of ``equations[quantity]``; :class:`ConvopsError` naming the known quantities.
+def per_dimension(S: Symbols, i: int, into: Symbols) -> dict[sp.Symbol, sp.Symbol]:
+    """Each per-dimension symbol of dimension ``i`` of ``S`` mapped to its counterpart in ``into``.
 
     Examples
     --------
-    >>> S = symbols(1)
-    >>> print(equation_latex({"q": sp.Eq(S.q[0], S.k[0] - 1)}, "q"))
-    q = k - 1
-    """
-    return latex(equation(equations, quantity))
-
-
-def equation(equations: dict[str, sp.Eq], quantity: str) -> sp.Eq:
-    """``equations[quantity]``; :class:`ConvopsError` naming the known quantities.
-
-    Examples
-    --------
-    >>> S = symbols(1)
-    >>> equation({"q": sp.Eq(S.q[0], S.k[0] - 1)}, "lambda")
-    Traceback (most recent call last):
-    ...
-    convops.errors.ConvopsError: quantity must be one of q, got 'lambda'
-    """
-    if quantity not in equations:
-        raise ConvopsError(f"quantity must be one of {', '.join(equations)}, got {quantity!r}")
-    return equations[quantity]
-
-
-def indexed(S: Symbols, equations: dict[str, sp.Eq]) -> dict[str, sp.Eq]:
-    """``equations`` (keyed as :meth:`~convops.derivation.Derivation.equations`, in the symbols ``S``) with each family
-    of per-dimension equations (``key_0``, ``key_1`` …) as one equation keyed ``key``: dimension
-    0's, its symbols renamed to those of :func:`convops.symbols.indexed_symbols` (for one
-    dimension, the equation itself); the other equations as they are, in the same order.
-
-    Examples
-    --------
+    >>> from convops.symbols import indexed_symbols, per_dimension, symbols
     >>> S = symbols(2)
-    >>> eqs = {f"q_{i}": sp.Eq(q, k - 1) for i, (q, k) in enumerate(zip(S.q, S.k))}
-    >>> indexed(S, eqs)
-    {'q': Eq(q_i, k_i - 1)}
+    >>> per_dimension(S, 1, indexed_symbols())[S.k[1]]
+    k_i
+
+    See Also
+    --------
+    indexed_symbols : the symbols of a generic dimension ``i``.
     """
-    generic = {} if S.ndim == 1 else _per_dimension(S, 0, indexed_symbols())
-    result = {}
-    for key, eq in equations.items():
-        family, _, index = key.rpartition("_")
-        if index.isdigit():
-            if index == "0":
-                result[family] = eq.xreplace(generic)
-        else:
-            result[key] = eq
-    return result
-
-
-def _per_dimension(S: Symbols, i: int, into: Symbols) -> dict[sp.Symbol, sp.Symbol]:
-    """Each per-dimension symbol of dimension ``i`` of ``S`` mapped to its counterpart in ``into``."""
     return {getattr(S, name)[i]: getattr(into, name)[0]
             for name in ("size_in", "size_out", "k", "s", "d", "p", "q", "s_reduced", "d_reduced",
                          "P", "Z")}

@@ -50,7 +50,7 @@ from mkdocs.structure.toc import TableOfContents, get_toc
 import convops
 from convops import KINDS
 from convops_book.backward import backward_summary_markdown
-from convops.cli import _parser
+from convops.cli import argument_parser
 from convops_book.calculator import RUNTIME, calculator_html, example_layer, formulas_module
 from convops_book.site import (NOTATION_URL, anchors_markdown, api_markdown, bibtex, citation_text,
                                cli_markdown, formula_markdown, number_references, page_name,
@@ -186,7 +186,7 @@ def on_page_markdown(markdown_text, page, config, files):
         markdown_text = markdown_text.replace(
             _CALCULATOR, calculator_html(site_root(page), *CALCULATOR_EXAMPLE, permalink=True))
     if _CLI in markdown_text:
-        markdown_text = markdown_text.replace(_CLI, cli_markdown(_parser()))
+        markdown_text = markdown_text.replace(_CLI, cli_markdown(argument_parser()))
     if _INSTALL in markdown_text:
         markdown_text = markdown_text.replace(_INSTALL, install_markdown(repository(config),
                                                                          str(cff["version"])))

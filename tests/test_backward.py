@@ -217,3 +217,12 @@ def test_grad_input_is_the_forward_count_of_the_module_that_computes_it():
             dual.multiplications, dual.additions + fold), (module, shape)
         checked += 1
     assert checked > 200
+
+
+def test_q_is_an_integer_of_no_declared_sign_as_the_backward_takes_it_to_minus_one():
+    """The convolution computing grad_input of padding='same' with an even kernel crops one
+    more at the end (q = -1, checked against execution above): q's assumptions admit it."""
+    for S in (convops.derive("Conv2d").symbols, convops.symbols.indexed_symbols()):
+        q = S.q[0]
+        assert q.is_integer and q.is_nonnegative is None and q.is_positive is None
+        assert (q + 1).subs(q, -1) == 0 and S.p[0].is_nonnegative  # p stays a count of cells

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convops
-from convops import _compile
+from convops import compiler
 from convops.additions import Gcd, Iverson, LatticeCount, Saturation
 from convops.derivation import KINDS
 
@@ -159,7 +159,7 @@ def exact(expr, at: dict):
 
 
 def compiled(expr):
-    return _compile.compile_int(SYMBOLS, expr)
+    return compiler.compile_int(SYMBOLS, expr)
 
 
 @settings(max_examples=BUDGET)
@@ -174,7 +174,7 @@ def test_the_unevaluated_guard_of_the_issue():
     """torch's guards build ``floor((x + Mod(6x, 7)) / 7)`` with the 1/7 outside the sum."""
     x = sp.Symbol("x", integer=True, positive=True)
     guard = sp.floor(sp.Mul(sp.Rational(1, 7), sp.Add(x, sp.Mod(6 * x, 7)), evaluate=False))
-    function = _compile.compile_int([x], guard)
+    function = compiler.compile_int([x], guard)
     assert [function(n) for n in range(1, 30)] == [exact(guard, {x: n}) for n in range(1, 30)]
 
 
@@ -189,15 +189,15 @@ def test_the_unevaluated_guard_of_the_issue():
 ])
 def test_what_cannot_be_exact_is_refused_at_compile_time(expr, why):
     with pytest.raises(convops.ConvopsError, match=why):
-        _compile.code(expr)
+        compiler.code(expr)
 
 
 def test_a_division_is_kept_where_it_is_exact():
     S = convops.derive("ConvTranspose1d").symbols
     s_reduced = S.s[0] / Gcd(S.s[0], S.d[0])
-    assert _compile.code(S.C_in * S.C_out / S.g + s_reduced) == \
+    assert compiler.code(S.C_in * S.C_out / S.g + s_reduced) == \
         "C_out*((C_in)//(g)) + ((s)//(Gcd(s, d)))"
-    assert _compile.code((2 * X + 4 * Y) / 2 + (P * X + P) / P) == "2*x + 2*y + 1"
+    assert compiler.code((2 * X + 4 * Y) / 2 + (P * X + P) / P) == "2*x + 2*y + 1"
 
 
 def _valid_values(symbols: set, rng: random.Random) -> dict:
@@ -217,7 +217,7 @@ def test_every_equation_compiles_exactly(name):
     rng = random.Random(name)
     for quantity, equation in convops.derive(name).equations().items():
         symbols = sorted(equation.rhs.free_symbols, key=str)
-        function = _compile.compile_int(symbols, equation.rhs)
+        function = compiler.compile_int(symbols, equation.rhs)
         for _ in range(20):
             at = _valid_values(set(symbols), rng)
             assert function(*(at[s] for s in symbols)) == exact(equation.rhs, at), (quantity, at)
@@ -291,7 +291,7 @@ def _as_javascript(value) -> str:
 @settings(max_examples=BUDGET)
 @given(expressions, inputs)
 def test_printed_javascript_equals_sympy(node, expr, points):
-    text = _compile.javascript(expr)
+    text = compiler.javascript(expr)
     for at in points:
         assert node(text, at) == _as_javascript(exact(expr, at)), (expr, text, at)
 
@@ -299,7 +299,7 @@ def test_printed_javascript_equals_sympy(node, expr, points):
 def test_javascript_integers_are_bigints(node):
     """Beyond 2**53 a JavaScript number is no longer exact: every integer must be a BigInt."""
     expr = (2**53 + 1) * X + 1
-    assert node(_compile.javascript(expr), {X: 3}) == str(3 * (2**53 + 1) + 1)
+    assert node(compiler.javascript(expr), {X: 3}) == str(3 * (2**53 + 1) + 1)
 
 
 @pytest.mark.parametrize("name", list(KINDS))

@@ -12,7 +12,7 @@ import sympy as sp
 
 import convops
 from convops.symbols import condition_latex, condition_text
-from convops.symbolic_profile import readable
+from convops.symbolic import readable
 from convops_book.models import UNet
 
 H, W = sp.symbols("H W", integer=True, positive=True)

@@ -102,3 +102,19 @@ def test_indexed_formulas_are_each_dimension_renamed(name):
             else:
                 assert indexed.xreplace(per_dim) == eqs[f"{family}_{i}"]
                 assert "_{i}" in d.latex(family)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_the_reduced_stride_and_dilation_have_one_name_in_code_equations_and_the_cli(ndim):
+    """s' is ``s_reduced`` everywhere a name is written (the symbol, the equation's key, the CLI's
+    quantity) and s' where it is printed as math."""
+    from convops.symbols import indexed_symbols, latex, symbols
+
+    t = convops.derive(f"ConvTranspose{ndim}d")
+    for field, math in (("s_reduced", "s'"), ("d_reduced", "d'")):
+        for i, symbol in enumerate(getattr(symbols(ndim), field)):
+            assert symbol.name == (field if ndim == 1 else f"{field}{i}")
+            assert latex(symbol).startswith(math)
+            assert f"{field}_{i}" in t.equations()
+        assert field in t.indexed_equations()
+        assert getattr(indexed_symbols(), field)[0].name.startswith(field)

@@ -20,28 +20,47 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return skipped
 
 
-def imports(path: Path) -> set[str]:
-    """The convops modules ``path`` imports (their names without the package)."""
+def module_name(path: Path) -> str:
+    """``path``'s module in convops, dotted: ``count``, ``symbolic.tracing``; a package is its
+    ``__init__``'s folder (``symbolic``)."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts) or "__init__"
+
+
+def imports(path: Path, name: str | None = None) -> set[str]:
+    """The convops modules ``path`` imports (their dotted names without the package); ``name``:
+    the module ``path`` is, for its relative imports (default: its file name)."""
     tree = ast.parse(path.read_text())
+    name = name or path.stem
+    package = name.split(".")[:-1] if path.stem != "__init__" else name.split(".")
     skipped, found = _type_checking_nodes(tree), set()
     for node in ast.walk(tree):
         if id(node) in skipped:
             continue
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 or (node.module or "").split(".")[0] == "convops":
+            if node.level:
+                base = package[:len(package) - (node.level - 1)] if node.level > 1 else package
+                module = ".".join([*base, *filter(None, [node.module])])
+            elif (node.module or "").split(".")[0] == "convops":
                 module = (node.module or "").removeprefix("convops").lstrip(".")
-                if module:
-                    found.add(module.split(".")[0])
-                else:  # from . import x, y
-                    found |= {alias.name for alias in node.names}
+            else:
+                continue
+            if module and node.module:
+                found.add(module)
+            else:  # from . import x, y
+                found |= {".".join([*filter(None, [module]), alias.name]) for alias in node.names}
         elif isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[1] for alias in node.names
+            found |= {alias.name.removeprefix("convops.") for alias in node.names
                       if alias.name.startswith("convops.")}
-    return found - {path.stem}
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    # a name imported from a module is that module; from a package, its own module if it is one
+    found = {m if m in modules else m.rpartition(".")[0] or m for m in found}
+    return found - {name}
 
 
 def graph() -> dict[str, set[str]]:
-    return {path.stem: imports(path) for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+    return {module_name(path): imports(path, module_name(path)) for path in PACKAGE.rglob("*.py")
+            if path != PACKAGE / "__init__.py"}
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
@@ -80,5 +99,5 @@ def test_find_cycle_finds_one_through_three_modules():
 
 def test_no_import_cycle_in_convops():
     edges = graph()
-    assert {"profiling", "symbolic_profile", "capture", "backward", "derivation"} <= set(edges)
+    assert {"profiling", "symbolic.tracing", "capture", "backward", "derivation"} <= set(edges)
     assert find_cycle(edges) is None, " -> ".join(find_cycle(edges))

@@ -5,7 +5,7 @@ import sympy
 import torch
 
 import convops
-from convops_book import notebook
+from convops_book import figures, notebook
 
 LAYERS = [
     (torch.nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2), (2, 4, 11)),
@@ -90,12 +90,12 @@ def test_plot_style_is_transparent_and_applies():
     matplotlib = pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
 
-    style = notebook.plot_style()
+    style = figures.plot_style()
     assert style["figure.facecolor"] == "none" and style["savefig.transparent"]
     with matplotlib.rc_context(style):
         fig = Figure()
         ax = fig.subplots()
-        notebook.style_axes(ax)
+        figures.style_axes(ax)
         assert fig.get_facecolor()[3] == 0 and ax.get_facecolor()[3] == 0
 
 
@@ -144,7 +144,7 @@ def test_figures_need_alt_text():
     import matplotlib.pyplot as plt
 
     with pytest.raises(ValueError, match="alt"):
-        notebook.figure(plt.figure(), " ", "caption")
+        figures.figure(plt.figure(), " ", "caption")
 
 
 def test_layers_table_has_one_checked_line_per_layer():

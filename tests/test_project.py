@@ -71,7 +71,9 @@ def test_the_wheel_holds_the_library_only(tmp_path):
     (wheel,) = tmp_path.glob("convops-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     modules = {n for n in names if n.endswith(".py")}
-    assert modules == {f"convops/{p.name}" for p in (ROOT / "convops").glob("*.py")}
+    assert modules == {f"convops/{p.relative_to(ROOT / 'convops').as_posix()}"
+                       for p in (ROOT / "convops").rglob("*.py")}
+    assert "convops/symbolic/tracing.py" in modules  # the subpackages too
     assert "convops/py.typed" in names and any(n.endswith("licenses/LICENSE") for n in names)
     assert "convops/runtime.js" in names  # what printed JavaScript calls
     metadata = next(n for n in names if n.endswith("METADATA"))

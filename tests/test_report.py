@@ -205,7 +205,7 @@ def test_symbolic_profile_prints_in_160_characters_with_formulas_whole_on_reques
     layer3 = profile.formula("total", module="layer3")
     assert layer3.subs({H: 224, W: 224}) == numeric.formula("total", module="layer3")
     assert profile.latex(module="layer3") != profile.latex()
-    from convops.symbolic_profile import readable
+    from convops.symbolic import readable
     # one region, which holds at every size: its formula, no cases
     first = profile.regions[0].formula("total", module="layer3")
     assert profile.regions[0].condition is sp.true

@@ -19,14 +19,15 @@ from hypothesis import given, settings, strategies as st
 from torch import nn
 
 import convops
-from convops import reference, symbolic_profile
+from convops import reference
+from convops.symbolic import tracing, translation
 from convops_book.models import ResNet
 
 
 @pytest.fixture(autouse=True)
 def _time_to_trace(monkeypatch):
     """Room for a loaded test machine: the traces' speed is the benchmarks' to measure."""
-    monkeypatch.setattr(symbolic_profile, "TRACE_SECONDS", 120.0)
+    monkeypatch.setattr(tracing, "TRACE_SECONDS", 120.0)
 
 
 def assert_exact(symbolic, model, shape, **sizes):
@@ -277,7 +278,7 @@ def test_a_guard_that_chooses_the_path_is_kept_and_each_path_is_a_region():
 def test_a_failed_re_trace_answers_from_a_numeric_profile_and_says_so(monkeypatch):
     model, shape = Branchy(), (1, 3, "H", "W")
     symbolic = convops.profile(model, shape)
-    monkeypatch.setattr(symbolic_profile, "TRACE_SECONDS", 0.0)
+    monkeypatch.setattr(tracing, "TRACE_SECONDS", 0.0)
     assert assert_exact(symbolic, model, shape, H=8, W=64) == "fallback"
     answer = symbolic.at(H=8, W=64)
     assert "numeric profile" in answer.fallback and "ran past 0 s" in answer.fallback
@@ -286,7 +287,7 @@ def test_a_failed_re_trace_answers_from_a_numeric_profile_and_says_so(monkeypatc
 
 
 def test_a_trace_past_its_deadline_says_what_made_it_slow(monkeypatch):
-    monkeypatch.setattr(symbolic_profile, "TRACE_SECONDS", 0.0)
+    monkeypatch.setattr(tracing, "TRACE_SECONDS", 0.0)
     with pytest.raises(convops.ConvopsError, match=r"trace of WindowPad ran past 0 s, in .* "
                        r"after \d+ operations \(\d+ ms each.*the \d+ decisions"):
         convops.profile(WindowPad(), (1, 3, "H", "W"))
@@ -295,15 +296,15 @@ def test_a_trace_past_its_deadline_says_what_made_it_slow(monkeypatch):
 def test_the_deadline_holds_after_the_run_too(monkeypatch):
     """Rewriting the rows' shapes and the conditions in the user's sizes is timed as well."""
     clock = types.SimpleNamespace(now=0.0)
-    monkeypatch.setattr(symbolic_profile, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
-    translated = symbolic_profile._translated
+    monkeypatch.setattr(tracing, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
+    translated = tracing._translated
 
     def slow(layer, translate):  # each row takes 100 s of the 120 s the fixture allows
         clock.now += 100.0
         return translated(layer, translate)
 
-    monkeypatch.setattr(symbolic_profile, "_translated", slow)
-    with pytest.raises(symbolic_profile.TraceTooSlow, match="ran past 120 s, in counting"):
+    monkeypatch.setattr(tracing, "_translated", slow)
+    with pytest.raises(tracing.TraceTooSlow, match="ran past 120 s, in counting"):
         convops.profile(WindowPad(), (1, 3, "H", "W"))
 
 
@@ -334,10 +335,10 @@ def test_a_regions_conditions_hold_torchs_deferred_checks_as_well_as_its_guards(
     from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
 
     env = ShapeEnv(duck_shape=False, prefer_deferred_runtime_asserts_over_guards=True)
-    h = env.create_symbol(40, symbolic_profile._SizeSource("H"), DimDynamic.DYNAMIC,
+    h = env.create_symbol(40, tracing._SizeSource("H"), DimDynamic.DYNAMIC,
                           do_not_specialize_zero_one=True)
     H = sp.Symbol("H", integer=True, positive=True)
-    translate = symbolic_profile._Translator(env, {h: H})
-    assert symbolic_profile._guards(env, translate) == ()
+    translate = translation.Translator(env, {h: H})
+    assert tracing._guards(env, translate) == ()
     env.guard_or_defer_runtime_assert(sp.Eq(sp.Mod(h, 4), 0), "H a multiple of 4")
-    assert not env.guards and symbolic_profile._guards(env, translate) == (sp.Eq(sp.Mod(H, 4), 0),)
+    assert not env.guards and tracing._guards(env, translate) == (sp.Eq(sp.Mod(H, 4), 0),)

@@ -19,7 +19,7 @@ from convops.backward import GRADIENTS
 from convops.derivation import kind_of
 from convops.reference import flop_counter_backward_flops, measure_backward
 
-from .notebook import WIDTH, Table, _format, cases_table, describe_layer
+from .notebook import WIDTH, Table, cases_table, describe_layer, number_text
 from .site import (LABELS, LATTICE_COUNT, every_dimension, formula_block, free_symbols,
                    per_dimension_keys, symbols_table)
 
@@ -29,7 +29,7 @@ __all__ = ["backward_anchor", "backward_comparison", "backward_equation", "backw
 
 
 def _cell(formula: int, measured: int) -> str:
-    return f"{_format(formula)} ✓" if formula == measured else f"{_format(formula)} ≠ {_format(measured)}"
+    return f"{number_text(formula)} ✓" if formula == measured else f"{number_text(formula)} ≠ {number_text(measured)}"
 
 
 def backward_comparison(module: torch.nn.Module, input_shape: Sequence[int],

@@ -2,8 +2,8 @@
 
 :func:`formulas_module` prints, for each of the six kinds, the very expressions
 :func:`convops.count_ops` and :func:`convops.breakdown` compile (``convops.count``'s
-``_quantity_formulas``, ``_backward_formulas`` and ``_fold_formula``) as JavaScript over BigInt,
-with :func:`convops._compile.javascript`; the functions they call come from
+``quantity_formulas``, ``backward_formulas`` and ``fold_formula``) as JavaScript over BigInt,
+with :func:`convops.compiler.javascript`; the functions they call come from
 ``convops/runtime.js``.  The hand-written ``docs/javascripts/calculator.js`` parses and checks
 the layer as :mod:`convops.layer` does and calls these functions: it holds no formula.
 
@@ -26,8 +26,8 @@ import sympy as sp
 
 import convops
 from convops import algorithms, count
+from convops.compiler import javascript
 from convops.cook_toom import DEFAULT_POINTS
-from convops._compile import javascript
 from convops.derivation import KINDS, derive
 from convops.symbols import GAMMA, LAM, PSI, latex
 
@@ -38,8 +38,8 @@ from .site import anchor
 RUNTIME = Path(convops.__file__).parent / "runtime.js"
 
 #: Each printed function's name, by what it computes and the kind.
-_FUNCTIONS = {"forward": count._quantity_formulas, "backward": count._backward_formulas,
-              "fold": count._fold_formula}
+_FUNCTIONS = {"forward": count.quantity_formulas, "backward": count.backward_formulas,
+              "fold": count.fold_formula}
 
 
 def function_source(name: str, arguments, outputs, intermediates=()) -> str:

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import sympy as sp
 
+from convops import Layer, breakdown
 from convops.additions import Iverson
 from convops.derivation import derive, kind_of
 
@@ -95,10 +96,8 @@ def unfold_einsum(module, x):
     ndim = kind.ndim
     batched = x.dim() == ndim + 2
     x = x if batched else x.unsqueeze(0)
-    if isinstance(module.padding, str):  # 'same' / 'valid': as the module pads
-        padding = module._reversed_padding_repeated_twice
-    else:
-        padding = [p for size in reversed(module.padding) for p in (size, size)]
+    per_side = Layer.from_module(module).padding_per_side(x.shape[2:])  # as the module pads
+    padding = [p for before_after in reversed(per_side) for p in before_after]
     mode = "constant" if module.padding_mode == "zeros" else module.padding_mode
     x = F.pad(x, padding, mode=mode)
     for i, (k, s, d) in enumerate(zip(module.kernel_size, module.stride, module.dilation)):
@@ -159,7 +158,7 @@ def scatter_einsum(module, x):
 
 
 def tap_map(module, input_shape: Sequence[int]):
-    """A :class:`~convops_book.notebook.Figure` of which taps one filter multiplies with which
+    """A :class:`~convops_book.figures.Figure` of which taps one filter multiplies with which
     input positions along the first spatial dimension of ``module`` on ``input_shape``.
 
     A convolution: one row per output position, one column per position of the padded input;
@@ -171,7 +170,7 @@ def tap_map(module, input_shape: Sequence[int]):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .notebook import COLORS, figure, plot_style, style_axes
+    from .figures import COLORS, figure, plot_style, style_axes
 
     kind = kind_of(module)
     ndim = kind.ndim
@@ -186,13 +185,9 @@ def tap_map(module, input_shape: Sequence[int]):
         row_label, col_label = "input position i", "output position before cropping (i·s + t·d)"
         shaded = "cropped by padding"
     else:
-        if isinstance(module.padding, str):
-            before = module._reversed_padding_repeated_twice[-2]
-            after = module._reversed_padding_repeated_twice[-1]
-        else:
-            before = after = module.padding[0]
+        (before, after), *_ = Layer.from_module(module).padding_per_side(input_shape[-ndim:])
         columns = L + before + after
-        rows = (columns - d * (k - 1) - 1) // s + 1
+        rows = breakdown(module, tuple(input_shape)).output_shape[-ndim]
         cells = [(o, o * s + t * d, t) for o in range(rows) for t in range(k)]
         outside = list(range(before)) + list(range(L + before, columns))
         row_label, col_label = "output position o", "padded input position (o·s + t·d)"

@@ -24,8 +24,12 @@ from convops.layer import Layer
 from convops.reference import flop_counter_flops, run
 from convops.symbols import latex, rendered_length
 
-__all__ = ["Figure", "Measurement", "Table", "cases_table", "comparison", "conditions_equation", "figure", "describe_layer", "layers_table", "equation", "measure", "parameters", "profile_equation",
-           "plot_style", "plot_sweeps", "draw_sweeps", "named", "step", "style_axes", "sweep", "symbol_values", "vary_labels", "verdict", "ROWS", "STEP_ROWS"]
+from .figures import COLORS, Figure, figure, plot_style
+
+__all__ = ["Measurement", "Table", "cases_table", "comparison", "conditions_equation", "describe_layer",
+           "layers_table", "equation", "measure", "number_text", "parameters", "profile_equation",
+           "plot_sweeps", "draw_sweeps", "named", "step", "sweep", "symbol_values", "vary_labels",
+           "verdict", "ROWS", "STEP_ROWS"]
 
 
 # -- equations -----------------------------------------------------------------------------------
@@ -195,7 +199,7 @@ ROWS = {
 }
 
 
-def _format(value) -> str:
+def number_text(value) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(map(str, value)) + ")"
     if isinstance(value, float) and value.is_integer():
@@ -302,7 +306,7 @@ class Table:
 
 def describe_layer(module: torch.nn.Module, input_shape: Sequence[int]) -> str:
     """A one-line description of ``module`` on ``input_shape``, e.g. ``Conv1d(4, 6, ...) on (2, 4, 10)``."""
-    return f"{module!r} on input {_format(tuple(input_shape))}"
+    return f"{module!r} on input {number_text(tuple(input_shape))}"
 
 
 def _arguments(module: torch.nn.Module) -> dict[str, str]:
@@ -377,7 +381,7 @@ def comparison(module: torch.nn.Module, input_shape: Sequence[int],
     for key in rows:
         label, how, from_formula, from_torch = ROWS[key]
         a, b = from_formula(formula), from_torch(measured)
-        body.append((label, _format(a), _format(b), how, "✓" if a == b else "✗"))
+        body.append((label, number_text(a), number_text(b), how, "✓" if a == b else "✗"))
     layer = describe_layer(module, input_shape)
     return measured_by_caption(Table(("quantity", "convops", "torch", "measured by", ""),
                                      tuple(body), caption=layer, layers=(layer,) * len(body)))
@@ -400,7 +404,7 @@ def layers_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]],
         cells = []
         for key in rows:
             a, b = ROWS[key][2](formula), ROWS[key][3](measured)
-            cells.append(f"{_format(a)} ✓" if a == b else f"{_format(a)} ≠ {_format(b)}")
+            cells.append(f"{number_text(a)} ✓" if a == b else f"{number_text(a)} ≠ {number_text(b)}")
         body.append(tuple(cells))
     return cases_table(cases, tuple(ROWS[key][0] for key in rows), body)
 
@@ -411,7 +415,7 @@ def cases_table(cases: Sequence[tuple[torch.nn.Module, Sequence[int]]], header: 
     under ``header``: each row labelled by what varies (:func:`vary_labels`), the input shape
     in the caption where it is the same for all, what the layers share in the caption."""
     modules = [module for module, _ in cases]
-    shapes = [_format(tuple(shape)) for _, shape in cases]
+    shapes = [number_text(tuple(shape)) for _, shape in cases]
     common, labels = vary_labels(modules)
     same_input = len(cases) > 1 and len(set(shapes)) == 1
     head = ("layer", *(() if same_input else ("input",)), *header)
@@ -511,7 +515,7 @@ def plot_sweeps(make_module, input_shape: Sequence[int], sweeps: dict[str, Seque
     base = make_module()
     swept = "; ".join(f"{name} {', '.join(map(str, values))}" for name, values in sweeps.items())
     alt = (f"{len(sweeps)} panels, operations on a log scale against one parameter each of "
-           f"{base!r} on input {_format(tuple(input_shape))} ({swept}): convops' total, its "
+           f"{base!r} on input {number_text(tuple(input_shape))} ({swept}): convops' total, its "
            f"multiplications, and FlopCounterMode FLOPs / 2 as crosses on the multiplications.")
     caption = ("Operations of one layer as one parameter varies at a time: convops' total and "
                "multiplications; FlopCounterMode's FLOPs / 2 land on the multiplications.")
@@ -541,93 +545,3 @@ def draw_sweeps(make_module, input_shape: Sequence[int], sweeps: dict[str, Seque
         axes[0][0].set_ylabel("operations")
         fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     return fig
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A figure as the pages show it: an SVG (transparent, readable in light and dark themes)
-    with its alt text and caption, in a ``<figure>``.  Jupyter shows the HTML; its text form is
-    the alt text.  Unlike the inline backend's PNG, it carries no ``needs_background`` (which
-    puts a dark box behind a figure in a light theme), and its SVG is the same on every run."""
-
-    svg: str
-    alt: str
-    caption: str
-    width: int  #: the width to display it at, in CSS pixels (its natural width)
-
-    def _repr_html_(self) -> str:
-        import base64
-
-        data = base64.b64encode(self.svg.encode()).decode()
-        # Never narrower than 3/4 of its natural width (its 10 pt labels stay >= 10 px): on a
-        # phone the figure scrolls sideways instead.
-        return (f'<figure class="convops-figure" style="overflow-x:auto;margin:0">'
-                f'<img src="data:image/svg+xml;base64,{data}" alt="{html.escape(self.alt)}" '
-                f'style="width:100%;max-width:{self.width}px;min-width:{self.width * 3 // 4}px">'
-                f"<figcaption>{html.escape(self.caption)}</figcaption></figure>")
-
-    def __repr__(self) -> str:
-        return f"Figure: {self.alt}"
-
-
-def figure(fig, alt: str, caption: str) -> Figure:
-    """``fig`` (a matplotlib figure, then closed) as a :class:`Figure` with ``alt`` and ``caption``.
-
-    Raises ``ValueError`` for an empty ``alt``: every figure says what it shows.
-    """
-    import io
-
-    import matplotlib.pyplot as plt
-
-    if not alt.strip():
-        raise ValueError("alt must describe the figure, got an empty text")
-    buffer = io.StringIO()
-    with matplotlib_rc({"svg.hashsalt": "convops", "svg.fonttype": "path"}):
-        fig.savefig(buffer, format="svg", transparent=True, metadata={"Date": None})
-    width = round(fig.get_figwidth() * 96)
-    plt.close(fig)
-    return Figure(buffer.getvalue(), alt, caption, width)
-
-
-def matplotlib_rc(settings: dict):
-    """``matplotlib.rc_context(settings)``, importing matplotlib only when called."""
-    import matplotlib
-
-    return matplotlib.rc_context(settings)
-
-
-#: Mid-tone colours that read on white and on near-black backgrounds.
-COLORS = ("#4c8dd6", "#e07b39", "#3fa66b", "#b565c9", "#c9a227")
-_GREY = "#8a8a8a"
-
-
-def plot_style() -> dict:
-    """matplotlib rc settings for figures readable in light and dark themes.
-
-    Transparent figure and axes, grey text, ticks and spines, mid-tone colour cycle.  Use as
-    ``with matplotlib.rc_context(convops_book.notebook.plot_style()): ...``.
-    """
-    from cycler import cycler
-
-    return {
-        "figure.facecolor": "none", "axes.facecolor": "none", "savefig.transparent": True,
-        "text.color": _GREY, "axes.labelcolor": _GREY, "axes.edgecolor": _GREY,
-        "xtick.color": _GREY, "ytick.color": _GREY, "axes.titlecolor": _GREY,
-        "grid.color": _GREY, "grid.alpha": 0.3, "axes.grid": True,
-        "legend.frameon": False, "legend.labelcolor": _GREY,
-        "axes.spines.top": False, "axes.spines.right": False,
-        "axes.prop_cycle": cycler(color=COLORS), "lines.linewidth": 2, "lines.markersize": 6,
-        "svg.hashsalt": "convops", "figure.dpi": 100, "font.size": 10,
-    }
-
-
-def style_axes(ax) -> None:
-    """Apply the grey, transparent look of :func:`plot_style` to an existing ``Axes``."""
-    ax.set_facecolor("none")
-    ax.figure.set_facecolor("none")
-    for spine in ax.spines.values():
-        spine.set_color(_GREY)
-    ax.tick_params(colors=_GREY)
-    ax.xaxis.label.set_color(_GREY)
-    ax.yaxis.label.set_color(_GREY)
-    ax.title.set_color(_GREY)

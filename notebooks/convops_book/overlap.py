@@ -214,7 +214,7 @@ def draw_counts(ax, counts: np.ndarray, title: str = "") -> None:
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
-    from .notebook import style_axes
+    from .figures import style_axes
 
     top = max(int(counts.max()), 2)
     rgba = colormaps["viridis"](0.15 + 0.85 * (counts - 1) / (top - 1))
@@ -238,11 +238,11 @@ def draw_counts(ax, counts: np.ndarray, title: str = "") -> None:
 def counts_figure(input_size: tuple[int, ...], panels: list[dict], columns: int = 3):
     """The maps of :math:`n_o` (:func:`draw_counts`) of a ``input_size`` input under each layer
     of ``panels`` (keyword arguments of :func:`products_per_position`), each titled with its
-    parameters and A, as a :class:`convops_book.notebook.Figure` whose alt text lists them."""
+    parameters and A, as a :class:`convops_book.figures.Figure` whose alt text lists them."""
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from .notebook import figure, plot_style
+    from .figures import figure, plot_style
 
     short = {"kernel_size": "k", "stride": "s", "dilation": "d", "padding": "p",
              "output_padding": "q"}

@@ -455,7 +455,7 @@ def cli_output(argv: Sequence[str]) -> str:
 
 def cli_markdown(parser: argparse.ArgumentParser,
                  examples: dict[str, list[list[str]]] | None = None) -> str:
-    """The command line page's body, from ``parser`` (``convops.cli._parser()``): usage,
+    """The command line page's body, from ``parser`` (``convops.cli.argument_parser()``): usage,
     description and a table of the arguments of every command, its examples, and what the
     commands of ``examples`` (default :data:`CLI_EXAMPLES`) print."""
     examples = CLI_EXAMPLES if examples is None else examples

@@ -15,7 +15,7 @@ import yaml
 
 import convops
 from convops.additions import LatticeCount
-from convops.cli import _parser
+from convops.cli import argument_parser
 from convops_book.backward import (backward_anchor, backward_equation, backward_quantities,
                                    backward_symbols_anchor)
 from convops_book.site import anchor, citation_text, equation, page_name, public_url, quantities
@@ -170,7 +170,7 @@ def test_api_page_documents_the_public_api(build):
 
 def test_cli_page_documents_every_argument(build):
     page = html.unescape(_text(build.site / "cli" / "index.html"))
-    parser = _parser()
+    parser = argument_parser()
     commands = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"][0].choices
     for name, command in commands.items():
         assert f"convops {name}" in page
