@@ -18,7 +18,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .algorithms import AlgorithmBreakdown, Operations
 from .backward import BackwardDerivation
+from .cook_toom import winograd
 from .count import BackwardBreakdown, Breakdown, GradientCount, breakdown, count_ops
 from .derivation import KINDS, Derivation, Kind, derive
 from .errors import ConvopsError
@@ -31,9 +33,10 @@ if TYPE_CHECKING:  # loaded on first use (PEP 562): they import torch
     from .profiling import LayerProfile, Profile
     from .symbolic import SymbolicProfile
 
-__all__ = ["BackwardBreakdown", "BackwardDerivation", "Breakdown", "ConvopsError", "Derivation",
-           "GradientCount", "KINDS", "Kind", "Layer", "LayerProfile", "Profile", "SymbolicProfile",
-           "breakdown", "count_ops", "derive", "latex", "peers", "profile", "reference"]
+__all__ = ["AlgorithmBreakdown", "BackwardBreakdown", "BackwardDerivation", "Breakdown",
+           "ConvopsError", "Derivation", "GradientCount", "KINDS", "Kind", "Layer", "LayerProfile",
+           "Operations", "Profile", "SymbolicProfile", "breakdown", "count_ops", "derive", "latex",
+           "peers", "profile", "reference", "winograd"]
 __version__ = "0.1.0"
 
 _LAZY = {"LayerProfile": "profiling", "Profile": "profiling", "profile": "profiler",

@@ -25,6 +25,7 @@ import sympy as sp
 from . import __version__
 from .additions import LatticeCount
 from .backward import GRADIENTS
+from .algorithms import ALGORITHMS, parse_tile
 from .count import breakdown
 from .derivation import KINDS, derive
 from .errors import ConvopsError
@@ -175,6 +176,7 @@ def profile_model(args: argparse.Namespace):
     if dtype is not None:  # the model's floating-point tensors and its inputs (free on meta)
         model = model.to(dtype)
     options = {"backward": args.backward} | ({"mode": args.mode} if args.mode else {})
+    options |= {"algorithm": args.algorithm, "tile": args.tile}
     return profile(model, *shapes, **options)
 
 
@@ -347,6 +349,7 @@ def argument_parser() -> argparse.ArgumentParser:
     count.add_argument("--gradients", metavar="NAMES", type=_gradient_names,
                        help="with --backward, the gradients to count, comma-separated "
                             "(default input,weight,bias; a first layer needs no input)")
+    _algorithm_arguments(count)
     formula = commands.add_parser(
         "formula", help="print the symbolic formula of a module kind, to cite",
         description="Print the simplified total of a module kind and the output-size (and, for "
@@ -400,6 +403,18 @@ def _profile_parser(commands) -> None:
     command.add_argument("--json", action="store_true",
                          help="print the profile as JSON: model, inputs, mode, totals, modules, "
                               "calls, not_counted")
+    _algorithm_arguments(command)
+
+
+def _algorithm_arguments(command) -> None:
+    command.add_argument("--algorithm", choices=ALGORITHMS, default="direct",
+                         help="what a fast library runs (default: direct): im2col, winograd "
+                              "(stride 1, dilation 1), fft or fft_gauss (the same, 3-multiplication "
+                              "complex products)")
+    command.add_argument("--tile", type=parse_tile, metavar="SIZE",
+                         help="winograd: m, the outputs per tile side (default 2); fft: the FFT "
+                              "size, a power of two (default: the whole input); one int, or one "
+                              "per dimension, comma-separated")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,6 +434,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "count":
             if args.gradients is not None and not args.backward:
                 raise ConvopsError("--gradients applies to the backward pass: add --backward")
+            if args.algorithm != "direct" or args.tile is not None:
+                b = breakdown(Layer.parse(args.module), parse_shape(args.input), args.backward,
+                              algorithm=args.algorithm, tile=args.tile)
+                print(json.dumps(b.as_dict(), indent=2) if args.json else b.text())
+                sys.stdout.flush()
+                return 0
             report = count_report(Layer.parse(args.module), parse_shape(args.input),
                                   args.backward, args.gradients)
             if args.json:

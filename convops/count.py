@@ -20,6 +20,7 @@ import sympy as sp
 
 from .compiler import assignments, code, compile_int, define, stage
 from .additions import beyond_saturation
+from .algorithms import AlgorithmBreakdown, algorithm_breakdown
 from .backward import GRADIENTS
 from .derivation import derive
 from .errors import ConvopsError, flag
@@ -198,7 +199,8 @@ def _forget() -> None:
 
 
 def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
-              gradients: Sequence[str] | None = None) -> int:
+              gradients: Sequence[str] | None = None, algorithm: str = "direct",
+              tile: Any = None) -> int:
     """Exact number of scalar multiplications and additions of ``module`` on an input of ``input_shape``.
 
     ``module`` is a torch ``Conv1d/2d/3d`` or ``ConvTranspose1d/2d/3d`` (or a :class:`Layer`);
@@ -229,9 +231,16 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
     >>> conv = torch.nn.Conv1d(2, 4, kernel_size=3)
     >>> count_ops(conv, (1, 2, 10)), count_ops(conv, (1, 2, 10), backward=True, gradients=("weight", "bias"))
     (384, 388)
+
+    ``algorithm`` other than ``"direct"`` counts what a fast library runs instead
+    (:mod:`convops.algorithms`: ``"im2col"``, ``"winograd"``, ``"fft"``, ``"fft_gauss"``, with its
+    ``tile``); see :func:`breakdown`.
+
+    >>> count_ops(torch.nn.Conv2d(3, 8, 3), (1, 3, 10, 10), algorithm="winograd", tile=4)
+    21240
     """
-    if backward is not False or gradients is not None:
-        return breakdown(module, input_shape, backward, gradients).total
+    if backward is not False or gradients is not None or algorithm != "direct" or tile is not None:
+        return breakdown(module, input_shape, backward, gradients, algorithm, tile).total
     try:
         attributes = module.__dict__
         parameters = attributes["_parameters"]
@@ -291,7 +300,8 @@ class Breakdown:
 
 
 def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
-              gradients: Sequence[str] | None = None) -> Breakdown | BackwardBreakdown:
+              gradients: Sequence[str] | None = None, algorithm: str = "direct",
+              tile: Any = None) -> Breakdown | BackwardBreakdown | AlgorithmBreakdown:
     """ψ, λ, γ, multiplications, additions and the total of ``module`` on ``input_shape``.
 
     Accepts what :func:`count_ops` accepts and refuses what it refuses.  ``backward=True``
@@ -311,10 +321,22 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
     (GradientCount(multiplications=192, additions=172), GradientCount(multiplications=0, additions=28))
     >>> b.flops  # FlopCounterMode's convention: 2 per multiplication
     768
+
+    ``algorithm="im2col"``, ``"winograd"``, ``"fft"`` or ``"fft_gauss"`` (with ``tile``: m for
+    Winograd, the FFT size for FFT) gives the :class:`~convops.algorithms.AlgorithmBreakdown` of
+    that algorithm, stage by stage (:mod:`convops.algorithms`); the backward pass is counted for
+    ``"direct"`` only.
+
+    >>> b = breakdown(torch.nn.Conv2d(3, 8, 3), (1, 3, 10, 10), algorithm="im2col")
+    >>> b.parts["gemm"], b.workspace
+    (Operations(multiplications=13824, additions=13312), 1728)
     """
     flag("backward", backward)
     if not isinstance(module, Layer) and own_code(module):
         module, input_shape = _what_runs(module, input_shape)
+    if algorithm != "direct" or tile is not None:
+        return _algorithm_breakdown(module, input_shape, backward or gradients is not None,
+                                    algorithm, tile)
     if backward or gradients is not None:
         return _backward_breakdown(module, input_shape, backward, gradients)
     layer, values, batch = _evaluate(module, input_shape)
@@ -326,6 +348,17 @@ def breakdown(module: Any, input_shape: Sequence[int], backward: bool = False,
     out_shape = shape[:-layer.kind.ndim - 1] + (layer.out_channels, *size_out)
     return Breakdown(kind=layer.kind.name, input_shape=shape, output_shape=out_shape, batch=batch,
                      **named)
+
+
+def _algorithm_breakdown(module, input_shape, backward: bool, algorithm, tile) -> AlgorithmBreakdown:
+    layer = module if isinstance(module, Layer) else Layer.from_module(module)
+    direct = breakdown(layer, input_shape)  # the layer's and the input's refusals first
+    if algorithm == "direct":
+        raise ConvopsError(f"tile={tile!r}: the direct algorithm has no tile; leave it out")
+    if backward:
+        raise ConvopsError(f"backward=True counts the direct algorithm only, not algorithm="
+                           f"{algorithm!r}: leave algorithm out (or pass 'direct')")
+    return algorithm_breakdown(layer, input_shape, algorithm, tile, direct)
 
 
 def _what_runs(module: Any, input_shape: Sequence[int]) -> tuple[Layer, tuple[int, ...]]:

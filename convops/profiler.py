@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from . import capture, registry
+from . import algorithms, capture, registry
 from .count import breakdown
 from .errors import ConvopsError, elide, flag
 from .profiling import NOT_CONV, LayerProfile, Profile, count_call, op_name, rows
@@ -26,7 +26,7 @@ _RECOMPUTED = ("recomputed in the backward pass (activation checkpointing): coun
 
 def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
             mode: str | None = None, device: torch.device | str | None = None,
-            **kw_inputs: Any) -> Profile:
+            algorithm: str = "direct", tile: Any = None, **kw_inputs: Any) -> Profile:
     """Count every convolution ``model`` runs on ``inputs``, call by call.
 
     Each input is a tensor (only its shape and dtype are used) or a shape, a tuple of ints (a
@@ -59,6 +59,11 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
     backward are listed, not counted.  A forward convolution that activation checkpointing runs
     again in the backward pass is listed, not counted twice.  (A model's own keyword inputs
     named ``backward``, ``mode`` or ``device`` cannot be passed here.)
+
+    ``algorithm`` (and ``tile``) counts each call as :func:`convops.breakdown` does with them;
+    a call the algorithm does not apply to (a strided layer for Winograd, a transposed one) is
+    counted by the direct algorithm, and the summary names it
+    (:func:`convops.algorithms.fell_back`).  Forward and concrete shapes only.
 
     Every refusal is a :class:`ConvopsError` naming the module where it happened, chained from
     torch's error; a convolution torch refuses is never dropped from a partial total.
@@ -94,6 +99,12 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
     if symbolic and (backward or device is not None):
         raise ConvopsError("backward=True and device= count concrete shapes only: give every "
                            "size as an int (symbolic sizes count the forward, on meta tensors)")
+    count, reasons = count_call, {}
+    if algorithm != "direct" or tile is not None:
+        if backward or symbolic:
+            raise ConvopsError(f"algorithm={algorithm!r} counts the forward at concrete sizes: "
+                               "leave out backward=True and symbolic sizes, or the algorithm")
+        count, reasons = algorithms.call_counter(algorithm, tile, count_call)
     if symbolic:
         return symbolic_profile(model, inputs, kw_inputs, mode, numeric=profile)
     if device is not None:
@@ -105,9 +116,11 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
         split = trace.calls.index(None)
         layers = _with_backward(trace, trace.calls[:split], trace.calls[split + 1:])
     else:
-        layers = rows(trace.calls, trace.names, count_call)
+        layers = rows(trace.calls, trace.names, count)
+    note = "" if count is count_call else algorithms.profile_note(layers, algorithm, tile, reasons)
     return Profile(model, capture.first_shape((inputs, kw_inputs)), tuple(layers),
-                   capture.describe(inputs, kw_inputs), mode, device, trace.modules, dtype=dtype)
+                   capture.describe(inputs, kw_inputs), mode, device, trace.modules, dtype=dtype,
+                   fallback=note)
 
 
 def _device(device) -> torch.device:

@@ -11,10 +11,10 @@
 import { calculatorPicture } from "./picture.js";
 
 // The generated module, loaded on the first page that shows a calculator.
-let kinds, defaults, version, DEFAULTS;
+let kinds, defaults, version, fastTables, DEFAULTS;
 export async function load() {
   if (kinds) return;
-  ({ kinds, defaults, version } = await import("../assets/convops/formulas.js"));
+  ({ kinds, defaults, version, fastTables } = await import("../assets/convops/formulas.js"));
   // Layer.create's defaults, printed at build as Python literals: read as the layer's text is.
   DEFAULTS = Object.fromEntries(Object.entries(defaults).map(([name, text]) => [name, literal(tokenize(text), 0).value]));
 }
@@ -427,12 +427,52 @@ function backward(layer, batch, sizeIn, chosen) {
   return result;
 }
 
+// mirrors convops.algorithms.check_algorithm and algorithm_breakdown: {stage:multiplications, …}.
+function fast(layer, result, algorithm, tileText) {
+  const n = layer.kind.ndim, k = layer.kernel_size, sizeOut = result.output_shape.slice(-n), named = `algorithm='${algorithm}'`;
+  if (layer.kind.transposed) throw new Refusal("algorithm", `${named} counts convolutions; ${layer.kind.name} runs as GEMM + col2im, not counted here: use algorithm='direct'`);
+  let tile = tileText.trim() ? tileText.split(",").map((t) => (/^\s*\d+\s*$/.test(t) ? BigInt(t) : 0n)) : null;
+  if (algorithm === "im2col" && tile) throw new Refusal("tile", `tile=${tileText}: im2col has no tile; leave it out`);
+  for (const p of algorithm === "im2col" ? [] : ["stride", "dilation"]) {
+    if (layer[p].some((v) => v !== 1n)) throw new Refusal("algorithm", `${named} computes stride-1, dilation-1 convolutions (its tiles slide by their own size); this layer has ${p}=(${layer[p].join(", ")}): use algorithm='direct' or 'im2col'`);
+  }
+  if (tile?.length === 1) tile = Array(n).fill(tile[0]);
+  if (tile && (tile.length !== n || tile.some((t) => t < 1n))) throw new Refusal("tile", `tile=${tileText} must be a positive int or ${n} of them, one per dimension`);
+  if (algorithm.startsWith("fft") && tile?.some((t, i) => (t & (t - 1n)) || t < k[i])) throw new Refusal("tile", `tile=${tileText}: the FFT size must be a power of two at least the kernel size (${k.join(", ")})`);
+  let extra = [];
+  if (algorithm === "winograd") {
+    tile ??= Array(n).fill(BigInt(fastTables.winogradTile));
+    const costs = tile.map((m, i) => fastTables.winograd[`${m},${k[i]}`]);
+    if (costs.includes(undefined)) throw new Refusal("tile", `tile=${tileText}: F(m, r) needs m + r - 2 interpolation points, more than convops' defaults: choose a smaller tile`);
+    extra = [...tile, ...[0, 1, 2].flatMap((t) => costs.flatMap((c) => c[t]).map(BigInt))];
+  } else if (algorithm.startsWith("fft")) { // mirrors convops.algorithms.whole_input_fft
+    tile ??= sizeOut.map((L, i) => 1n << BigInt((L + k[i] - 2n).toString(2).length));
+    const costs = tile.map((a) => fastTables.fft[a]);
+    if (costs.includes(undefined)) throw new Refusal("tile", "the calculator holds FFT sizes up to 2**24: count larger ones with convops.breakdown");
+    extra = [...tile, ...costs.flat().map(BigInt)];
+  }
+  const { stages, count } = layer.kind.algorithms[algorithm];
+  const counts = result.batch ? count(result.batch, layer.in_channels, layer.out_channels, layer.groups, layer.bias ? 1n : 0n, ...k, ...sizeOut, ...extra) : Array(2 * stages.length + 1).fill(0n);
+  const values = { output_shape: result.output_shape, batch: result.batch, multiplications: 0n, additions: 0n };
+  stages.forEach((stage, i) => {
+    [values[`${stage}:multiplications`], values[`${stage}:additions`]] = counts.slice(2 * i, 2 * i + 2);
+    values.multiplications += counts[2 * i];
+    values.additions += counts[2 * i + 1];
+  });
+  values.total = values.multiplications + values.additions;
+  if (algorithm === "im2col") values.workspace = counts.at(-1);
+  return values;
+}
+
 // Every count of a layer's text and an input shape's text: {layer, values} or {refusal}.
-export function compute(layerText, shapeText, withBackward = false, chosen = GRADIENTS) {
+export function compute(layerText, shapeText, withBackward = false, chosen = GRADIENTS, algorithm = "direct", tile = "") {
   try {
     const layer = parseLayer(layerText);
     const shape = parseShape(shapeText);
     const { result, batch, sizeIn } = forward(layer, shape);
+    if (algorithm !== "direct" && withBackward) throw new Refusal("backward", `backward=True counts the direct algorithm only, not algorithm='${algorithm}': leave algorithm out (or pass 'direct')`);
+    if (algorithm !== "direct") return { layer, shape, values: fast(layer, result, algorithm, tile) };
+    if (tile.trim()) throw new Refusal("tile", `tile=${tile}: the direct algorithm has no tile; leave it out`);
     const values = withBackward ? { ...result, ...backward(layer, batch, sizeIn, chosen) } : result;
     return { layer, shape, values };
   } catch (error) {
@@ -463,7 +503,7 @@ function show(value) {
 function rows(values, links, base) {
   return Object.entries(values).filter(([q]) => q !== "batch").map(([q, v]) => {
     const link = links[LINKED[q] ?? q];
-    const label = link ? `<a href="${base}${link}">${LABELS[q]}</a>` : LABELS[q];
+    const label = link ? `<a href="${base}${link}">${LABELS[q]}</a>` : (LABELS[q] ?? q.replace(":", " "));
     const data = Array.isArray(v) ? v.join(",") : v.toString();
     return `<tr><th scope="row">${label}</th><td data-quantity="${q}" data-value="${data}">${show(v)}</td></tr>`;
   }).join("");
@@ -486,9 +526,10 @@ function pythonLayer(layer) {
   return `torch.nn.${layer.kind.name}(${args.join(", ")})`;
 }
 
-function python(layer, shape, withBackward, chosen) {
+function python(layer, shape, withBackward, chosen, algorithm, tile) {
   const gradients = `(${chosen.map((g) => `'${g}', `).join("")})`;
-  const extra = withBackward ? `, backward=True${chosen.length < 3 ? `, gradients=${gradients}` : ""}` : "";
+  let extra = withBackward ? `, backward=True${chosen.length < 3 ? `, gradients=${gradients}` : ""}` : "";
+  if (algorithm !== "direct") extra += `, algorithm='${algorithm}'${tile.trim() ? `, tile=${tile.includes(",") ? `(${tile})` : tile}` : ""}`;
   const dims = shape.values.length === 1 ? `(${shape.values[0]},)` : `(${shape.values.join(", ")})`;
   return `import torch, convops  # convops ${version}\nconvops.breakdown(${pythonLayer(layer)}, ${dims}${extra})`;
 }
@@ -528,10 +569,12 @@ function evaluate(root) {
   const copy = root.querySelector(".convops-calc-copy");
   const withBackward = form.backward.checked;
   const chosen = chosenGradients(form);
-  const out = compute(form.layer.value, form.input.value, withBackward, chosen);
+  const out = compute(form.layer.value, form.input.value, withBackward, chosen, form.algorithm.value, form.tile.value);
   calculatorPicture(root, out, form.layer.value, form.input.value);
   root.dataset.state = out.refusal ? "refused" : "counted";
   const query = new URLSearchParams({ layer: form.layer.value, input: form.input.value });
+  if (form.algorithm.value !== "direct") query.set("algorithm", form.algorithm.value);
+  if (form.tile.value.trim()) query.set("tile", form.tile.value.trim());
   if (withBackward) query.set("backward", "1");
   if (withBackward && chosen.length < 3) query.set("gradients", chosen.join(","));
   const permalink = `${root.dataset.base}calculator/?${query}`;
@@ -556,14 +599,14 @@ function evaluate(root) {
   const { batch, ...shown } = out.values;
   const forwardRows = Object.fromEntries(Object.entries(shown).filter(([q]) => !q.includes(".") && q !== "fold"));
   const backwardRows = Object.fromEntries(Object.entries(shown).filter(([q]) => q.includes(".") || q === "fold"));
-  const tex = formula(kind, out.values);
+  const tex = form.algorithm.value === "direct" ? formula(kind, out.values) : "";
   results.innerHTML = `<div class="convops-calc-formula" data-tex="${tex.replace(/"/g, "&quot;")}"></div>`
     + `<table class="convops-calc-table"><tbody>${rows(forwardRows, kind.links, root.dataset.base)}</tbody></table>`
     + (withBackward ? `<table class="convops-calc-table"><caption>Backward: ${chosen.map((g) => `grad_${g}`).join(", ") || "no gradient"}</caption><tbody>${rows(backwardRows, kind.links, root.dataset.base)}</tbody></table>` : "");
   const formulaBox = results.querySelector(".convops-calc-formula");
   if (window.katex) window.katex.render(tex, formulaBox, { displayMode: true, throwOnError: false });
   else formulaBox.textContent = tex;
-  code.textContent = python(out.layer, out.shape, withBackward, chosen);
+  code.textContent = python(out.layer, out.shape, withBackward, chosen, form.algorithm.value, form.tile.value);
 }
 
 // Fill the calculator from a query string (a permalink) and evaluate.
@@ -573,6 +616,7 @@ function fromQuery(root, search) {
   if (query.has("layer")) form.layer.value = query.get("layer");
   if (query.has("input")) form.input.value = query.get("input");
   form.backward.checked = query.get("backward") === "1";
+  [form.algorithm.value, form.tile.value] = [query.get("algorithm") ?? "direct", query.get("tile") ?? ""];
   const gradients = query.has("gradients") ? query.get("gradients").split(",") : GRADIENTS;
   for (const g of GRADIENTS) form[`grad_${g}`].checked = gradients.includes(g);
   evaluate(root);
@@ -582,7 +626,7 @@ function wire(root) {
   const form = root.querySelector("form");
   form.addEventListener("input", (event) => {
     const field = event.target.name;
-    if (!["layer", "input", "backward", "grad_input", "grad_weight", "grad_bias"].includes(field)) {
+    if (!["layer", "input", "backward", "grad_input", "grad_weight", "grad_bias", "algorithm", "tile"].includes(field)) {
       form.layer.value = layerFromFields(form);
     }
     evaluate(root);

@@ -25,8 +25,9 @@ from typing import Mapping
 import sympy as sp
 
 import convops
-from convops import count
+from convops import algorithms, count
 from convops.compiler import javascript
+from convops.cook_toom import DEFAULT_POINTS
 from convops.derivation import KINDS, derive
 from convops.symbols import GAMMA, LAM, PSI, latex
 
@@ -120,10 +121,43 @@ def formulas_module(pages: Mapping[str, str]) -> str:
                 "required": [p.name for p in inspect.signature(kind.module).parameters.values()
                              if p.default is inspect.Parameter.empty],
                 **total_template(name), "links": anchors(name, pages)}
+        fast = "" if kind.transposed else f", algorithms: {_algorithms_source(parts, name, kind.ndim)}"
         table.append(f"  {name}: {{ ...{json.dumps(meta)}, forward: forward_{name}, "
-                     f"backward: backward_{name}, fold: fold_{name} }},")
+                     f"backward: backward_{name}, fold: fold_{name}{fast} }},")
     parts.append("export const kinds = {\n" + "\n".join(table) + "\n};")
+    parts.append(f"export const fastTables = {json.dumps(fast_tables())};")
     return "\n".join(parts) + "\n"
+
+
+#: The Winograd algorithms F(m, r) the calculator's table holds: every one convops derives with
+#: its default points (m + r - 2 of them at most), derived at site build.
+CALCULATOR_WINOGRAD = len(DEFAULT_POINTS) + 2
+#: The largest FFT size the calculator's table holds, 2 ** this.
+CALCULATOR_FFT = 24
+
+
+def fast_tables() -> dict:
+    """The 1-d transform costs the printed fast-algorithm functions take: per ``"m,r"`` the
+    Winograd transforms' ``[[mult, add] data, filter, inverse]``
+    (:func:`convops.algorithms.winograd_costs`), per FFT size its ``[mult, add]``
+    (:func:`convops.algorithms.fft_cost`), and the default tile and algorithm names."""
+    winograd = {f"{m},{r}": [list(costs[t][0]) for t in ("data", "filter", "inverse")]
+                for m in range(1, CALCULATOR_WINOGRAD) for r in range(1, CALCULATOR_WINOGRAD - m + 1)
+                for costs in [algorithms.winograd_costs((m,), (r,))]}
+    fft = {2 ** e: [int(c) for c in algorithms.fft_cost(2 ** e)] for e in range(CALCULATOR_FFT + 1)}
+    return {"winograd": winograd, "fft": fft, "winogradTile": algorithms.DEFAULT_WINOGRAD_TILE,
+            "names": list(algorithms.ALGORITHMS)}
+
+
+def _algorithms_source(parts: list, name: str, ndim: int) -> str:
+    """Print each fast algorithm's function for kind ``name`` into ``parts``; the JavaScript
+    object that names them, with their stages."""
+    entries = []
+    for algorithm in algorithms.ALGORITHMS[1:]:
+        arguments, outputs, intermediates, stages = algorithms.calculator_formulas(ndim, algorithm)
+        parts.append(function_source(f"{algorithm}_{name}", arguments, outputs, intermediates))
+        entries.append(f"{algorithm}: {{ stages: {json.dumps(stages)}, count: {algorithm}_{name} }}")
+    return "{ " + ", ".join(entries) + " }"
 
 
 def example_layer(notebook: Path) -> tuple[str, str]:
@@ -188,6 +222,10 @@ def calculator_html(base: str, layer: str, input_shape: str, permalink: bool) ->
 <label><input name="grad_input" type="checkbox" checked> grad_input</label>
 <label><input name="grad_weight" type="checkbox" checked> grad_weight</label>
 <label><input name="grad_bias" type="checkbox" checked> grad_bias</label>
+</fieldset>
+<fieldset class="convops-calc-backward"><legend>Algorithm (what a fast library runs)</legend>
+<label><select name="algorithm">{"".join(f'<option value="{a}">{a}</option>' for a in algorithms.ALGORITHMS)}</select></label>
+<label>tile <input name="tile" type="text" spellcheck="false" size="6" placeholder="m or FFT size"></label>
 </fieldset>
 </form>
 <p class="convops-calc-alert" role="alert" hidden></p>

@@ -105,3 +105,18 @@ class UNet(nn.Module):
         for up, merge in zip(self.up, self.merge):
             x = merge(torch.cat([skips.pop(), up(x)], dim=1))
         return self.head(x)
+
+
+def vgg_e(num_classes: int = 1000) -> nn.Sequential:
+    """VGG-E (VGG-19) as Simonyan & Zisserman's Table 1 defines it: sixteen 3×3 convolutions
+    (padding 1) in five blocks of 64, 128, 256, 512, 512 channels, each block ending in a 2×2 max
+    pool, then three fully connected layers."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for width, repeat in ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4)):
+        for _ in range(repeat):
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True)]
+            channels = width
+        layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True),
+                         nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, num_classes))

@@ -433,6 +433,7 @@ def citation_text(cff: dict) -> str:
 # -- API and command line pages --------------------------------------------------------------------
 #: The public API (``convops.__all__``) in the order the API page documents it.
 API_ORDER = ("count_ops", "breakdown", "Breakdown", "BackwardBreakdown", "GradientCount",
+             "AlgorithmBreakdown", "Operations", "winograd",
              "derive", "Derivation", "BackwardDerivation", "Kind", "KINDS", "Layer", "latex",
              "ConvopsError", "profile", "Profile", "LayerProfile", "SymbolicProfile", "peers",
              "reference")
@@ -466,7 +467,9 @@ def _plain(text: str) -> str:
 #: models stand for the user's factories: ``convops_book`` is installed beside convops).
 CLI_EXAMPLES: dict[str, list[list[str]]] = {
     "count": [["count", "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)", "--input",
-               "1,3,224,224"]],
+               "1,3,224,224"],
+              ["count", "Conv2d(64, 64, 3, padding=1)", "--input", "1,64,56,56", "--algorithm",
+               "winograd", "--tile", "4"]],
     "formula": [["formula", "Conv2d", "--bias"]],
     "profile": [["profile", "convops_book.models:resnet50", "--input", "1,3,224,224"]],
 }
