@@ -79,6 +79,12 @@ class AlgorithmBreakdown:
         """Multiplications plus additions."""
         return self.multiplications + self.additions
 
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in
+                           ("kind", "algorithm", "tile", "input_shape", "output_shape", "batch",
+                            "workspace", "multiplications", "additions", "total"))
+        return f"AlgorithmBreakdown({fields})"
+
     @property
     def macs(self) -> int:
         """One per multiplication, as :attr:`convops.Breakdown.macs`."""

@@ -464,7 +464,7 @@ def check_input(layer: Layer, input_shape: Sequence[int]) -> tuple[int, tuple[in
     if channels != layer.in_channels:
         read = (f" (read as unbatched, (C_in, *spatial): {layer.kind.name} takes {n + 2} ints "
                 f"(N, C_in, *spatial) or {n + 1} (C_in, *spatial))" if rank == n + 1 else "")
-        raise ConvopsError(f"input_shape={input_shape!r} has {channels} channels; "
+        raise ConvopsError(f"input_shape={input_shape!r} has {channels} channel{'' if channels == 1 else 's'}; "
                            f"in_channels={layer.in_channels}{read}")
     if min(size_in) < 1:
         raise ConvopsError(f"input_shape={input_shape!r}: spatial sizes must be positive")

@@ -165,6 +165,6 @@ def test_a_string_shape_says_to_pass_a_tuple():
 
 
 def test_an_unbatched_reading_says_so():
-    with pytest.raises(convops.ConvopsError, match=r"input_shape=\(1, 3, 224\) has 1 channels; "
+    with pytest.raises(convops.ConvopsError, match=r"input_shape=\(1, 3, 224\) has 1 channel; "
                        r"in_channels=3 \(read as unbatched, \(C_in, \*spatial\)"):
         convops.count_ops(nn.Conv2d(3, 4, 3), (1, 3, 224))

@@ -325,7 +325,7 @@ function checkInput(layer, shape) {
   }
   const [batch, channels, ...sizeIn] = values.length === n + 2 ? values : [1n, ...values];
   if (batch < 0n) throw refuse(`batch size ${batch} must not be negative`);
-  if (channels !== layer.in_channels) throw refuse(`has ${channels} channels; in_channels=${layer.in_channels}`);
+  if (channels !== layer.in_channels) throw refuse(`has ${channels} channel${channels === 1n ? "" : "s"}; in_channels=${layer.in_channels}`);
   if (sizeIn.some((L) => L < 1n)) throw refuse("spatial sizes must be positive");
   return { batch, sizeIn };
 }
