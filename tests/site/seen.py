@@ -55,6 +55,19 @@ VIEW_FACTS = """(content) => {
     (e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\\s+/).slice(0, 2).join(".") : "") +
     " «" + (e.textContent || e.getAttribute("alt") || "").trim().slice(0, 40) + "»";
   const span = r => `${Math.round(r.left)}..${Math.round(r.right)}`;
+  // Whether a pre needs a sideways scroll: the pre itself, or a box around it (inside the
+  // article) that scrolls because of it.
+  const scrolls = pre => {
+    if (pre.getBoundingClientRect().width === 0) return false;
+    for (let box = pre; box && box !== article; box = box.parentElement)
+      if (["auto", "scroll"].includes(getComputedStyle(box).overflowX) && box.scrollWidth > box.clientWidth + 1
+          && box.getBoundingClientRect().width > 0) return true;
+    for (const code of pre.querySelectorAll("code"))
+      if (code.scrollWidth > code.clientWidth + 1) return true;
+    return false;
+  };
+  const described = pre => `${describe(pre.closest(".jp-Cell, .highlight, pre"))} (${Math.round(Math.max(pre.scrollWidth,
+    ...[...pre.querySelectorAll("code")].map(c => c.scrollWidth)))} px)`;
 
   // Content cut off where no scroll bar can bring it back.  Walking up from each element: an
   // ancestor that scrolls (overflow auto or scroll) brings what lies beyond its edges into view,
@@ -143,16 +156,9 @@ VIEW_FACTS = """(content) => {
       .map(code => code.textContent.slice(0, 60)),
     // Every block of code or text output (a pre) that needs a sideways scroll: the pre itself, or a
     // box around it (inside the article) that scrolls because of it.
-    scrollingPre: [...article.querySelectorAll("pre")].filter(pre => {
-      if (pre.getBoundingClientRect().width === 0) return false;
-      for (let box = pre; box && box !== article; box = box.parentElement)
-        if (["auto", "scroll"].includes(getComputedStyle(box).overflowX) && box.scrollWidth > box.clientWidth + 1
-            && box.getBoundingClientRect().width > 0) return true;
-      for (const code of pre.querySelectorAll("code"))
-        if (code.scrollWidth > code.clientWidth + 1) return true;
-      return false;
-    }).map(pre => `${describe(pre.closest(".jp-Cell, .highlight, pre"))} (${Math.round(Math.max(pre.scrollWidth,
-      ...[...pre.querySelectorAll("code")].map(c => c.scrollWidth)))} px)`),
+    scrollingPre: [...article.querySelectorAll("pre")].filter(scrolls).map(described),
+    // The text outputs among them: the verdicts and tables a page argues with.
+    scrollingOutput: [...article.querySelectorAll(".jp-OutputArea pre")].filter(scrolls).map(described),
     // Every displayed formula: its TeX and where it ends, from the top of the page.
     displays: [...article.querySelectorAll(".katex-display")].filter(e => e.getBoundingClientRect().height > 0)
       .map(e => ({tex: (e.querySelector("annotation")?.textContent || "").trim(),

@@ -9,7 +9,7 @@ import pytest
 
 from convops import KINDS
 from convops_book.site import BIAS_TABS, WIDTH, formula_latex, page_name
-from seen import DESKTOP, MIN_CONTRAST, PALETTES, view_id, views
+from seen import DESKTOP, MIN_CONTRAST, PALETTES, PHONE, view_id, views
 
 #: The first screen of a desktop window, 1280 × 800.
 FIRST_SCREEN = 800
@@ -35,6 +35,15 @@ def test_no_code_or_output_scrolls_sideways_at_a_desktop_width(site, palette):
     problems = [f"/{path}: {pre}" for path, page in site.view(DESKTOP, palette).items()
                 for pre in page.scrollingPre]
     assert not problems, f"{len(problems)} blocks scroll sideways:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("palette", PALETTES)
+def test_no_output_scrolls_sideways_on_a_phone(site, palette):
+    """At 390 px code cells may scroll in their own box; the outputs a page argues with (verdicts,
+    tables printed as text) may not."""
+    problems = [f"/{path}: {pre}" for path, page in site.view(PHONE, palette).items()
+                for pre in page.scrollingOutput]
+    assert not problems, f"{len(problems)} outputs scroll sideways:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
