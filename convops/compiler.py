@@ -10,7 +10,8 @@ share the denominator's factors); any other is refused at compile time with a
 :class:`~convops.errors.ConvopsError`, never printed as a floor division that might round.
 
 :func:`stage` splits a computation in two: what depends on the layer only, done once per layer,
-and what depends on the input size too, done in every call.
+and what depends on the input size too, done in every call; :func:`compile_counter` writes a
+layer's counter that way (:func:`convops.count_ops`' fast path).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import sympy as sp
 from sympy.printing.jscode import JavascriptCodePrinter
 from sympy.printing.pycode import PythonCodePrinter
 
-from .additions import NUMERIC_FUNCTIONS, Gcd, Iverson, LatticeCount, Saturation
+from .additions import (NUMERIC_FUNCTIONS, Gcd, Iverson, LatticeCount, Saturation,
+                        beyond_saturation)
 from .errors import ConvopsError
 from .symbols import symbols
 
@@ -446,6 +448,59 @@ def define(source: str, name: str):
     namespace = _namespace()
     exec(compile(source, filename, "exec"), namespace)
     return namespace[name]
+
+
+def compile_counter(batch, size_in, parameters, steps, derivation):
+    """``make(*parameters, *smallest)``: a layer's counter, a function of an input shape alone.
+
+    Everything that depends on the layer only (``parameters``, the smallest input size torch
+    accepts per dimension) is computed in ``make``, once (:func:`stage`); the counter parses the
+    shape, computes the rest of ``derivation``'s total and returns it, or returns ``None``
+    wherever torch might refuse the shape (the caller then lets :mod:`convops.layer` say why).
+    ``steps`` are the ``(symbol, definition)`` pairs of the output sizes, and of what the total
+    is written in; each definition of ``A``'s terms gets a lane for input sizes where it is
+    affine (:func:`_affine_lane`).
+    """
+    S, n, N = derivation.symbols, derivation.symbols.ndim, batch
+    staged = stage(list(parameters), [derivation.total],
+                   [(symbol, _affine_lane(definition, size_in)) for symbol, definition in steps])
+    sizes_out = [pair for pair in staged.each if pair[0] in S.size_out]
+    rest = [pair for pair in staged.each if pair[0] not in S.size_out]
+    smallest = [f"smallest{i}" for i in range(n)]
+    sizes = ", ".join(map(str, size_in))
+    every_int = " is ".join(f"type({v})" for v in (N, "channels", *size_in))
+    lines = [
+        f"def make({', '.join(map(str, parameters))}, {', '.join(smallest)}):",
+        *assignments(staged.once, "    "),
+        "    def count(shape):",
+        f"        if len(shape) == {n + 2}:",
+        f"            {N}, channels, {sizes} = shape",
+        f"        elif len(shape) == {n + 1}:",
+        f"            channels, {sizes} = shape",
+        f"            {N} = 1",
+        "        else:",
+        "            return None",
+        f"        if not ({every_int} is int) or channels != {S.C_in} or {N} < 0 or "
+        + " or ".join(f"{v} < {m}" for v, m in zip(size_in, smallest)) + ":",
+        "            return None",
+        *assignments(sizes_out, "        "),
+        f"        if {' or '.join(f'{v} < 1' for v in S.size_out)}:",
+        "            return None",
+        *assignments(rest, "        "),
+        f"        return {code(staged.outputs[0])}",
+        "    return count",
+    ]
+    return define("\n".join(lines) + "\n", "make")
+
+
+def _affine_lane(definition, size_in):
+    """``definition`` with a lane for input sizes where it is affine in its one input size, if any:
+    the per-dimension counts of ``A`` beyond :func:`~convops.additions.beyond_saturation`."""
+    (L, *others) = definition.free_symbols & set(size_in) or (None,)
+    threshold, form = beyond_saturation(definition, L) if L and not others else (None, definition)
+    if form == definition:
+        return definition
+    return sp.Piecewise((form, L >= threshold), (definition, True))
 
 
 @dataclass
