@@ -57,7 +57,16 @@ MODES = ("eval", "train")
 
 class Call(NamedTuple):
     """One aten operation: the innermost module running it (``None`` outside every module, as
-    in the backward pass), its arguments and its result."""
+    in the backward pass), its arguments and its result.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> trace = run(model, ((1, 2, 10),), {}, meta_input(torch.float32))
+    >>> call = trace.calls[0]
+    >>> str(call.func), trace.names[call.module], tuple(call.out.shape)
+    ('aten.convolution.default', '0', (1, 4, 8))
+    """
 
     func: Any
     module: torch.nn.Module | None
@@ -68,7 +77,15 @@ class Call(NamedTuple):
 
 @dataclass
 class ModuleRecord:
-    """What one module of the model did in the forward: its calls and its first output's shape."""
+    """What one module of the model did in the forward: its calls and its first output's shape.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> trace = run(model, ((1, 2, 10),), {}, meta_input(torch.float32))
+    >>> trace.modules["0"]
+    ModuleRecord(path='0', kind='Conv1d', calls=1, output_shape=(1, 4, 8))
+    """
 
     path: str
     kind: str
@@ -79,7 +96,19 @@ class ModuleRecord:
 @dataclass
 class Trace:
     """A run: every call (the backward's after a ``None``, with ``backward``), each module's
-    path, and the records of the modules that were called, in order of first call."""
+    path, and the records of the modules that were called, in order of first call.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> trace = run(model, ((1, 2, 10),), {}, meta_input(torch.float32))
+    >>> [str(call.func) for call in trace.calls], list(trace.modules)
+    (['aten.convolution.default', 'aten.relu.default'], ['(model)', '0', '1'])
+
+    See Also
+    --------
+    run : what makes one.
+    """
 
     calls: list
     names: dict[torch.nn.Module, str]
@@ -94,6 +123,18 @@ class Capture(TorchDispatchMode):
     half of a meta forward of a ResNet, and most of a symbolic one).  Every convolution on meta
     tensors is first checked as torch checks it on the CPU (:func:`check_convolution`), since
     meta kernels accept some arguments torch refuses.
+
+    Examples
+    --------
+    >>> x, w = torch.empty(1, 2, 10, device="meta"), torch.empty(4, 2, 3, device="meta")
+    >>> with Capture() as capture:
+    ...     out = torch.nn.functional.conv1d(x, w)
+    >>> [(str(call.func), call.module, tuple(call.out.shape)) for call in capture.calls]
+    [('aten.convolution.default', None, (1, 4, 8))]
+
+    See Also
+    --------
+    run : a model run under a capture, its calls attributed to modules.
     """
 
     def __init__(self, shortcuts: bool = True, real: bool = False):
@@ -148,7 +189,15 @@ class Capture(TorchDispatchMode):
         return out
 
     def where(self, module: torch.nn.Module | None) -> str:
-        """A module's path and kind, e.g. ``layer1.0.conv1 (Conv2d)``."""
+        """A module's path and kind, e.g. ``layer1.0.conv1 (Conv2d)``.
+
+        Examples
+        --------
+        >>> capture, conv = Capture(), torch.nn.Conv1d(1, 1, 1)
+        >>> capture.names[conv] = "features.0"
+        >>> capture.where(conv), capture.where(None)
+        ('features.0 (Conv1d)', '(outside every module)')
+        """
         if module is None:
             return "(outside every module)"
         path = self.names.get(module) or f"<{type(module).__name__} outside the model>"
@@ -156,6 +205,18 @@ class Capture(TorchDispatchMode):
 
     # -- the hooks: a stack of module objects ----------------------------------------------------
     def enter(self, module, args) -> None:
+        """The global forward pre-hook: ``module`` runs now, inside the modules on the stack.
+
+        Examples
+        --------
+        >>> capture, conv = Capture(), torch.nn.Conv1d(1, 1, 1)
+        >>> capture.enter(conv, ()); capture.stack == [conv], capture.records[conv]
+        (True, [1, None])
+
+        See Also
+        --------
+        leave : its pair.
+        """
         self.stack.append(module)
         record = self.records.get(module)
         if record is None:
@@ -164,6 +225,20 @@ class Capture(TorchDispatchMode):
             self.records[module][0] += 1
 
     def leave(self, module, args, output) -> None:
+        """The global forward hook (``always_call=True``): ``module`` has returned ``output``,
+        or failed (the innermost module that failed is kept in :attr:`failed_in`).
+
+        Examples
+        --------
+        >>> capture, conv = Capture(), torch.nn.Conv1d(1, 1, 1)
+        >>> capture.enter(conv, ()); capture.leave(conv, (), torch.empty(1, 1, 5))
+        >>> capture.stack, capture.records[conv]
+        ([], [1, (1, 1, 5)])
+
+        See Also
+        --------
+        enter : its pair.
+        """
         if self.failed_in is None and sys.exc_info()[1] is not None:  # unwinding: innermost first
             self.failed_in = module
         if self.stack and self.stack[-1] is module:
@@ -173,6 +248,15 @@ class Capture(TorchDispatchMode):
             record[1] = first_shape(output) or ()
 
     def trace(self, names: dict[torch.nn.Module, str]) -> Trace:
+        """The :class:`Trace` of what was captured, the modules named by ``names``.
+
+        Examples
+        --------
+        >>> capture, conv = Capture(), torch.nn.Conv1d(1, 1, 1)
+        >>> capture.enter(conv, ()); capture.leave(conv, (), torch.empty(1, 1, 5))
+        >>> capture.trace({conv: "conv"}).modules
+        {'conv': ModuleRecord(path='conv', kind='Conv1d', calls=1, output_shape=(1, 1, 5))}
+        """
         modules = {}
         for module, (calls, shape) in self.records.items():
             path = names.get(module)
@@ -367,7 +451,15 @@ _DTYPE_CLASH = ("should be the same", "expected scalar type", "must have the sam
 
 
 def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> ConvopsError:
-    """The :class:`ConvopsError` for a forward that failed: where, why, and what to do."""
+    """The :class:`ConvopsError` for a forward that failed: where, why, and what to do.
+
+    Examples
+    --------
+    >>> model = torch.nn.BatchNorm1d(3)
+    >>> error = ValueError("Expected more than 1 value per channel when training, got input size")
+    >>> print(refusal(error, model, Capture()))
+    BatchNorm1d failed in <BatchNorm1d outside the model> (BatchNorm1d): ValueError: Expected more than 1 value per channel when training, got input size. In train mode batch norm needs more than one value per channel: batch ≥ 2, or mode='eval'
+    """
     where = capture.where(capture.failed_in or (capture.stack[-1] if capture.stack else model))
     reason = f"{type(error).__name__}: {_first_line(error)}"
     text = f"{type(model).__name__} failed in {where}: {reason}"

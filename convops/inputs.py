@@ -17,7 +17,11 @@ _INT64 = 2 ** 63 - 1
 
 
 def is_shape(value) -> bool:
-    """A tuple or list of ints and strings (symbolic sizes) stands for a tensor of that shape."""
+    """A tuple or list of ints and strings (symbolic sizes) stands for a tensor of that shape.
+
+    >>> is_shape((1, 3, "H", "W")), is_shape([]), is_shape((1.5, 2))
+    (True, False, False)
+    """
     return (isinstance(value, (tuple, list)) and len(value) > 0
             and all(type(v) is int or isinstance(v, str) for v in value))
 
@@ -44,7 +48,12 @@ def integer_shapes(value):
 
 
 def map_inputs(value, leaf):
-    """``value`` with every shape and tensor replaced by ``leaf(it)``, containers kept."""
+    """``value`` with every shape and tensor replaced by ``leaf(it)``, containers kept.
+
+    >>> map_inputs(((1, 2), {"mask": torch.empty(3)}, 0.5), lambda v: tuple(v.shape) if
+    ...            isinstance(v, torch.Tensor) else len(v))
+    (2, {'mask': (3,)}, 0.5)
+    """
     if isinstance(value, torch.Tensor) or is_shape(value):
         return leaf(value)
     if isinstance(value, (tuple, list)):
@@ -56,7 +65,11 @@ def map_inputs(value, leaf):
 
 
 def describe(args, kwargs) -> str:
-    """The inputs as given, with a shape for each tensor."""
+    """The inputs as given, with a shape for each tensor.
+
+    >>> describe(((1, 3, 8), torch.empty(2, 4)), {"scale": 2})
+    '(1, 3, 8), (2, 4), scale=2'
+    """
     args, kwargs = map_inputs((args, kwargs), lambda v: _Shape(tuple(
         v.shape if isinstance(v, torch.Tensor) else v)))
     return ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
@@ -102,7 +115,11 @@ def first_shape(value, shapes: bool = True) -> tuple | None:
 
 
 def is_symbolic(value) -> bool:
-    """Whether a shape in ``value`` holds a string (a symbolic size)."""
+    """Whether a shape in ``value`` holds a string (a symbolic size).
+
+    >>> is_symbolic(((1, 3, "H"),)), is_symbolic({"x": (1, 3, 8)})
+    (True, False)
+    """
     if is_shape(value):
         return any(isinstance(v, str) for v in value)
     if isinstance(value, (tuple, list)):
@@ -113,7 +130,11 @@ def is_symbolic(value) -> bool:
 
 
 def tensors(value) -> list[torch.Tensor]:
-    """Every tensor in ``value`` (nested in tuples, lists and dicts)."""
+    """Every tensor in ``value`` (nested in tuples, lists and dicts).
+
+    >>> [tuple(t.shape) for t in tensors(((1, 2), [torch.empty(3)], {"y": torch.empty(4, 5)}))]
+    [(3,), (4, 5)]
+    """
     if isinstance(value, torch.Tensor):
         return [value]
     if isinstance(value, dict):
@@ -146,7 +167,16 @@ def _shape_sizes(text: str) -> list[str]:
 
 
 def check_inputs(inputs: tuple, kw_inputs: dict) -> None:
-    """Refuse input shapes no tensor can have: negative or non-int sizes, sizes past int64."""
+    """Refuse input shapes no tensor can have: negative or non-int sizes, sizes past int64.
+
+    Examples
+    --------
+    >>> check_inputs(((1, 3, "H"),), {})
+    >>> check_inputs(("1x3x224x224",), {})
+    Traceback (most recent call last):
+    ...
+    convops.errors.ConvopsError: input '1x3x224x224' is a string: give a shape as a tuple, e.g. (1, 3, 224, 224) (a string inside a tuple is a symbolic size, e.g. (1, 3, 'H', 'W'))
+    """
     def check(value):
         if is_shape(value):
             sizes = [v for v in value if not isinstance(v, str)]
@@ -175,7 +205,12 @@ def check_inputs(inputs: tuple, kw_inputs: dict) -> None:
 
 
 def meta_input(dtype: torch.dtype) -> Callable[[Any], torch.Tensor]:
-    """Makes each input on meta: a tensor's stand-in, or a tensor of a shape, of ``dtype``."""
+    """Makes each input on meta: a tensor's stand-in, or a tensor of a shape, of ``dtype``.
+
+    >>> make = meta_input(torch.float64)
+    >>> make((1, 2)).dtype, make(torch.empty(3, dtype=torch.int8)).dtype, make((1, 2)).device
+    (torch.float64, torch.int8, device(type='meta'))
+    """
     def make(value):
         if isinstance(value, torch.Tensor):
             return value if value.is_meta else torch.empty_like(value, device="meta")
@@ -184,19 +219,35 @@ def meta_input(dtype: torch.dtype) -> Callable[[Any], torch.Tensor]:
 
 
 def on_meta(tensor: torch.Tensor) -> torch.Tensor:
-    """A parameter's or buffer's stand-in: a meta tensor of its shape and dtype."""
+    """A parameter's or buffer's stand-in: a meta tensor of its shape and dtype.
+
+    >>> on_meta(torch.zeros(2, dtype=torch.int64))
+    tensor(..., device='meta', size=(2,), dtype=torch.int64)
+    """
     return tensor if tensor.is_meta else torch.empty_like(tensor, device="meta")
 
 
 def on_meta_with_grad(tensor: torch.Tensor) -> torch.Tensor:
-    """A meta stand-in that requires grad where ``tensor`` does (a frozen weight stays frozen)."""
+    """A meta stand-in that requires grad where ``tensor`` does (a frozen weight stays frozen).
+
+    >>> on_meta_with_grad(torch.nn.Parameter(torch.zeros(2))).requires_grad
+    True
+    >>> on_meta_with_grad(torch.zeros(2)).requires_grad
+    False
+    """
     meta = torch.empty_like(tensor, device="meta")
     return meta.requires_grad_() if tensor.requires_grad else meta
 
 
 def stand_in_on(device: torch.device | str) -> Callable[[torch.Tensor], torch.Tensor]:
     """A real run's stand-in: the tensor itself on ``device``, a copy there otherwise; a tensor
-    on meta gets random values (a seeded generator, so every run sees the same)."""
+    on meta gets random values (a seeded generator, so every run sees the same).
+
+    >>> stand_in = stand_in_on("cpu")
+    >>> weight = torch.zeros(2)
+    >>> stand_in(weight) is weight, stand_in(torch.empty(2, device="meta")).device
+    (True, device(type='cpu'))
+    """
     device = torch.device(device)
 
     def stand_in(tensor: torch.Tensor) -> torch.Tensor:
@@ -210,7 +261,13 @@ def stand_in_on(device: torch.device | str) -> Callable[[torch.Tensor], torch.Te
 
 
 def random_like(shape, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Seeded random values of ``shape`` on ``device`` (normal for floats, 0 or 1 otherwise)."""
+    """Seeded random values of ``shape`` on ``device`` (normal for floats, 0 or 1 otherwise).
+
+    >>> torch.equal(random_like((3,), torch.float32, "cpu"), random_like((3,), torch.float32, "cpu"))
+    True
+    >>> set(random_like((20,), torch.int64, "cpu").tolist()) <= {0, 1}
+    True
+    """
     generator = torch.Generator().manual_seed(0)
     if dtype.is_floating_point or dtype.is_complex:
         values = torch.randn(tuple(shape), generator=generator, dtype=dtype)
