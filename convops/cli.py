@@ -162,7 +162,21 @@ def _dtype(name: str):
 
 
 def profile_model(args: argparse.Namespace):
-    """The profile ``convops profile`` prints, from its parsed arguments."""
+    """The profile ``convops profile`` prints, from its parsed arguments.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from convops import count_ops
+    >>> args = argument_parser().parse_args(["profile", "torch.nn:Conv2d", "-i", "1,3,8,8",
+    ...     "--kwargs", '{"in_channels": 3, "out_channels": 8, "kernel_size": 3}'])
+    >>> profile_model(args).total == count_ops(torch.nn.Conv2d(3, 8, 3), (1, 3, 8, 8))
+    True
+
+    See Also
+    --------
+    count_report : what ``convops count`` prints.
+    """
     from .profiler import profile  # torch loads only for this command
 
     shapes = [parse_sizes(text) for text in args.input]
@@ -317,6 +331,18 @@ def _gradient_names(text: str) -> tuple[str, ...]:
 
 
 def argument_parser() -> argparse.ArgumentParser:
+    """The parser of ``convops``' command line: ``count``, ``formula`` and ``profile``.
+
+    Examples
+    --------
+    >>> args = argument_parser().parse_args(["count", "Conv1d(2, 4, 3)", "-i", "1,2,10"])
+    >>> args.command, args.module, args.input, args.json
+    ('count', 'Conv1d(2, 4, 3)', '1,2,10', False)
+
+    See Also
+    --------
+    main : parses and runs.
+    """
     parser = argparse.ArgumentParser(
         prog="convops",
         description="Exact operation counts (scalar multiplications + additions) of torch's "

@@ -25,8 +25,9 @@ from .layer import Layer
 #: The totals of a count, as :class:`~convops.count.Breakdown`, profiles and the CLI name them.
 TOTALS = ("multiplications", "additions", "total")
 #: Every quantity of a count, as :class:`~convops.count.Breakdown` names them, in the order the
-#: forward's compiled function returns them (then the output sizes).
-QUANTITIES = ("psi", "lam", "gamma", "A", *TOTALS)
+#: forward's compiled function returns them (then the output sizes; the site's calculator reads
+#: them in this order).
+QUANTITIES = ("psi", "lam", "gamma", *TOTALS, "A")
 #: What the backward's compiled function returns, in order: per gradient of
 #: :data:`~convops.backward.GRADIENTS`, its multiplications and additions.
 BACKWARD_QUANTITIES = tuple((g, q) for g in GRADIENTS for q in ("multiplications", "additions"))
@@ -233,7 +234,7 @@ def forward(name: str) -> Callable[..., tuple[int, ...]]:
     Examples
     --------
     >>> forward("Conv1d")(1, 10, *Parameters.of(Layer.create("Conv1d", 2, 4, 3)))
-    (8, 40, 64, 0, 192, 192, 384, 8)
+    (8, 40, 64, 192, 192, 384, 0, 8)
     """
     return compile_int(*forward_formulas(name))
 
