@@ -45,7 +45,12 @@ class BoundedCache(dict):
         _ALL.append(self)
 
     def remember(self, key: Any, value: Any) -> Any:
-        """Keep ``value`` under ``key`` (if ``key`` is hashable) and return it."""
+        """Keep ``value`` under ``key`` (if ``key`` is hashable) and return it.
+
+        >>> cache = BoundedCache()
+        >>> cache.remember(("Conv1d", 3), 384), cache
+        (384, {('Conv1d', 3): 384})
+        """
         if len(self) > self.limit:
             self.clear()
         try:

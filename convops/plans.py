@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterator, NamedTuple
 import sympy as sp
 
 from .backward import GRADIENTS
-from .compiler import compile_counter, compile_int
+from .compiler import compile_int
+from .counters import compile_counter
 from .derivation import Derivation, derive
 from .layer import Layer
 
@@ -71,7 +72,11 @@ class Parameters:
     @classmethod
     def of(cls, layer: Layer) -> Parameters:
         """``layer``'s values (a convolution's padding before and after depends not on the input
-        size for any of torch's padding options)."""
+        size for any of torch's padding options).
+
+        >>> Parameters.of(Layer.create("Conv1d", 2, 4, 4, padding="same")).padding  # 1 + 2
+        (3,)
+        """
         padding = layer.padding
         if not layer.kind.transposed:
             padding = tuple(before + after
@@ -82,7 +87,14 @@ class Parameters:
 
 class Formulas(NamedTuple):
     """Expressions to compile into one function: its ``arguments``, its ``outputs`` (a list, or
-    one expression) and the ``intermediates`` computed before them, ``(symbol, definition)``."""
+    one expression) and the ``intermediates`` computed before them, ``(symbol, definition)``.
+
+    Examples
+    --------
+    >>> f = forward_formulas("Conv1d")
+    >>> f.arguments[:3], len(f.outputs) == len(QUANTITIES) + 1, [str(s) for s, _ in f.intermediates]
+    ((N, L_in, C_in), True, ['L_out'])
+    """
 
     arguments: tuple
     outputs: Any
@@ -111,12 +123,20 @@ class Plan:
 
     @property
     def arguments(self) -> tuple:
-        """``(N, *size_in, *parameters)``."""
+        """``(N, *size_in, *parameters)``.
+
+        >>> plan("Conv2d").arguments[:5]
+        (N, H_in, W_in, C_in, C_out)
+        """
         return (self.batch, *self.size_in, *self.parameters)
 
     @property
     def output_sizes(self) -> tuple:
-        """The steps that define the output sizes."""
+        """The steps that define the output sizes.
+
+        >>> plan("Conv1d").output_sizes
+        ((L_out, floor((L_in - d*(k - 1) + padding_total0 - 1)/s) + 1),)
+        """
         size_out = self.derivation.symbols.size_out
         return tuple(step for step in self.steps if step[0] in size_out)
 
@@ -171,7 +191,15 @@ def forward_formulas(name: str) -> Formulas:
 
 def backward_parameters(p: Plan) -> Parameters:
     """The parameters of kind ``p``'s backward: a convolution's take, in place of
-    ``output_padding``, the padding before the input."""
+    ``output_padding``, the padding before the input.
+
+    Examples
+    --------
+    >>> backward_parameters(plan("Conv1d")).padding_before
+    (padding_before0,)
+    >>> backward_parameters(plan("ConvTranspose1d")) == plan("ConvTranspose1d").parameters
+    True
+    """
     if p.derivation.kind.transposed:
         return p.parameters
     before = sp.symbols(f"padding_before:{p.derivation.symbols.ndim}", integer=True,
@@ -241,20 +269,36 @@ def forward(name: str) -> Callable[..., tuple[int, ...]]:
 
 @lru_cache(maxsize=None)
 def backward(name: str) -> Callable[..., tuple[int, ...]]:
-    """:func:`backward_formulas` compiled."""
+    """:func:`backward_formulas` compiled: ``backward(name)(N, *size_in, *parameters)`` with the
+    parameters of :func:`backward_parameters`.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> values = Parameters.of(Layer.create("Conv1d", 2, 4, 3))
+    >>> values = dataclasses.replace(values, output_padding=(), padding_before=(0,))
+    >>> dict(zip(BACKWARD_QUANTITIES, backward("Conv1d")(1, 10, *values)))[("bias", "additions")]
+    28
+    """
     return compile_int(*backward_formulas(name))
 
 
 @lru_cache(maxsize=None)
 def fold(name: str) -> Callable[..., int]:
-    """:func:`fold_formulas` compiled."""
+    """:func:`fold_formulas` compiled: ``fold(name)(N, *size_in, C_in, *padding_total)``.
+
+    Examples
+    --------
+    >>> fold("Conv1d")(1, 10, 2, 2)  # 2 channels, 2 padded positions each
+    4
+    """
     return compile_int(*fold_formulas(name))
 
 
 @lru_cache(maxsize=None)
 def counter(name: str) -> Callable[..., Callable[[Any], int | None]]:
     """``make(*parameters, *smallest)``: a layer's counter, the function of an input shape
-    :func:`convops.count_ops` calls (see :func:`~convops.compiler.compile_counter`).
+    :func:`convops.count_ops` calls (see :func:`~convops.counters.compile_counter`).
 
     Examples
     --------
