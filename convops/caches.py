@@ -20,18 +20,19 @@ from typing import Any
 _ALL: list[BoundedCache] = []
 
 
-class BoundedCache(dict):
-    """A dict that forgets everything it holds past ``limit`` entries (models rarely hold more
-    distinct layers; a stream of new shapes must not grow it without end).
+class BoundedCache:
+    """A dict (:attr:`entries`) that forgets everything it holds past ``limit`` entries (models
+    rarely hold more distinct layers; a stream of new shapes must not grow it without end).
+    Readers look up :attr:`entries` itself, a plain dict: the fastest lookup Python has.
 
     Examples
     --------
     >>> cache = BoundedCache(limit=2)
-    >>> [cache.remember(k, k * k) for k in (1, 2, 3)], cache
+    >>> [cache.remember(k, k * k) for k in (1, 2, 3)], cache.entries
     ([1, 4, 9], {1: 1, 2: 4, 3: 9})
-    >>> cache.remember(4, 16), cache
+    >>> cache.remember(4, 16), cache.entries
     (16, {4: 16})
-    >>> cache.remember([5], 25), cache  # unhashable: given back, not remembered
+    >>> cache.remember([5], 25), cache.entries  # unhashable: given back, not remembered
     (25, {4: 16})
 
     See Also
@@ -40,7 +41,7 @@ class BoundedCache(dict):
     """
 
     def __init__(self, limit: int = 4096):
-        super().__init__()
+        self.entries: dict = {}
         self.limit = limit
         _ALL.append(self)
 
@@ -48,13 +49,13 @@ class BoundedCache(dict):
         """Keep ``value`` under ``key`` (if ``key`` is hashable) and return it.
 
         >>> cache = BoundedCache()
-        >>> cache.remember(("Conv1d", 3), 384), cache
+        >>> cache.remember(("Conv1d", 3), 384), cache.entries
         (384, {('Conv1d', 3): 384})
         """
-        if len(self) > self.limit:
-            self.clear()
+        if len(self.entries) > self.limit:
+            self.entries.clear()
         try:
-            self[key] = value
+            self.entries[key] = value
         except TypeError:  # unhashable: not remembered
             pass
         return value
@@ -68,7 +69,7 @@ def forget() -> None:
     >>> cache = BoundedCache()
     >>> cache.remember("layer", 1)
     1
-    >>> forget(); cache
+    >>> forget(); cache.entries
     {}
 
     See Also
@@ -76,4 +77,4 @@ def forget() -> None:
     BoundedCache : what is forgotten.
     """
     for cache in _ALL:
-        cache.clear()
+        cache.entries.clear()

@@ -314,7 +314,7 @@ def check_convolution(args: tuple, where: str) -> None:
     tensors = (x, weight, bias)
     key = (*((None,) if t is None else (tuple(t.shape), t.dtype) for t in tensors),
            *(tuple(r) if isinstance(r, list) else r for r in rest))
-    if key in _CHECKED:
+    if key in _CHECKED.entries:
         return
     empty = [None if t is None else torch.empty_strided(
         (0, *t.shape[1:]) if t is x else tuple(t.shape), (0,) * t.dim(), dtype=t.dtype)

@@ -30,7 +30,7 @@ from .plans import QUANTITIES, Parameters
 def _plan(layer: Layer) -> tuple:
     """The compiled forward of ``layer``'s kind and its parameters' values, checked once."""
     try:
-        return _PLANS[layer]
+        return _PLANS.entries[layer]
     except (KeyError, TypeError):  # new, or holding an unhashable value that check() refuses
         pass
     check(layer)
@@ -61,6 +61,7 @@ _ATTRIBUTES = itemgetter("in_channels", "out_channels", "kernel_size", "stride",
                          "dilation", "groups", "padding_mode", "output_padding")
 _PLANS = BoundedCache()  #: a Layer's compiled forward and parameters
 _COUNTERS = BoundedCache()  #: a layer's counter, by its module's attributes or the Layer
+_COUNTER_OF = _COUNTERS.entries  # count_ops' lookup
 
 
 def _counter(module, key):
@@ -128,7 +129,7 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
             return breakdown(module, input_shape).total
         key = module
     try:
-        count = _COUNTERS[key]
+        count = _COUNTER_OF[key]
     except (KeyError, TypeError):  # not seen yet (or unhashable)
         count = _counter(module, key)
     try:

@@ -312,7 +312,7 @@ def count_call(layer: Layer, shape_in: tuple, shape_out: tuple) -> Breakdown:
     convops.breakdown : what it returns.
     """
     key = (layer, shape_in)
-    counts = _COUNTS.get(key)
+    counts = _COUNTS.entries.get(key)
     if counts is None:
         counts = _COUNTS.remember(key, breakdown(layer, shape_in))
     if counts.output_shape != shape_out:  # the derivation and torch must agree on every call
