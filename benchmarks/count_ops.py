@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import convops
-from convops.count import _forget
+from convops.caches import forget
 from torch.utils.flop_counter import FlopCounterMode
 
 LAYERS = [
@@ -64,7 +64,7 @@ def flop_counter(meta_module, meta_input) -> int:
 
 
 def cold(module, shape):
-    _forget()  # count as if this layer had never been seen
+    forget()  # count as if this layer had never been seen
     return convops.count_ops(module, shape)
 
 

@@ -27,8 +27,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import convops
-import convops.count
-from convops.profiling import _COUNTS
+from convops.caches import forget
 from convops_book.models import UNet, resnet50
 
 
@@ -48,8 +47,7 @@ def flop_counter(model, x):
 
 
 def cold_profile(model, shape):
-    convops.count._forget()
-    _COUNTS.clear()
+    forget()  # every layer and call unseen
     return convops.profile(model, shape).total
 
 

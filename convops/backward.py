@@ -29,7 +29,8 @@ The transposed convolution computing a convolution's ``grad_input`` crops :math:
 at the start and :math:`p - q` at the end.  With ``padding='same'`` and an even kernel torch pads
 one element more after the input than before, :math:`q` is then :math:`-1`: no torch module, but
 the closed form of ``A`` holds for any two crops (it only sums the lattice counts of both ends),
-and the count takes ``p`` as the padding before the input.
+and the compiled count puts the padding before the input, a symbol of its own
+(``padding_before``, :func:`convops.plans.backward_formulas`), in ``p``'s place.
 
 So each gradient multiplies exactly as often as the forward does, and ``FlopCounterMode``'s 2
 FLOPs per multiplication give twice our multiplications (for ``grad_weight`` of a grouped layer

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -33,8 +32,11 @@ import torch
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .caches import BoundedCache
 from .derivation import KINDS
 from .errors import ConvopsError, elide
+from .inputs import (check_inputs, default_dtype, first_shape, is_shape, map_inputs, meta_input,
+                     on_meta, shape_text, tensors)
 from .layer import Layer, sizes
 from . import registry
 
@@ -50,13 +52,21 @@ _QUERIES = {torch.ops.prim.device.default, torch.ops.prim.layout.default,
             torch.ops.aten.is_contiguous.memory_format, torch.ops.aten.sym_is_contiguous.default,
             torch.ops.aten.is_strides_like_format.default,
             torch.ops.aten.is_non_overlapping_and_dense.default}
-_INT64 = 2 ** 63 - 1
 MODES = ("eval", "train")
 
 
 class Call(NamedTuple):
     """One aten operation: the innermost module running it (``None`` outside every module, as
-    in the backward pass), its arguments and its result."""
+    in the backward pass), its arguments and its result.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> trace = run(model, ((1, 2, 10),), {}, meta_input(torch.float32))
+    >>> call = trace.calls[0]
+    >>> str(call.func), trace.names[call.module], tuple(call.out.shape)
+    ('aten.convolution.default', '0', (1, 4, 8))
+    """
 
     func: Any
     module: torch.nn.Module | None
@@ -67,7 +77,15 @@ class Call(NamedTuple):
 
 @dataclass
 class ModuleRecord:
-    """What one module of the model did in the forward: its calls and its first output's shape."""
+    """What one module of the model did in the forward: its calls and its first output's shape.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> trace = run(model, ((1, 2, 10),), {}, meta_input(torch.float32))
+    >>> trace.modules["0"]
+    ModuleRecord(path='0', kind='Conv1d', calls=1, output_shape=(1, 4, 8))
+    """
 
     path: str
     kind: str
@@ -78,7 +96,19 @@ class ModuleRecord:
 @dataclass
 class Trace:
     """A run: every call (the backward's after a ``None``, with ``backward``), each module's
-    path, and the records of the modules that were called, in order of first call."""
+    path, and the records of the modules that were called, in order of first call.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> trace = run(model, ((1, 2, 10),), {}, meta_input(torch.float32))
+    >>> [str(call.func) for call in trace.calls], list(trace.modules)
+    (['aten.convolution.default', 'aten.relu.default'], ['(model)', '0', '1'])
+
+    See Also
+    --------
+    run : what makes one.
+    """
 
     calls: list
     names: dict[torch.nn.Module, str]
@@ -93,6 +123,18 @@ class Capture(TorchDispatchMode):
     half of a meta forward of a ResNet, and most of a symbolic one).  Every convolution on meta
     tensors is first checked as torch checks it on the CPU (:func:`check_convolution`), since
     meta kernels accept some arguments torch refuses.
+
+    Examples
+    --------
+    >>> x, w = torch.empty(1, 2, 10, device="meta"), torch.empty(4, 2, 3, device="meta")
+    >>> with Capture() as capture:
+    ...     out = torch.nn.functional.conv1d(x, w)
+    >>> [(str(call.func), call.module, tuple(call.out.shape)) for call in capture.calls]
+    [('aten.convolution.default', None, (1, 4, 8))]
+
+    See Also
+    --------
+    run : a model run under a capture, its calls attributed to modules.
     """
 
     def __init__(self, shortcuts: bool = True, real: bool = False):
@@ -147,7 +189,15 @@ class Capture(TorchDispatchMode):
         return out
 
     def where(self, module: torch.nn.Module | None) -> str:
-        """A module's path and kind, e.g. ``layer1.0.conv1 (Conv2d)``."""
+        """A module's path and kind, e.g. ``layer1.0.conv1 (Conv2d)``.
+
+        Examples
+        --------
+        >>> capture, conv = Capture(), torch.nn.Conv1d(1, 1, 1)
+        >>> capture.names[conv] = "features.0"
+        >>> capture.where(conv), capture.where(None)
+        ('features.0 (Conv1d)', '(outside every module)')
+        """
         if module is None:
             return "(outside every module)"
         path = self.names.get(module) or f"<{type(module).__name__} outside the model>"
@@ -155,6 +205,18 @@ class Capture(TorchDispatchMode):
 
     # -- the hooks: a stack of module objects ----------------------------------------------------
     def enter(self, module, args) -> None:
+        """The global forward pre-hook: ``module`` runs now, inside the modules on the stack.
+
+        Examples
+        --------
+        >>> capture, conv = Capture(), torch.nn.Conv1d(1, 1, 1)
+        >>> capture.enter(conv, ()); capture.stack == [conv], capture.records[conv]
+        (True, [1, None])
+
+        See Also
+        --------
+        leave : its pair.
+        """
         self.stack.append(module)
         record = self.records.get(module)
         if record is None:
@@ -163,6 +225,20 @@ class Capture(TorchDispatchMode):
             self.records[module][0] += 1
 
     def leave(self, module, args, output) -> None:
+        """The global forward hook (``always_call=True``): ``module`` has returned ``output``,
+        or failed (the innermost module that failed is kept in :attr:`failed_in`).
+
+        Examples
+        --------
+        >>> capture, conv = Capture(), torch.nn.Conv1d(1, 1, 1)
+        >>> capture.enter(conv, ()); capture.leave(conv, (), torch.empty(1, 1, 5))
+        >>> capture.stack, capture.records[conv]
+        ([], [1, (1, 1, 5)])
+
+        See Also
+        --------
+        enter : its pair.
+        """
         if self.failed_in is None and sys.exc_info()[1] is not None:  # unwinding: innermost first
             self.failed_in = module
         if self.stack and self.stack[-1] is module:
@@ -172,6 +248,15 @@ class Capture(TorchDispatchMode):
             record[1] = first_shape(output) or ()
 
     def trace(self, names: dict[torch.nn.Module, str]) -> Trace:
+        """The :class:`Trace` of what was captured, the modules named by ``names``.
+
+        Examples
+        --------
+        >>> capture, conv = Capture(), torch.nn.Conv1d(1, 1, 1)
+        >>> capture.enter(conv, ()); capture.leave(conv, (), torch.empty(1, 1, 5))
+        >>> capture.trace({conv: "conv"}).modules
+        {'conv': ModuleRecord(path='conv', kind='Conv1d', calls=1, output_shape=(1, 1, 5))}
+        """
         modules = {}
         for module, (calls, shape) in self.records.items():
             path = names.get(module)
@@ -210,7 +295,7 @@ def _action(func) -> str:
     return _ACTIONS.setdefault(func, role)
 
 
-_CHECKED: set = set()
+_CHECKED: BoundedCache = BoundedCache()
 
 
 def check_convolution(args: tuple, where: str) -> None:
@@ -229,7 +314,7 @@ def check_convolution(args: tuple, where: str) -> None:
     tensors = (x, weight, bias)
     key = (*((None,) if t is None else (tuple(t.shape), t.dtype) for t in tensors),
            *(tuple(r) if isinstance(r, list) else r for r in rest))
-    if key in _CHECKED:
+    if key in _CHECKED.entries:
         return
     empty = [None if t is None else torch.empty_strided(
         (0, *t.shape[1:]) if t is x else tuple(t.shape), (0,) * t.dim(), dtype=t.dtype)
@@ -237,202 +322,13 @@ def check_convolution(args: tuple, where: str) -> None:
     try:
         torch.ops.aten.convolution.default(*empty, *rest)
     except Exception as error:
-        shapes = ", ".join(f"{name} {_text(t.shape)}" for name, t in zip(
+        shapes = ", ".join(f"{name} {shape_text(t.shape)}" for name, t in zip(
             ("input", "weight", "bias"), tensors) if t is not None)
         # torch names the input it saw: the empty batch stands for the model's
         reason = _first_line(error).replace("input[0, ", f"input[{x.shape[0]}, ")
         raise ConvopsError(f"{where}: torch refuses this convolution ({shapes}): "
                            f"{reason}") from error
-    if len(_CHECKED) > 4096:
-        _CHECKED.clear()
-    _CHECKED.add(key)
-
-
-# -- inputs ----------------------------------------------------------------------------------------
-def is_shape(value) -> bool:
-    """A tuple or list of ints and strings (symbolic sizes) stands for a tensor of that shape."""
-    return (isinstance(value, (tuple, list)) and len(value) > 0
-            and all(type(v) is int or isinstance(v, str) for v in value))
-
-
-def integer_shapes(value):
-    """``value`` with each shape written in integers of other types (numpy integers, 0-d
-    integer tensors among ints) as a tuple of ints; a sequence of tensors only stays one.
-
-    Examples
-    --------
-    >>> import numpy
-    >>> integer_shapes(((numpy.int64(1), 3, torch.tensor(8)), {"x": [torch.tensor(2)]}))
-    ((1, 3, 8), {'x': [tensor(2)]})
-    """
-    if isinstance(value, (tuple, list)) and value and not is_shape(value):
-        whole = sizes(value)
-        if is_shape(whole) and not all(isinstance(v, torch.Tensor) for v in value):
-            return whole
-        items = [integer_shapes(v) for v in value]
-        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
-    if isinstance(value, dict):
-        return type(value)((k, integer_shapes(v)) for k, v in value.items())
-    return value
-
-
-def map_inputs(value, leaf):
-    """``value`` with every shape and tensor replaced by ``leaf(it)``, containers kept."""
-    if isinstance(value, torch.Tensor) or is_shape(value):
-        return leaf(value)
-    if isinstance(value, (tuple, list)):
-        items = [map_inputs(v, leaf) for v in value]
-        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
-    if isinstance(value, dict):
-        return type(value)((k, map_inputs(v, leaf)) for k, v in value.items())
-    return value
-
-
-def describe(args, kwargs) -> str:
-    """The inputs as given, with a shape for each tensor."""
-    args, kwargs = map_inputs((args, kwargs), lambda v: _Shape(tuple(
-        v.shape if isinstance(v, torch.Tensor) else v)))
-    return ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-
-
-class _Shape(tuple):
-    def __repr__(self) -> str:
-        return _text(self)
-
-
-def _text(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-
-
-def first_shape(value) -> tuple | None:
-    """The shape of the first tensor (or shape) in ``value``, nested in tuples, lists, dicts."""
-    if isinstance(value, torch.Tensor):
-        return tuple(value.shape)
-    if is_shape(value):
-        return tuple(value)
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (tuple, list)):
-        return next((s for s in map(first_shape, value) if s is not None), None)
-    return None
-
-
-def is_symbolic(value) -> bool:
-    """Whether a shape in ``value`` holds a string (a symbolic size)."""
-    if is_shape(value):
-        return any(isinstance(v, str) for v in value)
-    if isinstance(value, (tuple, list)):
-        return any(map(is_symbolic, value))
-    if isinstance(value, dict):
-        return any(map(is_symbolic, value.values()))
-    return False
-
-
-def tensors(value) -> list[torch.Tensor]:
-    """Every tensor in ``value`` (nested in tuples, lists and dicts)."""
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (tuple, list)):
-        return [t for item in value for t in tensors(item)]
-    return []
-
-
-def default_dtype(model) -> torch.dtype:
-    """The dtype of an input given as a shape: the model's first floating-point or complex
-    parameter's (a complex model gets a complex input).
-
-    Examples
-    --------
-    >>> default_dtype(torch.nn.Conv1d(1, 1, 1, dtype=torch.complex64))
-    torch.complex64
-    """
-    return next((p.dtype for p in model.parameters() if p.is_floating_point() or p.is_complex()),
-                torch.float32)
-
-
-#: A string that reads as a shape: sizes (ints or names) between commas, or ints joined by x
-_SHAPE_TEXT = re.compile(r"[\s(\[]*(\w+(\s*,\s*\w+)+\s*,?|\d+(\s*[x×]\s*\d+)+)[\s)\]]*")
-
-
-def _shape_sizes(text: str) -> list[str]:
-    separators = r"[\s,()\[\]]+" if "," in text else r"[\s()\[\]x×]+"
-    return [size for size in re.split(separators, text) if size]
-
-
-def check_inputs(inputs: tuple, kw_inputs: dict) -> None:
-    """Refuse input shapes no tensor can have: negative or non-int sizes, sizes past int64."""
-    def check(value):
-        if is_shape(value):
-            sizes = [v for v in value if not isinstance(v, str)]
-            if any(v < 0 for v in sizes):
-                raise ConvopsError(f"input shape {elide(repr(value))}: sizes must be ints ≥ 0")
-            product = 1
-            for v in sizes:
-                product *= v
-            if max(sizes, default=0) > _INT64 or product > _INT64:
-                raise ConvopsError(
-                    f"input shape {elide(repr(value))}: profile runs the model on meta tensors, "
-                    "which need sizes (and a number of elements) that fit in int64; "
-                    "convops.count_ops counts any size, layer by layer")
-        return value
-
-    for value in inputs:
-        if isinstance(value, str) and _SHAPE_TEXT.fullmatch(value):
-            raise ConvopsError(f"input {elide(repr(value))} is a string: give a shape as a tuple, "
-                               f"e.g. ({', '.join(_shape_sizes(value))}) (a string inside a "
-                               "tuple is a symbolic size, e.g. (1, 3, 'H', 'W'))")
-        if (isinstance(value, (tuple, list)) and value and not is_shape(value)
-                and all(isinstance(v, (int, float, str)) for v in value)):
-            raise ConvopsError(f"input shape {elide(repr(value))}: sizes must be ints ≥ 0 (or "
-                               "names, for symbolic sizes)")
-    map_inputs((inputs, kw_inputs), check)
-
-
-def meta_input(dtype: torch.dtype) -> Callable[[Any], torch.Tensor]:
-    """Makes each input on meta: a tensor's stand-in, or a tensor of a shape, of ``dtype``."""
-    def make(value):
-        if isinstance(value, torch.Tensor):
-            return value if value.is_meta else torch.empty_like(value, device="meta")
-        return torch.empty(tuple(value), dtype=dtype, device="meta")
-    return make
-
-
-def on_meta(tensor: torch.Tensor) -> torch.Tensor:
-    """A parameter's or buffer's stand-in: a meta tensor of its shape and dtype."""
-    return tensor if tensor.is_meta else torch.empty_like(tensor, device="meta")
-
-
-def on_meta_with_grad(tensor: torch.Tensor) -> torch.Tensor:
-    """A meta stand-in that requires grad where ``tensor`` does (a frozen weight stays frozen)."""
-    meta = torch.empty_like(tensor, device="meta")
-    return meta.requires_grad_() if tensor.requires_grad else meta
-
-
-def stand_in_on(device: torch.device | str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A real run's stand-in: the tensor itself on ``device``, a copy there otherwise; a tensor
-    on meta gets random values (a seeded generator, so every run sees the same)."""
-    device = torch.device(device)
-
-    def stand_in(tensor: torch.Tensor) -> torch.Tensor:
-        if tensor.device == device:
-            return tensor
-        if tensor.is_meta:
-            return random_like(tensor.shape, tensor.dtype, device).requires_grad_(
-                tensor.requires_grad)
-        return tensor.detach().to(device).requires_grad_(tensor.requires_grad)
-    return stand_in
-
-
-def random_like(shape, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Seeded random values of ``shape`` on ``device`` (normal for floats, 0 or 1 otherwise)."""
-    generator = torch.Generator().manual_seed(0)
-    if dtype.is_floating_point or dtype.is_complex:
-        values = torch.randn(tuple(shape), generator=generator, dtype=dtype)
-    else:
-        values = torch.randint(0, 2, tuple(shape), generator=generator).to(dtype)
-    return values.to(device)
+    _CHECKED.remember(key, True)
 
 
 # -- running ---------------------------------------------------------------------------------------
@@ -555,7 +451,15 @@ _DTYPE_CLASH = ("should be the same", "expected scalar type", "must have the sam
 
 
 def refusal(error: Exception, model: torch.nn.Module, capture: Capture) -> ConvopsError:
-    """The :class:`ConvopsError` for a forward that failed: where, why, and what to do."""
+    """The :class:`ConvopsError` for a forward that failed: where, why, and what to do.
+
+    Examples
+    --------
+    >>> model = torch.nn.BatchNorm1d(3)
+    >>> error = ValueError("Expected more than 1 value per channel when training, got input size")
+    >>> print(refusal(error, model, Capture()))
+    BatchNorm1d failed in <BatchNorm1d outside the model> (BatchNorm1d): ValueError: Expected more than 1 value per channel when training, got input size. In train mode batch norm needs more than one value per channel: batch ≥ 2, or mode='eval'
+    """
     where = capture.where(capture.failed_in or (capture.stack[-1] if capture.stack else model))
     reason = f"{type(error).__name__}: {_first_line(error)}"
     text = f"{type(model).__name__} failed in {where}: {reason}"
@@ -640,9 +544,9 @@ def convolution_run(module: torch.nn.Module, input_shape, why: str) -> tuple[Lay
     convolutions = [call for call in trace.calls if registry.role(call.func) == "forward"]
     if len(convolutions) != 1:
         raise ConvopsError(
-            f"{type(module).__qualname__} runs {why}, and on input {_text(input_shape)} it ran "
+            f"{type(module).__qualname__} runs {why}, and on input {shape_text(input_shape)} it ran "
             f"{len(convolutions)} convolutions, not one: convops.profile(module, "
-            f"{_text(input_shape)}) counts every convolution it runs")
+            f"{shape_text(input_shape)}) counts every convolution it runs")
     call = convolutions[0]
     convolution = registry.forward(call.func, call.args, call.kwargs, call.out)
     return convolution.layer, convolution.input_shape

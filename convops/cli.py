@@ -30,6 +30,7 @@ from .count import breakdown
 from .derivation import KINDS, derive
 from .errors import ConvopsError
 from .layer import Layer
+from .plans import QUANTITIES, TOTALS
 from .symbols import indexed_symbols, latex, pretty
 
 _EXAMPLE = 'convops count "Conv2d(3, 64, kernel_size=7, stride=2, padding=3)" --input 1,3,224,224'
@@ -162,7 +163,21 @@ def _dtype(name: str):
 
 
 def profile_model(args: argparse.Namespace):
-    """The profile ``convops profile`` prints, from its parsed arguments."""
+    """The profile ``convops profile`` prints, from its parsed arguments.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from convops import count_ops
+    >>> args = argument_parser().parse_args(["profile", "torch.nn:Conv2d", "-i", "1,3,8,8",
+    ...     "--kwargs", '{"in_channels": 3, "out_channels": 8, "kernel_size": 3}'])
+    >>> profile_model(args).total == count_ops(torch.nn.Conv2d(3, 8, 3), (1, 3, 8, 8))
+    True
+
+    See Also
+    --------
+    count_report : what ``convops count`` prints.
+    """
     from .profiler import profile  # torch loads only for this command
 
     shapes = [parse_sizes(text) for text in args.input]
@@ -215,17 +230,14 @@ def count_report(layer: Layer, input_shape: tuple[int, ...], backward: bool = Fa
     """
     b = breakdown(layer, input_shape)
     report = {"module": _describe(layer), "input_shape": list(b.input_shape),
-              "output_shape": list(b.output_shape), "batch": b.batch, "psi": b.psi,
-              "lam": b.lam, "gamma": b.gamma, "A": b.A, "multiplications": b.multiplications,
-              "additions": b.additions, "total": b.total, "macs": b.macs, "flops": b.flops}
+              "output_shape": list(b.output_shape), "batch": b.batch,
+              **{q: getattr(b, q) for q in QUANTITIES}, "macs": b.macs, "flops": b.flops}
     if backward:
         back = breakdown(layer, input_shape, backward=True, gradients=gradients)
         report["backward"] = {
-            **{f"grad_{g}": None if c is None else {"multiplications": c.multiplications,
-                                                    "additions": c.additions, "total": c.total}
+            **{f"grad_{g}": None if c is None else {q: getattr(c, q) for q in TOTALS}
                for g in GRADIENTS for c in [getattr(back, f"grad_{g}")]},
-            "fold": back.fold, "multiplications": back.multiplications,
-            "additions": back.additions, "total": back.total, "flops": back.flops}
+            "fold": back.fold, **{q: getattr(back, q) for q in TOTALS}, "flops": back.flops}
         report["training_total"] = b.total + back.total
     return report
 
@@ -238,8 +250,7 @@ def _print_backward(report: dict) -> None:
     for g in GRADIENTS:
         counts = back[f"grad_{g}"]
         if counts is not None:
-            print(f"  {'grad_' + g:<12}" + "".join(f"{counts[q]:>20,}" for q in
-                                                  ("multiplications", "additions", "total")))
+            print(f"  {'grad_' + g:<12}" + "".join(f"{counts[q]:>20,}" for q in TOTALS))
     if back["fold"]:
         print(f"  (grad_input's additions include {back['fold']:,} that fold the padded "
               "positions back)")
@@ -322,6 +333,18 @@ def _gradient_names(text: str) -> tuple[str, ...]:
 
 
 def argument_parser() -> argparse.ArgumentParser:
+    """The parser of ``convops``' command line: ``count``, ``formula`` and ``profile``.
+
+    Examples
+    --------
+    >>> args = argument_parser().parse_args(["count", "Conv1d(2, 4, 3)", "-i", "1,2,10"])
+    >>> args.command, args.module, args.input, args.json
+    ('count', 'Conv1d(2, 4, 3)', '1,2,10', False)
+
+    See Also
+    --------
+    main : parses and runs.
+    """
     parser = argparse.ArgumentParser(
         prog="convops",
         description="Exact operation counts (scalar multiplications + additions) of torch's "

@@ -9,8 +9,8 @@ is exact (``g`` divides both channel counts, a gcd divides its arguments, a nume
 share the denominator's factors); any other is refused at compile time with a
 :class:`~convops.errors.ConvopsError`, never printed as a floor division that might round.
 
-:func:`stage` splits a computation in two: what depends on the layer only, done once per layer,
-and what depends on the input size too, done in every call.
+:mod:`convops.counters` writes a layer's counter with these printers: what depends on the layer
+only, done once per layer, and what depends on the input size too, done in every call.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import keyword
 import linecache
 import math
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache, reduce
 
 import sympy as sp
@@ -33,14 +32,29 @@ from .symbols import symbols
 
 class Quotient(sp.Function):
     """``floor(n / d)`` for an integer ``n`` and a positive integer ``d``: the one division of the
-    normal form (``//`` in Python, ``floorDiv`` in JavaScript)."""
+    normal form (``//`` in Python, ``floorDiv`` in JavaScript).
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", integer=True)
+    >>> Quotient(7, 2), Quotient(x, 1), Quotient(x, 3), code(Quotient(x, 3))
+    (3, x, Quotient(x, 3), '((x)//(3))')
+
+    See Also
+    --------
+    IfElse : the normal form's other function.
+    """
 
     nargs = 2
     is_integer = True
 
     @classmethod
     def eval(cls, n: sp.Expr, d: sp.Expr) -> sp.Expr | None:
-        """The quotient of two integers, or ``n`` over 1; else unevaluated."""
+        """The quotient of two integers, or ``n`` over 1; else unevaluated.
+
+        >>> Quotient.eval(sp.Integer(-7), sp.Integer(2)), Quotient.eval(sp.Symbol("n"), sp.Integer(2))
+        (-4, None)
+        """
         if n.is_Integer and d.is_Integer:
             return sp.Integer(int(n) // int(d))
         if d == 1:
@@ -60,6 +74,16 @@ class IfElse(sp.Function):
     sympy's arithmetic leaves it alone (a product or power of a ``Piecewise`` is rebuilt with its
     conditions solved for a symbol, which brings fractions back).  ``otherwise`` is ``nan`` where
     no branch of the ``Piecewise`` applies (``None`` in Python, ``undefined`` in JavaScript).
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", integer=True)
+    >>> IfElse(x > 0, x, -x).is_integer, compile_int((x,), IfElse(x > 0, x, -x))(-3)
+    (True, 3)
+
+    See Also
+    --------
+    Quotient : the normal form's division.
     """
 
     nargs = 3
@@ -429,83 +453,39 @@ def compile_int(args, expr, intermediates=()):
     ``intermediates`` are ``(symbol, definition)`` pairs, in order, that ``expr`` (and later
     definitions) may use: each is computed once, as a local variable.  Each expression is printed
     in its :func:`normal_form`, built here, once.
+
+    Examples
+    --------
+    >>> x, y = sp.symbols("x y", integer=True)
+    >>> compile_int((x,), [sp.floor(y / 3), y + 1], [(y, 2 * x)])(5)
+    [3, 11]
+
+    See Also
+    --------
+    code : the Python each expression is printed as.
     """
     return sp.lambdify(args, expr, modules=[_namespace()], printer=_PYTHON, docstring_limit=0,
                        cse=lambda exprs: (list(intermediates), exprs))
 
 
 def assignments(pairs, indent: str) -> list[str]:
-    """``symbol = definition`` lines of Python for ``(symbol, definition)`` pairs."""
+    """``symbol = definition`` lines of Python for ``(symbol, definition)`` pairs.
+
+    >>> x, y = sp.symbols("x y", integer=True)
+    >>> assignments([(y, sp.floor(x / 2))], "    ")
+    ['    y = ((x)//(2))']
+    """
     return [f"{indent}{symbol} = {code(definition)}" for symbol, definition in pairs]
 
 
 def define(source: str, name: str):
-    """The function ``name`` that ``source`` defines, with the numeric functions in scope."""
+    """The function ``name`` that ``source`` defines, with the numeric functions in scope.
+
+    >>> define("def common(a, b): return Gcd(a, b)", "common")(12, 18)
+    6
+    """
     filename = f"<convops {name} {len(linecache.cache)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # tracebacks
     namespace = _namespace()
     exec(compile(source, filename, "exec"), namespace)
     return namespace[name]
-
-
-@dataclass
-class Staged:
-    """A computation split by :func:`stage`: ``once`` depends on the constants only."""
-
-    once: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
-    each: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
-    outputs: list[sp.Expr] = field(default_factory=list)
-
-
-def stage(constants, outputs, intermediates=()) -> Staged:
-    """Split ``outputs`` (with their ``intermediates``, as in :func:`compile_int`) in two.
-
-    ``once`` defines every intermediate and every largest subexpression that depends on
-    ``constants`` only (a layer's parameters); ``each`` and ``outputs`` are what is left, written
-    in those definitions.  Staging works on the :func:`normal_form`, where every subexpression is
-    an integer, so any of them may be computed ahead; a sum or product keeps its order of
-    evaluation except that its constant terms are grouped.
-    """
-    return _Stager(constants).run(list(map(normal_form, outputs)),
-                                  [(symbol, normal_form(definition))
-                                   for symbol, definition in intermediates])
-
-
-class _Stager:
-    def __init__(self, constants):
-        self.known = set(constants)
-        self.result = Staged()
-        self.names: dict[sp.Expr, sp.Symbol] = {}
-
-    def run(self, outputs, intermediates) -> Staged:
-        for symbol, definition in intermediates:
-            if self.is_known(definition):
-                self.result.once.append((symbol, definition))
-                self.known.add(symbol)
-            else:
-                self.result.each.append((symbol, self.stage(definition)))
-        self.result.outputs = [self.stage(output) for output in outputs]
-        return self.result
-
-    def is_known(self, expr) -> bool:
-        return expr.free_symbols <= self.known
-
-    def hoist(self, expr):
-        """A name for ``expr``, computed once (atoms need none)."""
-        if expr.is_Atom:
-            return expr
-        if expr not in self.names:
-            self.names[expr] = sp.Symbol(f"_c{len(self.names)}", integer=True)
-            self.result.once.append((self.names[expr], expr))
-        return self.names[expr]
-
-    def stage(self, expr):
-        if expr.is_Atom:
-            return expr
-        if self.is_known(expr) and isinstance(expr, sp.Expr):  # conditions stay in place
-            return self.hoist(expr)
-        if isinstance(expr, (sp.Add, sp.Mul)):
-            known = [arg for arg in expr.args if self.is_known(arg)]
-            rest = [self.stage(arg) for arg in expr.args if not self.is_known(arg)]
-            return expr.func(*rest, self.hoist(expr.func(*known)))
-        return expr.func(*map(self.stage, expr.args))

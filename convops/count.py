@@ -1,7 +1,8 @@
 """Exact operation counts for a concrete layer and input shape, evaluated from the derivation.
 
 The sympy expressions of :mod:`convops.derivation` are compiled once per kind into integer code
-(:mod:`convops.compiler`), so a count is the formula itself, evaluated without floats.
+(:mod:`convops.plans`, :mod:`convops.compiler`), so a count is the formula itself, evaluated
+without floats.
 
 :func:`count_ops` keeps, for every layer it has seen, a *counter*: the total with everything
 that depends on the layer alone already computed, so that a call costs a few arithmetic
@@ -11,155 +12,39 @@ evaluates every quantity from the full expressions, and is what reports every re
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any, Sequence
 
-import sympy as sp
-
-from .compiler import assignments, code, compile_int, define, stage
-from .additions import beyond_saturation
+from . import plans
 from .algorithms import AlgorithmBreakdown, algorithm_breakdown
 from .backward import GRADIENTS
-from .derivation import derive
+from .caches import BoundedCache
 from .errors import ConvopsError, flag
-from .layer import (_GLOBAL_HOOKS, Layer, check, check_input, check_output, check_padding_mode,
-                    own_code, sizes,
-                    smallest_input)
+from .layer import (GLOBAL_HOOKS, Layer, check, check_input, check_output, check_padding_mode,
+                    own_code, sizes, smallest_input)
+from .plans import QUANTITIES, Parameters
 
-QUANTITIES = ("psi", "lam", "gamma", "multiplications", "additions", "total", "A")
-
-
-@lru_cache(maxsize=None)
-def formulas(name: str):
-    """The derivation of kind ``name`` in the arguments its compiled functions take.
-
-    Returns ``(derivation, variables, parameters, steps)``: the variables are ``(N, *size_in)``;
-    the parameters ``(C_in, C_out, g, b, *k, *s, *d, *padding, *q)``, where for a convolution
-    ``padding`` is each dimension's total padding ``2p`` (torch may pad unevenly); the steps are
-    ``(symbol, definition)`` pairs of the output sizes and, for a transposed kind, of ``A``.
-    """
-    d = derive(name)
-    S = d.symbols
-    sizes, padding = d.output_size, S.p
-    if not d.kind.transposed:
-        padding = sp.symbols(f"padding_total:{S.ndim}", integer=True, nonnegative=True)
-        sizes = [size.subs(p, total / 2) for size, p, total in zip(sizes, S.p, padding)]
-    parameters = (S.C_in, S.C_out, S.g, S.b, *S.k, *S.s, *S.d, *padding, *S.q)
-    steps = list(zip(S.size_out, sizes))
-    if d.kind.transposed:
-        steps += [*d.A_terms.items(), (S.A, d.A)]
-    return d, (S.N, *S.size_in), parameters, steps
-
-
-@lru_cache(maxsize=None)
-def quantity_formulas(name: str):
-    """``(arguments, outputs, intermediates)`` of :func:`_quantities`, as :func:`compile_int`
-    takes them (the site's calculator prints the same three as JavaScript)."""
-    d, variables, parameters, steps = formulas(name)
-    values = [getattr(d, q) if q != "A" else (d.symbols.A if d.kind.transposed else sp.S.Zero)
-              for q in QUANTITIES]
-    return (*variables, *parameters), (*values, *d.symbols.size_out), steps
-
-
-@lru_cache(maxsize=None)
-def _quantities(name: str):
-    """``quantities(N, *size_in, *parameters)`` (see :func:`formulas`): the
-    :data:`QUANTITIES` of kind ``name``, followed by the output sizes."""
-    return compile_int(*quantity_formulas(name))
-
-
-@lru_cache(maxsize=None)
-def _counter_factory(name: str):
-    """``make(*parameters, *smallest)``: a layer's counter, a function of the input shape alone.
-
-    Everything that depends on the layer only is computed in ``make``, once; the counter parses
-    the shape, computes the rest of the total and returns it, or returns ``None`` wherever torch
-    might refuse the shape (the caller then lets :mod:`convops.layer` say why).
-    """
-    d, (N, *size_in), parameters, steps = formulas(name)
-    S, n = d.symbols, d.symbols.ndim
-    staged = stage(parameters, [d.total], [(symbol, _affine_lane(definition, size_in))
-                                           for symbol, definition in steps])
-    sizes_out = [pair for pair in staged.each if pair[0] in S.size_out]
-    rest = [pair for pair in staged.each if pair[0] not in S.size_out]
-    smallest = [f"smallest{i}" for i in range(n)]
-    sizes = ", ".join(map(str, size_in))
-    every_int = " is ".join(f"type({v})" for v in (N, "channels", *size_in))
-    lines = [
-        f"def make({', '.join(map(str, parameters))}, {', '.join(smallest)}):",
-        *assignments(staged.once, "    "),
-        "    def count(shape):",
-        f"        if len(shape) == {n + 2}:",
-        f"            {N}, channels, {sizes} = shape",
-        f"        elif len(shape) == {n + 1}:",
-        f"            channels, {sizes} = shape",
-        f"            {N} = 1",
-        "        else:",
-        "            return None",
-        f"        if not ({every_int} is int) or channels != {S.C_in} or {N} < 0 or "
-        + " or ".join(f"{v} < {m}" for v, m in zip(size_in, smallest)) + ":",
-        "            return None",
-        *assignments(sizes_out, "        "),
-        f"        if {' or '.join(f'{v} < 1' for v in S.size_out)}:",
-        "            return None",
-        *assignments(rest, "        "),
-        f"        return {code(staged.outputs[0])}",
-        "    return count",
-    ]
-    return define("\n".join(lines) + "\n", "make")
-
-
-def _affine_lane(definition, size_in):
-    """``definition`` with a lane for input sizes where it is affine in its one input size, if any:
-    the per-dimension counts of ``A`` beyond :func:`~convops.additions.beyond_saturation`."""
-    (L, *others) = definition.free_symbols & set(size_in) or (None,)
-    threshold, form = beyond_saturation(definition, L) if L and not others else (None, definition)
-    if form == definition:
-        return definition
-    return sp.Piecewise((form, L >= threshold), (definition, True))
-
-
-def layer_parameters(layer: Layer) -> tuple[int, ...]:
-    """The layer's values of the parameters of :func:`formulas`."""
-    if layer.kind.transposed:
-        padding = layer.padding
-    else:  # padding_per_side does not depend on the input size for torch's padding options
-        padding = [before + after for before, after in layer.padding_per_side(layer.kernel_size)]
-    return (layer.in_channels, layer.out_channels, layer.groups, int(layer.bias),
-            *layer.kernel_size, *layer.stride, *layer.dilation, *padding, *layer.output_padding)
-
-
-def _remember(cache: dict, key, value):
-    if len(cache) > 4096:
-        cache.clear()
-    try:
-        cache[key] = value
-    except TypeError:  # unhashable: not remembered
-        pass
-    return value
-
-
-_PLANS: dict[Layer, tuple] = {}
 
 
 def _plan(layer: Layer) -> tuple:
-    """The compiled quantities of ``layer``'s kind and its parameters, checked once."""
+    """The compiled forward of ``layer``'s kind and its parameters' values, checked once."""
     try:
-        return _PLANS[layer]
+        return _PLANS.entries[layer]
     except (KeyError, TypeError):  # new, or holding an unhashable value that check() refuses
         pass
     check(layer)
-    return _remember(_PLANS, layer, (_quantities(layer.kind.name), layer_parameters(layer)))
+    return _PLANS.remember(layer, (plans.forward(layer.kind.name), tuple(Parameters.of(layer))))
 
 
 def _evaluate(module: Any, input_shape: Sequence[int]) -> tuple[Layer, tuple[int, ...], int]:
-    """The layer, the values of its compiled quantities, and the batch size."""
+    """The layer, the values its compiled forward returns (:data:`~convops.plans.QUANTITIES`,
+    then the output sizes), and the batch size."""
     layer = module if isinstance(module, Layer) else Layer.from_module(module, validate=False)
-    quantities, parameters = _plan(layer)
+    forward, parameters = _plan(layer)
     batch, size_in = check_input(layer, input_shape)
-    values = quantities(batch, *size_in, *parameters)
+    values = forward(batch, *size_in, *parameters)
     size_out = values[-layer.kind.ndim:]
     if min(size_out) < 1 or layer.padding_mode != "zeros":  # torch's checks on sizes
         # torch gives an empty tensor for an empty batch through a transposed layer whose
@@ -175,12 +60,14 @@ def _evaluate(module: Any, input_shape: Sequence[int]) -> tuple[Layer, tuple[int
 # they key its counter.
 _ATTRIBUTES = itemgetter("in_channels", "out_channels", "kernel_size", "stride", "padding",
                          "dilation", "groups", "padding_mode", "output_padding")
-_COUNTERS: dict[tuple, object] = {}
+_PLANS = BoundedCache()  #: a Layer's compiled forward and parameters
+_COUNTERS = BoundedCache()  #: a layer's counter, by its module's attributes or the Layer
+_COUNTER_OF = _COUNTERS.entries  # count_ops' lookup
 
 
 def _counter(module, key):
-    """The counter of a module or :class:`Layer` (see :func:`_counter_factory`), remembered by
-    ``key``; for a module that runs code of its own, its count of what runs, never remembered."""
+    """The counter of a module or :class:`Layer` (see :func:`convops.plans.counter`), remembered
+    by ``key``; for a module that runs code of its own, its count of what runs, never remembered."""
     if not isinstance(module, Layer) and own_code(module):
         return lambda input_shape: breakdown(module, input_shape).total
     if isinstance(module, Layer):
@@ -188,14 +75,8 @@ def _counter(module, key):
         check(layer)
     else:
         layer = Layer.from_module(module)
-    count = _counter_factory(layer.kind.name)(*layer_parameters(layer), *smallest_input(layer))
-    return _remember(_COUNTERS, key, count)
-
-
-def _forget() -> None:
-    """Forget every layer seen so far (for benchmarks of a first count)."""
-    _PLANS.clear()
-    _COUNTERS.clear()
+    count = plans.counter(layer.kind.name)(*Parameters.of(layer), *smallest_input(layer))
+    return _COUNTERS.remember(key, count)
 
 
 def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
@@ -246,8 +127,8 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
         parameters = attributes["_parameters"]
         # torch's global hook dicts, looked up by global_hooks() (the first count of any module
         # calls it, through own_code; until then the IndexError takes the path below)
-        if (attributes["_forward_pre_hooks"] or attributes["_forward_hooks"] or _GLOBAL_HOOKS[0]
-                or _GLOBAL_HOOKS[1] or "forward" in attributes or "_conv_forward" in attributes):
+        if (attributes["_forward_pre_hooks"] or attributes["_forward_hooks"] or GLOBAL_HOOKS[0]
+                or GLOBAL_HOOKS[1] or "forward" in attributes or "_conv_forward" in attributes):
             raise KeyError("may run code of its own")  # never remembered by its attributes
         bias, weight = parameters["bias"], parameters["weight"]
         key = _ATTRIBUTES(attributes) + (type(module), bias is not None and bias.shape,
@@ -257,7 +138,7 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
             return breakdown(module, input_shape).total
         key = module
     try:
-        count = _COUNTERS[key]
+        count = _COUNTER_OF[key]
     except (KeyError, TypeError):  # not seen yet (or unhashable)
         count = _counter(module, key)
     try:
@@ -272,7 +153,21 @@ def count_ops(module: Any, input_shape: Sequence[int], backward: bool = False,
 
 @dataclass(frozen=True)
 class Breakdown:
-    """The terms of the count for one layer and input shape (all exact ints)."""
+    """The terms of the count for one layer and input shape (all exact ints).
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10))
+    >>> b.kind, b.output_shape, b.psi, b.lam, b.gamma, b.A
+    ('Conv1d', (1, 4, 8), 8, 40, 64, None)
+    >>> b.multiplications + b.additions == b.total == b.batch * (b.psi * b.lam + b.gamma)
+    True
+
+    See Also
+    --------
+    BackwardBreakdown : the same for the backward pass.
+    """
 
     kind: str  #: the module's class name, e.g. ``"Conv2d"``
     input_shape: tuple[int, ...]  #: the input shape counted, batched or not
@@ -288,13 +183,23 @@ class Breakdown:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates, the convention of many counters: one per multiplication."""
+        """Multiply-accumulates, the convention of many counters: one per multiplication.
+
+        >>> import torch
+        >>> breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10)).macs
+        192
+        """
         return self.multiplications
 
     @property
     def flops(self) -> int:
         """FLOPs as ``FlopCounterMode`` counts a convolution: two per multiply-accumulate, the
-        bias left out."""
+        bias left out.
+
+        >>> import torch
+        >>> breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10)).flops
+        384
+        """
         return 2 * self.multiplications
 
 
@@ -372,14 +277,30 @@ def _what_runs(module: Any, input_shape: Sequence[int]) -> tuple[Layer, tuple[in
 # -- backward -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GradientCount:
-    """The operations of one gradient (exact ints)."""
+    """The operations of one gradient (exact ints).
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10), backward=True)
+    >>> b.grad_bias, b.grad_bias.total
+    (GradientCount(multiplications=0, additions=28), 28)
+
+    See Also
+    --------
+    BackwardBreakdown : every gradient of a layer.
+    """
 
     multiplications: int
     additions: int
 
     @property
     def total(self) -> int:
-        """Multiplications plus additions."""
+        """Multiplications plus additions.
+
+        >>> GradientCount(multiplications=3, additions=2).total
+        5
+        """
         return self.multiplications + self.additions
 
 
@@ -390,6 +311,20 @@ class BackwardBreakdown:
     A gradient left out of ``gradients`` is ``None``.  ``fold`` is the part of
     ``grad_input.additions`` that folds padded positions back (``padding_mode`` other than
     ``'zeros'``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> conv = torch.nn.Conv1d(2, 4, 3, padding=1, padding_mode="circular")
+    >>> b = breakdown(conv, (1, 2, 10), backward=True, gradients=("input", "weight"))
+    >>> b.gradients, b.grad_bias, b.fold
+    (('input', 'weight'), None, 4)
+    >>> b.total == b.grad_input.total + b.grad_weight.total == b.multiplications + b.additions
+    True
+
+    See Also
+    --------
+    Breakdown : the forward's.
     """
 
     kind: str
@@ -407,22 +342,45 @@ class BackwardBreakdown:
 
     @property
     def multiplications(self) -> int:
-        """Multiplications of the gradients computed."""
+        """Multiplications of the gradients computed.
+
+        >>> import torch
+        >>> b = breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10), backward=True, gradients="bias")
+        >>> b.multiplications
+        0
+        """
         return sum(g.multiplications for g in self._computed())
 
     @property
     def additions(self) -> int:
-        """Additions of the gradients computed."""
+        """Additions of the gradients computed.
+
+        >>> import torch
+        >>> b = breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10), backward=True, gradients="bias")
+        >>> b.additions
+        28
+        """
         return sum(g.additions for g in self._computed())
 
     @property
     def total(self) -> int:
-        """Every operation of the gradients computed."""
+        """Every operation of the gradients computed.
+
+        >>> import torch
+        >>> b = breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10), backward=True, gradients="bias")
+        >>> b.total
+        28
+        """
         return self.multiplications + self.additions
 
     @property
     def flops(self) -> int:
-        """FlopCounterMode's convention: 2 FLOPs per multiplication, additions ignored."""
+        """FlopCounterMode's convention: 2 FLOPs per multiplication, additions ignored.
+
+        >>> import torch
+        >>> breakdown(torch.nn.Conv1d(2, 4, 3), (1, 2, 10), backward=True).flops
+        768
+        """
         return 2 * self.multiplications
 
 
@@ -445,65 +403,31 @@ def _gradients(backward: bool, gradients) -> tuple[str, ...]:
     return tuple(g for g in GRADIENTS if g in names)
 
 
-@lru_cache(maxsize=None)
-def _backward_quantities(name: str):
-    """``quantities(N, *size_in, *parameters)``: multiplications and additions of ``grad_input``,
-    ``grad_weight`` and ``grad_bias``.  The parameters are those of :func:`formulas`, except
-    that a convolution takes, in place of ``output_padding``, each dimension's padding before
-    the input (the start the transposed convolution computing ``grad_input`` crops)."""
-    return compile_int(*backward_formulas(name))
-
-
-@lru_cache(maxsize=None)
-def backward_formulas(name: str):
-    """``(arguments, outputs, intermediates)`` of :func:`_backward_quantities`."""
-    d, variables, parameters, steps = formulas(name)
-    S, backward = d.symbols, d.backward
-    if not d.kind.transposed:
-        parameters = (*parameters[:-S.ndim], *S.p)
-    sizes = [pair for pair in steps if pair[0] in S.size_out]
-    values = [getattr(backward.gradient(g), quantity)
-              for g in GRADIENTS for quantity in ("multiplications", "additions")]
-    return (*variables, *parameters), values, sizes + list(backward.terms.items())
-
-
-@lru_cache(maxsize=None)
-def _fold(name: str):
-    """``fold(N, *size_in, C_in, *padding_total)``: :attr:`~convops.backward.BackwardDerivation.fold`."""
-    return compile_int(*fold_formula(name))
-
-
-@lru_cache(maxsize=None)
-def fold_formula(name: str):
-    """``(arguments, fold)`` of :func:`_fold`."""
-    d = derive(name)
-    S = d.symbols
-    totals = sp.symbols(f"padding_total:{S.ndim}", integer=True, nonnegative=True)
-    fold = d.backward.fold.subs({p: total / 2 for p, total in zip(S.p, totals)})
-    return (S.N, *S.size_in, S.C_in, *totals), fold
-
-
 def _backward_breakdown(module, input_shape, backward, gradients) -> BackwardBreakdown:
     chosen = _gradients(backward, gradients)
     layer, values, batch = _evaluate(module, input_shape)  # every check of the forward
     n = layer.kind.ndim
     size_in = check_input(layer, input_shape)[1]
     size_out = values[-n:]
-    parameters, fold = layer_parameters(layer), 0
+    parameters, fold = Parameters.of(layer), 0
     if not layer.kind.transposed:
         pads = layer.padding_per_side(size_in)
         if layer.padding_mode != "zeros":  # the unpadded convolution of the padded input
             totals = [before + after for before, after in pads]
-            fold = _fold(layer.kind.name)(batch, *size_in, layer.in_channels, *totals)
+            fold = plans.fold(layer.kind.name)(batch, *size_in, layer.in_channels, *totals)
             size_in = [L + total for L, total in zip(size_in, totals)]
             pads = [(0, 0)] * n
-        parameters = (*parameters[:4 + 3 * n], *(before + after for before, after in pads),
-                      *(before for before, _ in pads))
-    counts = [0] * 6
+        parameters = dataclasses.replace(
+            parameters, padding=tuple(before + after for before, after in pads),
+            output_padding=(), padding_before=tuple(before for before, _ in pads))
+    named = {g: GradientCount(0, 0) for g in GRADIENTS}
     if batch:  # the formulas hold for N >= 1; an empty batch computes no gradient
-        counts = list(_backward_quantities(layer.kind.name)(batch, *size_in, *parameters))
-        counts[1] += fold  # grad_input's additions
-    named = {g: GradientCount(*counts[2 * i:2 * i + 2]) for i, g in enumerate(GRADIENTS)}
+        values = dict(zip(plans.BACKWARD_QUANTITIES,
+                          plans.backward(layer.kind.name)(batch, *size_in, *parameters)))
+        named = {g: GradientCount(values[g, "multiplications"], values[g, "additions"])
+                 for g in GRADIENTS}
+        named["input"] = GradientCount(named["input"].multiplications,
+                                       named["input"].additions + fold)
     shape = sizes(input_shape)
     return BackwardBreakdown(
         kind=layer.kind.name, input_shape=shape,

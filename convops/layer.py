@@ -22,7 +22,21 @@ IntOrTuple = int | tuple[int, ...]
 
 
 class Layer(NamedTuple):
-    """The parameters of a convolution module, normalised to one tuple entry per spatial dimension."""
+    """The parameters of a convolution module, normalised to one tuple entry per spatial dimension.
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = Layer.from_module(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1))
+    >>> layer.kind.name, layer.kernel_size, layer.stride, layer.padding, layer.bias
+    ('Conv2d', (3, 3), (2, 2), (1, 1), True)
+    >>> layer == Layer.parse("Conv2d(3, 8, 3, stride=2, padding=1)")
+    True
+
+    See Also
+    --------
+    convops.count_ops : counts a module or a Layer.
+    """
 
     kind: Kind
     in_channels: int
@@ -160,7 +174,15 @@ class Layer(NamedTuple):
     def padding_per_side(self, size_in: Sequence[int]) -> tuple[tuple[int, int], ...]:
         """``(before, after)`` padding of each spatial dimension, as torch pads the input.
 
-        (torch's options do not depend on ``size_in``; it is taken for the dimension count.)"""
+        (torch's options do not depend on ``size_in``; it is taken for the dimension count.)
+
+        Examples
+        --------
+        >>> Layer.create("Conv1d", 1, 1, 4, padding="same").padding_per_side((10,))
+        ((1, 2),)
+        >>> Layer.create("Conv2d", 1, 1, 3, padding=(1, 0)).padding_per_side((8, 8))
+        [(1, 1), (0, 0)]
+        """
         if self.padding == "valid":
             return ((0, 0),) * len(size_in)
         if self.padding == "same":
@@ -244,7 +266,9 @@ def own_code(module: Any) -> str:
     return ""
 
 
-_GLOBAL_HOOKS: list = []
+#: torch's dicts of global forward pre-hooks and hooks, once :func:`global_hooks` has looked them
+#: up (empty until then): :func:`convops.count_ops` reads them without a call.
+GLOBAL_HOOKS: list = []
 
 
 def global_hooks() -> bool:
@@ -257,12 +281,12 @@ def global_hooks() -> bool:
     >>> global_hooks(), handle.remove(), global_hooks()
     (True, None, False)
     """
-    if not _GLOBAL_HOOKS:  # torch's dicts, looked up once
+    if not GLOBAL_HOOKS:  # torch's dicts, looked up once
         import torch.nn.modules.module as torch_module
 
-        _GLOBAL_HOOKS[:] = (torch_module._global_forward_pre_hooks,
+        GLOBAL_HOOKS[:] = (torch_module._global_forward_pre_hooks,
                             torch_module._global_forward_hooks)
-    return bool(_GLOBAL_HOOKS[0] or _GLOBAL_HOOKS[1])
+    return bool(GLOBAL_HOOKS[0] or GLOBAL_HOOKS[1])
 
 
 def _from_torch(code: Any) -> bool:

@@ -17,6 +17,8 @@ import torch
 from . import algorithms, capture, registry
 from .count import breakdown
 from .errors import ConvopsError, elide, flag
+from .inputs import (check_inputs, default_dtype, describe, first_shape, integer_shapes, is_symbolic,
+                     meta_input, on_meta, on_meta_with_grad, random_like, stand_in_on, tensors)
 from .profiling import NOT_CONV, LayerProfile, Profile, count_call, op_name, rows
 from .symbolic import symbolic_profile
 
@@ -93,9 +95,9 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
     mode = mode or ("train" if backward else "eval")
     if mode not in capture.MODES:
         raise ConvopsError(f"mode={elide(repr(mode))}: give 'eval' or 'train'")
-    inputs, kw_inputs = capture.integer_shapes((inputs, kw_inputs))
-    capture.check_inputs(inputs, kw_inputs)
-    symbolic = capture.is_symbolic((inputs, kw_inputs))
+    inputs, kw_inputs = integer_shapes((inputs, kw_inputs))
+    check_inputs(inputs, kw_inputs)
+    symbolic = is_symbolic((inputs, kw_inputs))
     if symbolic and (backward or device is not None):
         raise ConvopsError("backward=True and device= count concrete shapes only: give every "
                            "size as an int (symbolic sizes count the forward, on meta tensors)")
@@ -118,8 +120,8 @@ def profile(model: torch.nn.Module, *inputs: Any, backward: bool = False,
     else:
         layers = rows(trace.calls, trace.names, count)
     note = "" if count is count_call else algorithms.profile_note(layers, algorithm, tile, reasons)
-    return Profile(model, capture.first_shape((inputs, kw_inputs)), tuple(layers),
-                   capture.describe(inputs, kw_inputs), mode, device, trace.modules, dtype=dtype,
+    return Profile(model, first_shape((inputs, kw_inputs)), tuple(layers),
+                   describe(inputs, kw_inputs), mode, device, trace.modules, dtype=dtype,
                    fallback=note)
 
 
@@ -140,20 +142,20 @@ def _run(model, inputs: tuple, kw_inputs: dict, backward: bool, mode: str,
     """The run's :class:`~convops.capture.Trace` and its first input tensor's dtype."""
     dtype = torch.float32
     if isinstance(model, torch.nn.Module):
-        dtype = capture.default_dtype(model)
-    given = capture.tensors((inputs, kw_inputs))
-    first = capture.first_shape((inputs, kw_inputs))
+        dtype = default_dtype(model)
+    given = tensors((inputs, kw_inputs))
+    first = first_shape((inputs, kw_inputs))
     first_dtype = given[0].dtype if given and tuple(given[0].shape) == first else dtype
     if device is None:
-        make = capture.meta_input(dtype)
-        stand_in = capture.on_meta_with_grad if backward else capture.on_meta
+        make = meta_input(dtype)
+        stand_in = on_meta_with_grad if backward else on_meta
     else:
-        stand_in = capture.stand_in_on(device)
+        stand_in = stand_in_on(device)
 
         def make(value):
             if isinstance(value, torch.Tensor):
                 return stand_in(value)
-            return capture.random_like(value, dtype, device)
+            return random_like(value, dtype, device)
     if backward:
         def make_input(value):  # an input requires grad only where the tensor given does
             wants = isinstance(value, torch.Tensor) and value.requires_grad
@@ -191,8 +193,8 @@ def _with_backward(trace: capture.Trace, forward: list, backward: list) -> list[
             continue
         if role != "backward":  # listed like the forward's other operations
             op = op_name(func)
-            layers.append(LayerProfile("(backward)", op, capture.first_shape(args),
-                                       capture.first_shape(out), None, f"{op}: {NOT_CONV}", op))
+            layers.append(LayerProfile("(backward)", op, first_shape(args),
+                                       first_shape(out), None, f"{op}: {NOT_CONV}", op))
             continue
         call = registry.backward(func, args, kwargs)
         layer, x = call.layer, call.input

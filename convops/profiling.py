@@ -20,11 +20,14 @@ from typing import Any, Callable
 import torch
 
 from . import registry
+from .caches import BoundedCache
 from .capture import ModuleRecord, runs_convolution
 from .count import BackwardBreakdown, Breakdown, breakdown
 from .errors import ConvopsError
+from .inputs import first_shape
 from .layer import Layer
-from .report import Report, calls, exact as _number
+from .report import Report
+from .words import exact as _number
 
 NOT_CONV = "not a convolution: not counted"
 _NOT_CALLED = "ran no operation: not called by forward, or nothing to compute"
@@ -33,7 +36,24 @@ _NOT_CALLED = "ran no operation: not called by forward, or nothing to compute"
 @dataclass(frozen=True)
 class LayerProfile:
     """One call: a convolution with its ``breakdown``, or an operation convops does not count
-    (``breakdown`` is ``None`` and ``note`` says which operation and why)."""
+    (``breakdown`` is ``None`` and ``note`` says which operation and why).
+
+    Examples
+    --------
+    >>> import convops
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU())
+    >>> conv, relu = convops.profile(model, (1, 2, 10)).layers
+    >>> conv.name, conv.kind, conv.op, conv.counted, conv.multiplications, conv.additions, conv.total
+    ('0', 'Conv1d', 'aten.convolution', True, 192, 192, 384)
+    >>> relu.counted, relu.total, relu.note
+    (False, None, 'aten.relu: not a convolution: not counted')
+    >>> convops.profile(model, (1, 2, 10), backward=True).layers[0].backward_total  # no grad_input
+    388
+
+    See Also
+    --------
+    Profile : every call of a model.
+    """
 
     name: str
     kind: str
@@ -82,6 +102,28 @@ class Profile(Report):
     run), ``mode`` the mode it ran in (``"eval"`` or ``"train"``), ``device`` ``None`` for a run
     on meta tensors or the device of a real run, and ``modules`` each module that was called:
     its path, kind, number of calls and first output's shape, in order of first call.
+
+    Examples
+    --------
+    >>> import convops
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU(),
+    ...                             torch.nn.Conv1d(4, 4, 1))
+    >>> p = convops.profile(model, (1, 2, 10))
+    >>> p.model_name, p.ran, len(p.counted), [layer.op for layer in p.not_counted]
+    ('Sequential', 'eval mode, on meta tensors', 2, ['aten.relu'])
+    >>> p.multiplications, p.additions, p.total, p.macs, p.flops
+    (320, 320, 640, 320, 640)
+    >>> p.total == sum(convops.count_ops(m, s) for m, s in [(model[0], (1, 2, 10)),
+    ...                                                     (model[2], (1, 4, 8))])
+    True
+    >>> b = convops.profile(model, (1, 2, 10), backward=True)
+    >>> len(b.backward), b.backward_total == b.backward_multiplications + b.backward_additions
+    (2, True)
+
+    See Also
+    --------
+    LayerProfile : one call.
+    convops.SymbolicProfile : the counts as formulas in the input's sizes.
     """
 
     model: Any
@@ -167,11 +209,21 @@ class Profile(Report):
         return 2 * self.multiplications
 
     def summary(self) -> str:
-        """One sentence: the totals, the conventions of other counters, what was not counted."""
-        counted, skipped = self.counted, self.not_counted
+        """One sentence: the totals, the conventions of other counters, what was not counted.
+
+        Examples
+        --------
+        >>> import convops
+        >>> print(convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, 10)).summary())
+        Conv1d on input (1, 2, 10) (eval mode, on meta tensors): 1 convolution call, total 384 = 192 multiplications + 192 additions; MACs 192, FLOPs (2·MACs) 384
+
+        See Also
+        --------
+        convops.report.Report.opening : its first words.
+        """
+        skipped = self.not_counted
         kinds = sorted({layer.op or f"{layer.kind} (ran nothing)" for layer in skipped})
-        return (f"{self.model_name} on input {self.inputs or self.input_shape} ({self.ran}): "
-                f"{calls(len(counted))}, total {_number(self.total)} = "
+        return (f"{self.opening()}, total {_number(self.total)} = "
                 f"{_number(self.multiplications)} multiplications + "
                 f"{_number(self.additions)} additions; MACs {_number(self.macs)}, "
                 f"FLOPs (2·MACs) {_number(self.flops)}"
@@ -202,10 +254,11 @@ def rows(calls: list, names: dict[torch.nn.Module, str],
         path = names.get(module) or f"<{type(module).__name__} outside the model>"
         op = op_name(func)
         if registry.role(func) != "forward":
-            result.append(LayerProfile(path, type(module).__name__, _shape(args), _shape(out), None,
+            result.append(LayerProfile(path, type(module).__name__, first_shape(args, shapes=False),
+                                       first_shape(out, shapes=False), None,
                                        f"{op}: {NOT_CONV}", op))
             continue
-        shape_in = _shape(args)
+        shape_in = first_shape(args, shapes=False)
         try:
             convolution = registry.forward(func, args, kwargs, out)
             layer, shape_in = convolution.layer, convolution.input_shape
@@ -224,35 +277,44 @@ def rows(calls: list, names: dict[torch.nn.Module, str],
     return result + idle
 
 
-def _shape(value) -> tuple | None:
-    """The shape of the first tensor in ``value``."""
-    if isinstance(value, torch.Tensor):
-        return tuple(value.shape)
-    if isinstance(value, (tuple, list)):
-        return next((s for s in map(_shape, value) if s is not None), None)
-    return None
-
-
 _OP_NAMES: dict = {}
 
 
 def op_name(func) -> str:
-    """An aten operation's name without its overload, e.g. ``aten.convolution``."""
+    """An aten operation's name without its overload, e.g. ``aten.convolution``.
+
+    Examples
+    --------
+    >>> op_name(torch.ops.aten.convolution.default)
+    'aten.convolution'
+    """
     return _OP_NAMES.get(func) or _OP_NAMES.setdefault(func, str(func.overloadpacket))
 
 
-_COUNTS: dict[tuple, Breakdown] = {}
+_COUNTS: BoundedCache = BoundedCache()
 
 
 def count_call(layer: Layer, shape_in: tuple, shape_out: tuple) -> Breakdown:
-    """convops' breakdown of one call, its output shape checked against torch's."""
+    """convops' breakdown of one call, its output shape checked against torch's.
+
+    Examples
+    --------
+    >>> from convops.layer import Layer
+    >>> count_call(Layer.parse("Conv1d(2, 4, 3)"), (1, 2, 10), (1, 4, 8)).total
+    384
+    >>> count_call(Layer.parse("Conv1d(2, 4, 3)"), (1, 2, 10), (1, 4, 9))
+    Traceback (most recent call last):
+    ...
+    RuntimeError: Layer(...): convops computes output shape (1, 4, 8) for input (1, 2, 10), torch gives (1, 4, 9)
+
+    See Also
+    --------
+    convops.breakdown : what it returns.
+    """
     key = (layer, shape_in)
-    counts = _COUNTS.get(key)
+    counts = _COUNTS.entries.get(key)
     if counts is None:
-        counts = breakdown(layer, shape_in)
-        if len(_COUNTS) > 4096:
-            _COUNTS.clear()
-        _COUNTS[key] = counts
+        counts = _COUNTS.remember(key, breakdown(layer, shape_in))
     if counts.output_shape != shape_out:  # the derivation and torch must agree on every call
         raise RuntimeError(f"{layer}: convops computes output shape {counts.output_shape} for "
                            f"input {shape_in}, torch gives {shape_out}")

@@ -501,7 +501,7 @@ def flop_counter_convolution_flops(model: torch.nn.Module, *inputs, **kw_inputs)
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .capture import default_dtype, map_inputs
+    from .inputs import default_dtype, map_inputs
 
     meta = model
     if any(not t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):

@@ -39,7 +39,21 @@ aten, quantized = torch.ops.aten, torch.ops.quantized
 
 class Convolution(NamedTuple):
     """One convolution call: the layer it computes, the input shape ``(N, C_in, *spatial)`` it
-    is counted on, and the output shape torch gave (in the same layout)."""
+    is counted on, and the output shape torch gave (in the same layout).
+
+    Examples
+    --------
+    >>> x, w = torch.empty(2, 4, 10, device="meta"), torch.empty(8, 4, 3, device="meta")
+    >>> func = torch.ops.aten.convolution.default
+    >>> args = (x, w, None, [1], [1], [1], False, [0], 1)
+    >>> call = forward(func, args, None, func(*args))
+    >>> call.layer.kind.name, call.layer.bias, call.input_shape, call.output_shape
+    ('Conv1d', False, (2, 4, 10), (2, 8, 10))
+
+    See Also
+    --------
+    Gradients : a backward call's.
+    """
 
     layer: Layer
     input_shape: tuple
@@ -48,7 +62,22 @@ class Convolution(NamedTuple):
 
 class Gradients(NamedTuple):
     """One backward call: the layer, its input and weight tensors (the very ones autograd took
-    from the forward call), the gradients computed, and the output gradient's shape."""
+    from the forward call), the gradients computed, and the output gradient's shape.
+
+    Examples
+    --------
+    >>> x, w = torch.empty(2, 4, 10, device="meta"), torch.empty(8, 4, 3, device="meta")
+    >>> dy = torch.empty(2, 8, 8, device="meta")
+    >>> func = torch.ops.aten.convolution_backward.default
+    >>> call = backward(func, (dy, x, w, None, [1], [0], [1], False, [0], 1,
+    ...                        [False, True, False]), None)
+    >>> call.layer.kind.name, call.gradients, call.output_shape, call.input is x
+    ('Conv1d', ('weight',), (2, 8, 8), True)
+
+    See Also
+    --------
+    Convolution : a forward call's.
+    """
 
     layer: Layer
     input: torch.Tensor
@@ -315,7 +344,13 @@ def role(func) -> str:
 
 def composite(func) -> bool:
     """Whether torch defines ``func`` by other operators (CompositeImplicitAutograd): the capture
-    runs what it decomposes into, as autograd does outside inference mode."""
+    runs what it decomposes into, as autograd does outside inference mode.
+
+    Examples
+    --------
+    >>> composite(torch.ops.aten.conv2d.default), composite(torch.ops.aten.convolution.default)
+    (True, False)
+    """
     return torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), _COMPOSITE)
 
 
@@ -336,10 +371,35 @@ def refusal(func, where: str) -> ConvopsError:
 
 
 def forward(func, args: tuple, kwargs: dict | None, out) -> Convolution:
-    """The :class:`Convolution` of a call of a :data:`FORWARD` operator."""
+    """The :class:`Convolution` of a call of a :data:`FORWARD` operator.
+
+    Examples
+    --------
+    >>> x, w = torch.empty(1, 2, 9, device="meta"), torch.empty(4, 2, 3, device="meta")
+    >>> func, args = torch.ops.aten.convolution.default, (x, w, None, [2], [0], [1], False, [0], 1)
+    >>> forward(func, args, None, func(*args)).layer.stride
+    (2,)
+
+    See Also
+    --------
+    backward : a backward call's.
+    """
     return FORWARD[func](arguments(func, args, kwargs), out)
 
 
 def backward(func, args: tuple, kwargs: dict | None) -> Gradients:
-    """The :class:`Gradients` of a call of a :data:`BACKWARD` operator."""
+    """The :class:`Gradients` of a call of a :data:`BACKWARD` operator.
+
+    Examples
+    --------
+    >>> x, w = torch.empty(1, 2, 9, device="meta"), torch.empty(4, 2, 3, device="meta")
+    >>> dy, func = torch.empty(1, 4, 7, device="meta"), torch.ops.aten.convolution_backward.default
+    >>> backward(func, (dy, x, w, [4], [1], [0], [1], False, [0], 1, [True, True, True]),
+    ...          None).gradients
+    ('input', 'weight', 'bias')
+
+    See Also
+    --------
+    forward : a forward call's.
+    """
     return BACKWARD[func](arguments(func, args, kwargs))

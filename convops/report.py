@@ -24,18 +24,17 @@ import torch
 
 from .capture import CONV_TYPES, ModuleRecord
 from .errors import ConvopsError
+from .plans import TOTALS
 from .symbols import condition_text
 from .symbols import latex as latex_of
+from .words import (calls, compact, exact, grouped, is_formula, tally, text_table, units,
+                    units_formatter)
 
 #: Lines of the module tree that a default depth may fill: ResNet-50 fits in 40 lines with it.
 TREE_ROWS = 30
 #: Widest line of a printed table: numeric profiles, and symbolic ones (formulas cut to fit).
 WIDTH, SYMBOLIC_WIDTH = 120, 160
-#: The columns a table too wide for its line may cut (with …), widest first.
-_CUTTABLE = ("module", "call", "output shape", "input shape", "MACs", "operations",
-             "multiplications", "additions", "total", "backward", "note")
 _ROOT_NAMES = ("", "(model)")
-_QUANTITIES = ("multiplications", "additions", "total")
 
 #: Operations that do no arithmetic: allocations, views, copies.  They are left out of what the
 #: report lists as not counted (``rows(by="call")`` keeps them): BatchNorm's phantom
@@ -50,7 +49,8 @@ NO_ARITHMETIC = frozenset(f"aten.{name}" for name in (
 
 @dataclass(frozen=True)
 class ModuleRow:
-    """One module of the tree with the counts of every convolution call made inside it."""
+    """One module of the tree with the counts of every convolution call made inside it
+    (:meth:`Report.rows` with ``by="module"`` gives them as dicts)."""
 
     path: str
     kind: str
@@ -66,69 +66,18 @@ class ModuleRow:
     backward_total: Any  #: ``None`` without ``backward=True``
 
     def as_dict(self) -> dict:
+        """The row's fields by name.
+
+        >>> ModuleRow("0", "Conv1d", 1, "", 1, (1, 4, 8), 28, 1, 192, 192, 384, None).as_dict()["total"]
+        384
+        """
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-
-def units(value: int) -> str:
-    """``value`` with 4 significant figures and a K/M/G/T/P suffix (exact below 1000).
-
-    Examples
-    --------
-    >>> units(25_557_032), units(4_089_184_256), units(999), units(999_960), units(-1500)
-    ('25.56M', '4.089G', '999', '1.000M', '-1.500K')
-    """
-    value = int(value)
-    if abs(value) < 1000:
-        return str(value)
-    scaled = float(value)
-    for suffix in "KMGTPE":
-        scaled /= 1000
-        text = f"{scaled:#.4g}"
-        if abs(float(text)) < 1000 or suffix == "E":
-            return text.rstrip(".") + suffix
-    raise AssertionError("unreachable")
-
-
-def exact(value) -> str:
-    """An int with thousands separators; anything else (a formula) as it prints.
-
-    >>> exact(1234567), exact(sp.Symbol("H") + 1)
-    ('1,234,567', 'H + 1')
-    """
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def _is_formula(value) -> bool:
-    return isinstance(value, sp.Basic) and not value.is_Integer
-
-
-def compact(expr, width: int | None = None, printable=lambda e: e) -> str:
-    """A formula in at most ``width`` characters: its leading term (the largest when every size
-    is large), ``+ …`` when there are more, cut with ``…`` if still too long.
-
-    >>> H, W = sp.symbols("H W", positive=True, integer=True)
-    >>> compact(3 * H + 64 * H * sp.floor((W - 1) / 2) + 7)
-    '64·H·⌊W/2 - 1/2⌋ + …'
-    >>> compact(sp.Integer(4096))
-    '4.096K'
-    """
-    if not _is_formula(expr):
-        return units(expr)
-    terms = sp.Add.make_args(expr)
-    large = {symbol: 10**6 for symbol in expr.free_symbols}
-    lead = max(terms, key=lambda term: abs(term.xreplace(large)))
-    text = condition_text(printable(lead)) + (" + …" if len(terms) > 1 else "")
-    return _cut(text, width)
-
-
-def _cut(text: str, width: int | None) -> str:
-    return text if width is None or len(text) <= width else text[:width - 1] + "…"
 
 
 def _shape_text(shape, printable=lambda e: e) -> str:
     if shape is None:
         return "-"
-    return "[" + ", ".join(condition_text(printable(v)) if _is_formula(v) else str(v)
+    return "[" + ", ".join(condition_text(printable(v)) if is_formula(v) else str(v)
                            for v in shape) + "]"
 
 
@@ -184,6 +133,28 @@ class Report:
     [('', None, 250560), ('0', '', 84672)]
     """
 
+    def opening(self, table: bool = False) -> str:
+        """What ran, the start of every summary of a profile: the model, its inputs, how it ran
+        and its convolution calls; ``table=True``: as the line under the table writes it.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, 10))
+        >>> p.opening()
+        'Conv1d on input (1, 2, 10) (eval mode, on meta tensors): 1 convolution call'
+        >>> p.opening(table=True)
+        'Conv1d on (1, 2, 10), eval mode, on meta tensors: 1 convolution call'
+
+        See Also
+        --------
+        convops.Profile.summary : the sentence it opens.
+        """
+        n = calls(len(self.counted))
+        if table:
+            return f"{self.model_name} on {self.inputs or '()'}, {self.ran}: {n}"
+        return f"{self.model_name} on input {self.inputs or self.input_shape} ({self.ran}): {n}"
+
     # -- the tree ------------------------------------------------------------------------------
     def _printable(self, expr):
         """``expr`` as it should print (a symbolic profile writes floors as torch does)."""
@@ -234,7 +205,17 @@ class Report:
 
     def default_depth(self) -> int:
         """The deepest level whose tree of convolution-holding modules fits in
-        :data:`TREE_ROWS` rows (at least 1)."""
+        :data:`TREE_ROWS` rows (at least 1).
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU(),
+        ...                             torch.nn.Conv1d(4, 4, 1))
+        >>> p = convops.profile(model, (1, 2, 10))
+        >>> p.default_depth()
+        1
+        """
         depths = [row.depth for row in self._module_rows() if row.convolutions]
         depth = 1
         while depth < max(depths, default=0) and sum(d <= depth + 1 for d in depths) <= TREE_ROWS:
@@ -250,6 +231,19 @@ class Report:
         module's counts rolled up from the convolutions inside it; ``ops="all"`` also lists the
         modules that hold none.  ``by="call"``: one row per call, the convolutions (``ops="all"``:
         every operation that computes something).  ``units=False`` prints exact integers.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU(),
+        ...                             torch.nn.Conv1d(4, 4, 1))
+        >>> p = convops.profile(model, (1, 2, 10))
+        >>> print(p.table(by="call", units=False).splitlines()[2])
+        0     Conv1d  [1, 2, 10]   [1, 4, 8]      192        192    384
+
+        See Also
+        --------
+        rows : the same, as exact values.
         """
         _check_choice("by", by, ("module", "call"))
         _check_choice("ops", ops, ("conv", "all"))
@@ -261,14 +255,14 @@ class Report:
         else:
             header, cells = self._tree_cells(self.default_depth() if depth is None else depth,
                                              ops, fmt)
-        symbolic = _is_formula(self.total)
-        return "\n".join([_text_table(header, cells, SYMBOLIC_WIDTH if symbolic else WIDTH),
+        symbolic = is_formula(self.total)
+        return "\n".join([text_table(header, cells, SYMBOLIC_WIDTH if symbolic else WIDTH),
                           *self._footer()])
 
     def _tree_cells(self, depth: int, ops: str, fmt) -> tuple[list[str], list[list[str]]]:
         rows = [row for row in self._module_rows() if row.depth <= depth
                 and (row.convolutions or ops == "all")]
-        symbolic = any(_is_formula(row.total) for row in rows)
+        symbolic = any(is_formula(row.total) for row in rows)
         everything = rows[0].total if rows else 0
         header = ["module", "kind", "output shape", "params", "MACs", "operations"]
         header += [] if symbolic else ["% of conv ops"]
@@ -313,11 +307,11 @@ class Report:
                    and layer.name != "(backward)" and not _computes_nothing(layer)]
         backward = [layer for layer in self.layers if layer.breakdown is None
                     and layer.name == "(backward)" and not _computes_nothing(layer)]
-        for label, calls in (("not counted", forward), ("backward, not counted", backward)):
-            if calls:
+        for label, skipped in (("not counted", forward), ("backward, not counted", backward)):
+            if skipped:
                 notes.append(f"{label}: " + ", ".join(
-                    f"{n} × {op}" for op, n in _tally(layer.op.removeprefix("aten.")
-                                                       for layer in calls)))
+                    f"{n} × {op}" for op, n in tally(layer.op.removeprefix("aten.")
+                                                       for layer in skipped)))
         idle = self._idle()
         if idle:
             notes.append(f"did not run: {', '.join(grouped(idle))}")
@@ -339,9 +333,8 @@ class Report:
 
     def _summary(self) -> str:
         """What ran, and the totals as exact integers (formulas: where to read them whole)."""
-        ran = (f"{self.model_name} on {self.inputs or '()'}, {self.ran}: "
-               f"{calls(len(self.counted))}")
-        if _is_formula(self.total):
+        ran = self.opening(table=True)
+        if is_formula(self.total):
             return (f"{ran}, counted as formulas in {', '.join(map(str, self.symbols))} (whole: "
                     "profile.formula(quantity, module), profile.latex(…))"
                     + "".join(f"; {special}" for special in self.specializations))
@@ -359,7 +352,7 @@ class Report:
 
     def __repr__(self) -> str:
         total = self.total
-        total = compact(self._printable(total), 60, self._printable) if _is_formula(total) \
+        total = compact(self._printable(total), 60, self._printable) if is_formula(total) \
             else f"{total:,}"
         mode = self.mode
         return (f"<{type(self).__name__} of {self.model_name} on {self.inputs or '()'}"
@@ -388,11 +381,27 @@ class Report:
         """One dict per call (``by="call"``: name, kind, shapes, counts, note) or per module
         (``by="module"``: path, kind, depth, parent, calls, output shape, parameters and the
         counts of the convolutions inside it), with exact values, e.g. for
-        ``pandas.DataFrame(profile.rows())``."""
+        ``pandas.DataFrame(profile.rows())``.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU(),
+        ...                             torch.nn.Conv1d(4, 4, 1))
+        >>> p = convops.profile(model, (1, 2, 10))
+        >>> [(row["name"], row["total"]) for row in p.rows()]
+        [('0', 384), ('1', None), ('2', 256)]
+        >>> [(row["path"], row["total"]) for row in p.rows(by="module")]
+        [('', 640), ('0', 384), ('1', 0), ('2', 256)]
+
+        See Also
+        --------
+        table : the same, as text.
+        """
         _check_choice("by", by, ("module", "call"))
         if by == "module":
             return [row.as_dict() for row in self._module_rows()]
-        columns = ("name", "kind", "input_shape", "output_shape", *_QUANTITIES)
+        columns = ("name", "kind", "input_shape", "output_shape", *TOTALS)
         with_backward = any(layer.backward is not None for layer in self.layers)
         return [{c: getattr(layer, c) for c in columns}
                 | ({"backward_total": layer.backward_total} if with_backward else {})
@@ -401,8 +410,24 @@ class Report:
     def formula(self, quantity: str = "total", module: str | None = None):
         """``quantity`` (``total``, ``multiplications``, ``additions`` or ``backward_total``) of
         the model, or of the module at path ``module`` (its subtree's convolutions): an int, or a
-        sympy expression for a symbolic profile."""
-        _check_choice("quantity", quantity, (*_QUANTITIES, "backward_total"))
+        sympy expression for a symbolic profile.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU(),
+        ...                             torch.nn.Conv1d(4, 4, 1))
+        >>> p = convops.profile(model, (1, 2, 10))
+        >>> p.formula(), p.formula("multiplications", module="2")
+        (640, 128)
+        >>> convops.profile(model, (1, 2, "L")).formula()
+        Piecewise((80*L - 160, L >= 3), (nan, True))
+
+        See Also
+        --------
+        latex : the same in LaTeX.
+        """
+        _check_choice("quantity", quantity, (*TOTALS, "backward_total"))
         rows = {row.path: row for row in self._module_rows()}
         path = "" if module in (None, *_ROOT_NAMES) else module
         if path not in rows:
@@ -414,22 +439,46 @@ class Report:
         return value
 
     def latex(self, quantity: str = "total", module: str | None = None) -> str:
-        """LaTeX of :meth:`formula` (same arguments), from convops' printer."""
+        """LaTeX of :meth:`formula` (same arguments), from convops' printer.
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
+        >>> "48 L - 96" in p.latex(), "not traced" in p.latex()  # each region's formula
+        (True, True)
+
+        See Also
+        --------
+        formula : the sympy expression.
+        """
         return latex_of(self._printable(sp.sympify(self.formula(quantity, module))))
 
     def to_json(self) -> str:
         """The profile as the JSON document ``convops profile --json`` prints: keys ``model``,
         ``inputs``, ``mode``, ``totals``, ``modules``, ``calls``, ``not_counted``.  Counts are
         exact JSON integers; a symbolic profile's are formulas (strings), with their LaTeX under
-        ``latex`` in ``totals`` and in each module."""
+        ``latex`` in ``totals`` and in each module.
+
+        Examples
+        --------
+        >>> import json, torch, convops
+        >>> document = json.loads(convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, 10)).to_json())
+        >>> sorted(document), document["totals"]["total"]
+        (['calls', 'inputs', 'mode', 'model', 'modules', 'not_counted', 'totals'], 384)
+
+        See Also
+        --------
+        rows : the rows of ``calls`` and ``modules``.
+        """
         value = _json_value(self._printable)
         rows = self._module_rows()
-        quantities = (*_QUANTITIES, "backward_total")
+        quantities = (*TOTALS, "backward_total")
         totals = {q: value(rows[0].__getattribute__(q)) for q in quantities}
         totals |= {"macs": totals["multiplications"], "flops": value(2 * rows[0].multiplications)}
-        symbolic = _is_formula(rows[0].total)
+        symbolic = is_formula(rows[0].total)
         if symbolic:
-            totals["latex"] = {q: self.latex(q) for q in _QUANTITIES}
+            totals["latex"] = {q: self.latex(q) for q in TOTALS}
         modules = []
         for row in rows:
             entry = {k: value(v) for k, v in row.as_dict().items()}
@@ -438,7 +487,7 @@ class Report:
             modules.append(entry)
         calls = [{k: value(v) for k, v in call.items()} for call in self.rows("call")]
         not_counted = [{"op": op, "calls": n, "pass": label} for label, named in (
-            ("forward", "not counted"), ("backward", "(backward)")) for op, n in _tally(
+            ("forward", "not counted"), ("backward", "(backward)")) for op, n in tally(
             layer.op for layer in self.layers if layer.breakdown is None and layer.op
             and (layer.name == "(backward)") == (label == "backward")
             and not _computes_nothing(layer))]
@@ -451,7 +500,19 @@ class Report:
     def plot_modules(self, depth: int = 1, ax: Any = None) -> Any:
         """A bar chart of the operations of each module at ``depth`` that holds a counted
         convolution, the backward pass's beside it when counted; draws on ``ax`` (default: a new
-        figure's) with matplotlib and returns the axes."""
+        figure's) with matplotlib and returns the axes.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import torch, convops
+        >>> model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.ReLU(),
+        ...                             torch.nn.Conv1d(4, 4, 1))
+        >>> p = convops.profile(model, (1, 2, 10))
+        >>> [int(bar.get_height()) for bar in p.plot_modules().patches]
+        [384, 256]
+        """
         try:
             import matplotlib.pyplot as plt
         except ImportError as error:
@@ -460,7 +521,7 @@ class Report:
         rows = [row for row in self._module_rows() if row.depth == depth and row.convolutions]
         if not rows:
             raise ConvopsError(f"no module at depth={depth} holds a counted convolution")
-        if any(_is_formula(row.total) for row in rows):
+        if any(is_formula(row.total) for row in rows):
             raise ConvopsError("plot_modules draws numbers: plot a symbolic profile at sizes, "
                                "e.g. profile.at(H=224, W=224).plot_modules()")
         ax = ax or plt.figure(figsize=(max(4.0, 0.6 * len(rows) + 1.5), 3.2)).gca()
@@ -503,55 +564,9 @@ def _kind(model: torch.nn.Module, path: str) -> str:
         return "-"
 
 
-def calls(n: int) -> str:
-    """``"1 convolution call"``, ``"2 convolution calls"``.
-
-    Examples
-    --------
-    >>> calls(1), calls(0)
-    ('1 convolution call', '0 convolution calls')
-    """
-    return f"{n} convolution call{'' if n == 1 else 's'}"
-
-
-def grouped(paths: list[str]) -> list[str]:
-    """Module paths with the repeated ones (the same path but for its numbers, as in a
-    ``ModuleList``; three or more) as one item, ``"12 × blocks.*.attn.out_proj"``, in order of
-    first appearance.
-
-    Examples
-    --------
-    >>> grouped(["head", "blocks.0.proj", "blocks.1.proj", "aux.0", "blocks.10.proj", "aux.1"])
-    ['head', '3 × blocks.*.proj', 'aux.0', 'aux.1']
-    """
-    groups: dict[str, list[str]] = {}
-    for path in paths:
-        pattern = ".".join("*" if part.isdigit() else part for part in path.split("."))
-        groups.setdefault(pattern, []).append(path)
-    return [item for pattern, members in groups.items()
-            for item in ([f"{len(members)} × {pattern}"] if len(members) > 2 else members)]
-
-
-def _tally(names) -> list[tuple[str, int]]:
-    counts: dict[str, int] = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
-    return sorted(counts.items(), key=lambda item: -item[1])
-
-
 def _check_choice(name: str, value, choices: tuple) -> None:
     if value not in choices:
         raise ConvopsError(f"{name}={value!r} must be one of {', '.join(map(repr, choices))}")
-
-
-def units_formatter(with_units: bool, printable=lambda e: e, width: int | None = None):
-    """How a count prints in a table: K/M/G or exact; a formula in compact form, at most
-    ``width`` characters."""
-    def fmt(value) -> str:
-        if _is_formula(value):
-            return compact(value, width, printable)
-        return units(value) if with_units else exact(int(value))
-    return fmt
 
 
 def _json_value(printable):
@@ -562,25 +577,3 @@ def _json_value(printable):
             return [value(item) for item in v]
         return v
     return value
-
-
-def _text_table(header: list[str], cells: list[list[str]], limit: int) -> str:
-    """Columns padded to their widest cell, text left, numbers right; the widest cuttable
-    columns cut (with …) until a line fits in ``limit`` characters."""
-    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
-    cuttable = [i for i, name in enumerate(header) if name in _CUTTABLE]
-    while cuttable and sum(widths) + 2 * (len(widths) - 1) > limit:
-        widest = max(cuttable, key=lambda i: widths[i])
-        if widths[widest] <= 12:
-            break
-        widths[widest] -= 1
-    cells = [[_cut(value, w) for value, w in zip(row, widths)] for row in cells]
-    numeric = {i for i, name in enumerate(header) if name in (
-        "params", "MACs", "operations", "% of conv ops", "backward", "multiplications",
-        "additions", "total")}
-
-    def line(row):
-        return "  ".join(value.rjust(w) if i in numeric else value.ljust(w)
-                         for i, (value, w) in enumerate(zip(row, widths))).rstrip()
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, cells)])

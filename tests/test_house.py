@@ -24,16 +24,9 @@ SCRIPTS = ("benchmarks", "docs", "tools")
 MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 600
 
 #: Violations that are known and being removed, exact (no line numbers: an entry names what
-#: crosses).  Each belongs to the modules issue 25 rewrites (count.py's plan cache, profiling's
-#: counts): the lead empties this list when that work has merged.  An entry that no longer occurs
-#: fails the test, so the list only shrinks.
-ALLOWED = {
-    # issue 25 rewrites count.py's cache of plans; the benchmarks of a first count clear it
-    "benchmarks/count_ops.py imports count._forget",
-    "benchmarks/profile_speed.py uses count._forget",
-    # issue 25 rewrites profiling.py's cache of counts; the benchmark clears it
-    "benchmarks/profile_speed.py imports profiling._COUNTS",
-}
+#: crosses); empty: a new one is fixed, not listed.  An entry that no longer occurs fails the
+#: test, so the list only shrinks.
+ALLOWED: set[str] = set()
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,9 @@ twin of :func:`convops.breakdown` (which evaluates the same derivation at ints).
 
 from __future__ import annotations
 
-import sympy as sp
-
-from ..count import QUANTITIES, Breakdown, formulas, layer_parameters
+from ..count import Breakdown
 from ..layer import Layer
+from ..plans import QUANTITIES, Parameters, plan
 from .translation import merge_floors, plain
 
 
@@ -23,10 +22,12 @@ def symbolic_counts(layer: Layer, shape_in: tuple) -> Breakdown:
     >>> counts.output_shape, counts.multiplications
     ((1, 4, floor(L/2 - 3/2) + 1), 24*floor(L/2 - 3/2) + 24)
     """
-    d, (N, *size_in), parameters, steps = formulas(layer.kind.name)
+    p = plan(layer.kind.name)
+    d = p.derivation
     batch, _, *sizes = shape_in
-    values = dict(zip(parameters, layer_parameters(layer))) | {N: batch} | dict(zip(size_in, sizes))
-    for symbol, definition in steps:
+    values = (dict(zip(p.parameters, Parameters.of(layer))) | {p.batch: batch}
+              | dict(zip(p.size_in, sizes)))
+    for symbol, definition in p.steps:
         values[symbol] = merge_floors(definition.xreplace(values))
     S = d.symbols
     counts = {q: plain(getattr(d, q).xreplace(values)) for q in QUANTITIES if q != "A"}
@@ -34,5 +35,4 @@ def symbolic_counts(layer: Layer, shape_in: tuple) -> Breakdown:
     return Breakdown(kind=layer.kind.name, input_shape=tuple(shape_in), output_shape=shape_out,
                      batch=batch, A=plain(values[S.A]) if layer.kind.transposed else None,
                      **counts)
-
 

@@ -13,7 +13,8 @@ import torch
 
 from ..errors import ConvopsError
 from ..profiling import Profile
-from ..report import compact
+from ..plans import TOTALS
+from ..words import calls, compact
 from ..symbols import condition_latex, condition_text, latex
 from .regions import Region, Specialization
 from .sizes import at_sizes, symbol_names, with_hints
@@ -262,14 +263,13 @@ class SymbolicProfile(Profile):
         >>> import torch, convops
         >>> p = convops.profile(torch.nn.Conv1d(2, 4, 3), (1, 2, "L"))
         >>> print(p.summary())
-        Conv1d on input (1, 2, L) (eval mode, on meta tensors): 1 convolution calls, counted as formulas in L, in 1 region of sizes (region 1: L ≥ 3 (traced at L=256))
+        Conv1d on input (1, 2, L) (eval mode, on meta tensors): 1 convolution call, counted as formulas in L, in 1 region of sizes (region 1: L ≥ 3 (traced at L=256))
         """
         names = ", ".join(map(str, self.symbols))
         regions = "; ".join(f"region {i}: {region.describe()}"
                             + "".join(f", {special}" for special in region.specializations)
                             for i, region in enumerate(self._regions, 1))
-        return (f"{self.model_name} on input {self.inputs} ({self.ran}): {len(self.counted)} "
-                f"convolution calls, counted as formulas in {names}, in {len(self._regions)} "
+        return (f"{self.opening()}, counted as formulas in {names}, in {len(self._regions)} "
                 f"region{'s' * (len(self._regions) > 1)} of sizes ({regions})")
 
     def _printable(self, expr):
@@ -278,8 +278,8 @@ class SymbolicProfile(Profile):
     def _summary(self) -> str:
         traced = "; ".join(", ".join(f"{n}={v}" for n, v in region.traced_at)
                            for region in self._regions)
-        return (f"{self.model_name} on {self.inputs}, {self.ran}: {len(self.counted)} convolution "
-                f"calls, counted as formulas in {', '.join(map(str, self.symbols))}, in "
+        return (f"{self.opening(table=True)}, counted as formulas in "
+                f"{', '.join(map(str, self.symbols))}, in "
                 f"{len(self._regions)} region{'s' * (len(self._regions) > 1)} of sizes (traced "
                 f"at {traced}); the table shows the first; every region's: "
                 "profile.formula_text(quantity, module), profile.latex(…), profile.regions"
@@ -288,7 +288,7 @@ class SymbolicProfile(Profile):
     def __repr__(self) -> str:
         first = compact(readable(self._regions[0].total), 60, readable)
         return (f"<{type(self).__name__} of {self.model_name} on {self.inputs}, {self.mode}: "
-                f"{len(self.counted)} convolution calls, {first} operations in region 1 of "
+                f"{calls(len(self.counted))}, {first} operations in region 1 of "
                 f"{len(self._regions)}>")
 
     def to_json(self) -> str:
@@ -314,8 +314,8 @@ class SymbolicProfile(Profile):
             "conditions_latex": [condition_latex(readable(g)) for g in region.guards],
             "specializations": [str(special) for special in region.specializations],
             "traced_at": dict(region.traced_at),
-            "totals": {q: str(readable(region.formula(q))) for q in _EVALUATED},
-            "latex": {q: latex(readable(region.formula(q))) for q in _EVALUATED},
+            "totals": {q: str(readable(region.formula(q))) for q in TOTALS},
+            "latex": {q: latex(readable(region.formula(q))) for q in TOTALS},
         } for region in self._regions]
         return json.dumps(document, indent=2, ensure_ascii=False)
 
@@ -435,7 +435,7 @@ class SymbolicProfile(Profile):
         import matplotlib.pyplot as plt
 
         ax = ax or plt.figure().gca()
-        xs, column = list(values), _EVALUATED.index(quantity)
+        xs, column = list(values), TOTALS.index(quantity)
         ys = [self.evaluate(**{along: x} | {k: x if v == along else v for k, v in fixed.items()})
               [column] for x in xs]
         ax.plot(xs, ys, label=quantity)
@@ -463,7 +463,6 @@ def _fingerprint(model) -> tuple:
                   (*model.named_parameters(), *model.named_buffers())))
 
 
-_EVALUATED = ("multiplications", "additions", "total")
 
 
 

@@ -7,7 +7,7 @@ import re
 
 import torch
 
-from ..capture import map_inputs
+from ..inputs import map_inputs
 from ..errors import ConvopsError
 
 

@@ -19,7 +19,8 @@ from torch._guards import GuardSource, Source
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
 
-from ..capture import Call, Capture, default_dtype, describe, first_shape, map_inputs, run
+from ..capture import Call, Capture, run
+from ..inputs import default_dtype, describe, first_shape, map_inputs
 from ..count import Breakdown
 from ..errors import ConvopsError
 from ..layer import Layer

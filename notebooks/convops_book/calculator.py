@@ -1,8 +1,8 @@
 """The site's calculator: its JavaScript formulas, printed at site build, and its markup.
 
 :func:`formulas_module` prints, for each of the six kinds, the very expressions
-:func:`convops.count_ops` and :func:`convops.breakdown` compile (``convops.count``'s
-``quantity_formulas``, ``backward_formulas`` and ``fold_formula``) as JavaScript over BigInt,
+:func:`convops.count_ops` and :func:`convops.breakdown` compile (:mod:`convops.plans`'
+``forward_formulas``, ``backward_formulas`` and ``fold_formulas``) as JavaScript over BigInt,
 with :func:`convops.compiler.javascript`; the functions they call come from
 ``convops/runtime.js``.  The hand-written ``docs/javascripts/calculator.js`` parses and checks
 the layer as :mod:`convops.layer` does and calls these functions: it holds no formula.
@@ -25,7 +25,7 @@ from typing import Mapping
 import sympy as sp
 
 import convops
-from convops import algorithms, count
+from convops import algorithms, plans
 from convops.compiler import javascript
 from convops.cook_toom import DEFAULT_POINTS
 from convops.derivation import KINDS, derive
@@ -38,8 +38,8 @@ from .site import anchor
 RUNTIME = Path(convops.__file__).parent / "runtime.js"
 
 #: Each printed function's name, by what it computes and the kind.
-_FUNCTIONS = {"forward": count.quantity_formulas, "backward": count.backward_formulas,
-              "fold": count.fold_formula}
+_FUNCTIONS = {"forward": plans.forward_formulas, "backward": plans.backward_formulas,
+              "fold": plans.fold_formulas}
 
 
 def function_source(name: str, arguments, outputs, intermediates=()) -> str:
