@@ -145,12 +145,6 @@ VIEW_FACTS = """(content) => {
     hiddenVerdicts,
     formulas: [...article.querySelectorAll(".convops-formula[id]")].map(e => ({
       id: e.id, displays: e.querySelectorAll(".katex-display").length, shown: e.getBoundingClientRect().height > 0})),
-    // Text outputs that wrap: not white-space: pre, or taller than their lines.
-    wrappedOutputs: [...article.querySelectorAll(".jp-OutputArea-output pre")].filter(pre => {
-      const style = getComputedStyle(pre);
-      const lines = pre.textContent.replace(/\\n$/, "").split("\\n").length;
-      return style.whiteSpace !== "pre" || pre.getBoundingClientRect().height > lines * parseFloat(style.lineHeight) + 1;
-    }).map(pre => pre.textContent.slice(0, 60)),
     // Code blocks whose lines need a sideways scroll.
     scrollingCode: [...article.querySelectorAll("pre > code")].filter(code => code.scrollWidth > code.clientWidth + 1)
       .map(code => code.textContent.slice(0, 60)),

@@ -107,15 +107,6 @@ def test_a_formula_link_shows_its_tab_bar_below_the_header(build, visit, width):
     assert not visit.problems, "\n".join(visit.problems)
 
 
-@pytest.mark.parametrize("palette", PALETTES)
-def test_text_outputs_keep_their_columns(site, palette):
-    """On a phone, a text output never wraps (inside a word or anywhere): its lines stay whole
-    and what is wider than the column scrolls inside the output's box."""
-    wrapped = [f"/{path}: {text}" for path, page in site.view(PHONE, palette).items()
-               for text in page.wrappedOutputs]
-    assert not wrapped, "wrapped text outputs:\n" + "\n".join(wrapped)
-
-
 def test_the_home_example_fits_a_phone(site):
     """At 390 px every line of the home page's code example shows without scrolling."""
     assert not site.page("", PHONE).scrollingCode
