@@ -12,7 +12,8 @@
   become ``assets/convops/formulas.js`` beside convops' ``runtime.js``.
 - Put each module page's pictures (:mod:`convops_book.pictures`: ``docs/javascripts/picture.js``
   run under node) where its notebook says ``<!-- convops:pictures -->``, and the home page's
-  where ``docs/index.md`` says ``<!-- convops:picture -->``.
+  and the Notation page's where ``docs/index.md`` and ``docs/notation.md`` say
+  ``<!-- convops:picture -->``.
 - Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
   Markdown pages with that formula and with the table of every formula's anchor;
   ``<!-- convops:api -->`` with the API reference of ``convops.__all__`` and
@@ -110,7 +111,9 @@ _VERSION = "<!-- convops:version -->"
 _API = "<!-- convops:api -->"
 _CALCULATOR = "<!-- convops:calculator -->"
 _PICTURES = "<!-- convops:pictures -->"
-_HOME_PICTURE = "<!-- convops:picture -->"
+_PAGE_PICTURE = "<!-- convops:picture -->"
+#: The Markdown pages with a picture, and its owner in :func:`convops_book.pictures.page_pictures`.
+_PICTURE_PAGES = {"index.md": "home", "notation.md": "notation"}
 #: The Calculator page's layer before a reader types one (a permalink's query replaces it).
 CALCULATOR_EXAMPLE = ("ConvTranspose2d(256, 128, 4, stride=2, padding=1)", "1, 256, 64, 64")
 CALCULATOR_DIR = "assets/convops"
@@ -294,8 +297,8 @@ def break_points(html: str) -> str:
 def on_page_content(html, page, config, files):
     src = page.file.src_uri
     html = keep_old_anchors(html, src)
-    if _HOME_PICTURE in html:
-        html = html.replace(_HOME_PICTURE, page_pictures("home"))
+    if src in _PICTURE_PAGES and _PAGE_PICTURE in html:
+        html = html.replace(_PAGE_PICTURE, page_pictures(_PICTURE_PAGES[src]))
     if src in MODULE_PAGES and _PICTURES in html:
         html = html.replace(_PICTURES, page_pictures(MODULE_PAGES[src]), 1)
     if not src.endswith(".ipynb"):

@@ -22,7 +22,7 @@ import convops
 from convops import KINDS
 from convops.reference import run
 
-from convops_book.pictures import cases, page_pictures, pictures
+from convops_book.pictures import PAGE_PICTURES, cases, page_pictures, pictures
 from picture_facts import check_counts, read, shape_of
 
 RANDOM_CASES = 60
@@ -104,6 +104,7 @@ def random_layer(rng: random.Random) -> tuple[str, str]:
 def drawn():
     rng = random.Random(28)
     requests = [(layer, shape) for kind in KINDS for _, layer, shape in cases(kind)]
+    requests += [(layer, shape) for layer, shape, _ in PAGE_PICTURES.values()]
     requests += [random_layer(rng) for _ in range(RANDOM_CASES)]
     results = pictures([{"layer": layer, "input": shape, "sample": True} for layer, shape in requests])
     return list(zip(requests, results))
@@ -155,5 +156,5 @@ def test_a_picture_too_large_is_drawn_on_the_largest_input_that_fits():
 
 
 def test_pictures_weigh_at_most_150_kb_a_page():
-    for owner in (*KINDS, "home"):
+    for owner in (*KINDS, *PAGE_PICTURES):
         assert len(page_pictures(owner).encode()) <= 150_000, owner

@@ -364,6 +364,12 @@ function parameters(layer) {
     ...layer.kernel_size, ...layer.stride, ...layer.dilation, ...padding, ...layer.output_padding];
 }
 
+// The output sizes convops' formula gives a checked layer (or one with parameters changed) on
+// the spatial sizes sizeIn: the last of the forward's values.
+export function outputSize(layer, sizeIn) {
+  return layer.kind.forward(1n, ...sizeIn, ...parameters(layer)).slice(-layer.kind.ndim);
+}
+
 const QUANTITIES = ["psi", "lam", "gamma", "multiplications", "additions", "total", "A"];
 
 // mirrors convops.count._evaluate and breakdown: the forward's Breakdown as {name: BigInt}.

@@ -5,10 +5,12 @@
 // layer, and the site build runs this same module under node (convops_book.pictures) to put
 // static pictures on the module pages and the home page.  The layer is read and checked, and its
 // output size computed, by the calculator's own path (calculator.js's `compute`: convops'
-// formulas printed as JavaScript at build); what is done here is the drawing and the drawn
-// filter's enumeration: each output position, the taps that reach it, the values torch computes
-// there.  tests/test_pictures.py compares the values with torch and the tallies with Python loops;
-// tests/site/test_site_pictures.py does the same for the calculator's pictures.
+// formulas printed as JavaScript at build); so are the extents of a transposed layer's scatter
+// and gather (calculator.js's `outputSize`, of the layer with parameters changed).  What is done
+// here is the drawing and the drawn filter's enumeration: each output position, the taps that
+// reach it, the values torch computes there.  tests/test_pictures.py compares the values with
+// torch and the tallies with Python loops; tests/site/test_site_pictures.py does the same for the
+// calculator's pictures.
 //
 // The contract the tests read: the root carries data-picture, data-layer, data-input and
 // data-filter="ci,co"; each output position of the drawn filter is an element with
@@ -17,7 +19,7 @@
 // (their uncropped index); padding input cells carry data-padding="mode"; in the gather view the
 // zeros the stride inserts carry data-inserted and the elements its crop drops data-trimmed.
 
-import { compute, paddingPerSide } from "./calculator.js";
+import { compute, outputSize, paddingPerSide } from "./calculator.js";
 
 const C = 20; // a cell's side, in SVG units
 const LABEL = 16; // a grid's label line
@@ -96,11 +98,17 @@ function geometry(layer, sizeIn, values) {
   };
   if (g.transposed) {
     g.p = layer.padding.map(Number);
-    g.reach = g.sizeIn.map((L, i) => (L - 1) * g.s[i] + g.d[i] * (g.k[i] - 1) + 1); // uncropped extent
+    // Both extents are output sizes by convops' formula: where the products land before the
+    // crop is this layer's output with no padding and no output_padding; the input with its
+    // zeros inserted, that of a one-tap kernel too.
+    const [zeros, ones] = [0n, 1n].map((v) => layer.padding.map(() => v));
+    const uncropped = { ...layer, padding: zeros, output_padding: zeros };
+    g.reach = outputSize(uncropped, sizeIn).map(Number);
+    g.Z = outputSize({ ...uncropped, kernel_size: ones, dilation: ones }, sizeIn).map(Number);
     g.full = g.reach.map((r, i) => Math.max(r, g.p[i] + g.sizeOut[i]));
-    g.qlo = g.k.map((k, i) => g.d[i] * (k - 1) - g.p[i]); // the gather's padding (negative: crop)
+    // The gather's padding, d·(k−1) − p: what the kernel's span adds, less the crop (negative: crop).
+    g.qlo = g.reach.map((r, i) => r - g.Z[i] - g.p[i]);
     g.qhi = g.qlo.map((q, i) => q + g.op[i]);
-    g.Z = g.sizeIn.map((L, i) => (L - 1) * g.s[i] + 1); // zero-inserted extent
     g.z0 = g.qlo.map((q) => Math.min(0, -q));
     g.gather = g.Z.map((Z, i) => Math.max(Z, Z + g.qhi[i]) - g.z0[i]);
   } else {

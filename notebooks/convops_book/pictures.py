@@ -179,8 +179,9 @@ def _page_pictures() -> dict[str, str]:
                              "caption": f"<strong>{html.escape(title)}</strong>: <code>{html.escape(layer)}</code> "
                                         f"on an input <code>({html.escape(shape)})</code>"})
             owners.append(kind)
-    requests.append({"layer": HOME[0], "input": HOME[1], "caption": HOME[2], "gather": False})
-    owners.append("home")
+    for owner, (layer, shape, caption) in PAGE_PICTURES.items():
+        requests.append({"layer": layer, "input": shape, "caption": caption, "gather": False})
+        owners.append(owner)
     drawn = pictures(requests)
     out: dict[str, list[str]] = {}
     for owner, result in zip(owners, drawn):
@@ -195,9 +196,23 @@ HOME = ("ConvTranspose2d(1, 1, 3, stride=2, padding=1, bias=False, output_paddin
         "Step through it with the buttons or the arrow keys; <a href=\"notebooks/convtranspose2d/\">the ConvTranspose2d page</a> draws it as a gather too, and every case of the convolution arithmetic.")
 
 
+#: The Notation page's picture: ψ, λ and γ on a small layer with groups.
+NOTATION = ("Conv1d(4, 6, 3, groups=2)", "1, 4, 6",
+            "<strong>ψ, λ and γ, drawn from the layer</strong>: <code>Conv1d(4, 6, 3, groups=2)</code> "
+            "on an input of length 6. The lines are its ψ filters, block-diagonal by group: each "
+            "output channel is linked to the input channels of its group only. The grids follow one "
+            "filter, input channel 0 to output channel 0: its products and additions at every "
+            "output position add up to its λ. The lines into output channel 0 are the filter maps "
+            "that γ adds up at each of its positions, with the bias: the values drawn are the "
+            "layer's output.")
+
+#: The pages with one picture, by owner (see :func:`page_pictures`): (layer, input, caption).
+PAGE_PICTURES = {"home": HOME, "notation": NOTATION}
+
+
 def page_pictures(owner: str) -> str:
-    """The pictures of a module page (``owner`` a kind's name) or of the home page (``"home"``),
-    as HTML.
+    """The pictures of a module page (``owner`` a kind's name), or the picture of a page of
+    :data:`PAGE_PICTURES` (``"home"``, ``"notation"``), as HTML.
 
     Examples
     --------
