@@ -66,7 +66,9 @@ class Parameters:
     padding_before: tuple = ()
 
     def __iter__(self) -> Iterator:
-        for group in dataclasses.astuple(self):
+        # the fields' own values, not dataclasses.astuple's deep copies (a counter's cache key)
+        for field in dataclasses.fields(self):
+            group = getattr(self, field.name)
             yield from group if isinstance(group, tuple) else (group,)
 
     @classmethod
