@@ -53,6 +53,17 @@ class AlgorithmBreakdown:
 
     ``parts`` maps each stage's name to its :class:`Operations`; they add up to
     ``multiplications``, ``additions`` and ``total``.
+
+    Examples
+    --------
+    >>> import torch, convops
+    >>> b = convops.breakdown(torch.nn.Conv1d(1, 1, 3), (1, 1, 6), algorithm="winograd")
+    >>> b.parts["elementwise"], b.multiplications, b.total
+    (Operations(multiplications=8, additions=0), 14, 38)
+
+    See Also
+    --------
+    convops.Breakdown : the direct algorithm's counts.
     """
 
     kind: str  #: the module's class name
@@ -96,7 +107,16 @@ class AlgorithmBreakdown:
         return 2 * self.multiplications
 
     def as_dict(self) -> dict[str, Any]:
-        """Every figure as plain ints and strings (``convops count --algorithm … --json``)."""
+        """Every figure as plain ints and strings (``convops count --algorithm … --json``).
+
+        Examples
+        --------
+        >>> import torch, convops
+        >>> b = convops.breakdown(torch.nn.Conv1d(1, 1, 3), (1, 1, 6), algorithm="im2col")
+        >>> d = b.as_dict()
+        >>> d["algorithm"], d["total"], d["workspace"]
+        ('im2col', 24, 12)
+        """
         return {"kind": self.kind, "algorithm": self.algorithm, "tile": self.tile,
                 "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
                 "batch": self.batch, "parts": {name: {"multiplications": p.multiplications,

@@ -45,7 +45,19 @@ TRANSFORMS = ("data", "filter", "inverse")  #: B^T, G and A^T, in the order the 
 @dataclass(frozen=True)
 class Operations:
     """Multiplications and additions (exact ints): of a transform, or of one stage of an
-    algorithm (:class:`convops.algorithms.AlgorithmBreakdown`'s ``parts``)."""
+    algorithm (:class:`convops.algorithms.AlgorithmBreakdown`'s ``parts``).
+
+    Examples
+    --------
+    >>> import convops
+    >>> f = convops.winograd(2, 3)
+    >>> f.plain("filter"), f.plain("filter").total
+    (Operations(multiplications=6, additions=4), 10)
+
+    See Also
+    --------
+    convops.winograd : the transforms whose costs these are.
+    """
 
     multiplications: int
     additions: int
@@ -217,16 +229,47 @@ class Winograd:
         return {"data": self.BT, "filter": self.G, "inverse": self.AT}[transform]
 
     def plain(self, transform: str) -> Operations:
-        """The cost of ``transform`` as a matrix product (:func:`matrix_cost`)."""
+        """The cost of ``transform`` as a matrix product (:func:`matrix_cost`).
+
+        Examples
+        --------
+        >>> import convops
+        >>> convops.winograd(2, 3).plain("data")
+        Operations(multiplications=0, additions=4)
+
+        See Also
+        --------
+        instructions : the paper's way of counting, after CSE.
+        """
         return matrix_cost(self.matrix(transform))
 
     def instructions(self, transform: str) -> int:
-        """Instructions of ``transform`` after CSE, multiply-adds fused (:func:`matrix_instructions`)."""
+        """Instructions of ``transform`` after CSE, multiply-adds fused (:func:`matrix_instructions`).
+
+        Examples
+        --------
+        >>> import convops
+        >>> convops.winograd(2, 3).instructions("filter")
+        4
+
+        See Also
+        --------
+        plain : the matrix product as written.
+        """
         return matrix_instructions(self.matrix(transform))
 
     def correlation(self) -> sp.Matrix:
         """``AT[(G g) ⊙ (BT d)]`` for symbolic ``g`` and ``d``, simplified (equal to the
-        correlation ``y_i = Σ_k g_k d_{i+k}`` exactly when the matrices are right)."""
+        correlation ``y_i = Σ_k g_k d_{i+k}`` exactly when the matrices are right).
+
+        Examples
+        --------
+        >>> import convops
+        >>> convops.winograd(2, 3).correlation()
+        Matrix([
+        [d0*g0 + d1*g1 + d2*g2],
+        [d1*g0 + d2*g1 + d3*g2]])
+        """
         d = sp.Matrix(sp.symbols(f"d0:{self.alpha}"))
         g = sp.Matrix(sp.symbols(f"g0:{self.r}"))
         return (self.AT * (self.G * g).multiply_elementwise(self.BT * d)).applyfunc(sp.expand)
@@ -342,7 +385,14 @@ class NestedWinograd:
         return tuple(int(n) for n in nested_lines(transform, self.m, self.r))
 
     def plain(self, transform: str) -> Operations:
-        """The tile's ``transform`` as 1-d matrix products along each dimension (:func:`matrix_cost`)."""
+        """The tile's ``transform`` as 1-d matrix products along each dimension (:func:`matrix_cost`).
+
+        Examples
+        --------
+        >>> import convops
+        >>> convops.winograd((2, 2), (3, 3)).plain("data")  # Lavin & Gray: 32 additions
+        Operations(multiplications=0, additions=32)
+        """
         return Operations(*nested_cost(transform, self.m, self.r, [w.plain(transform) for w in self.dims]))
 
     def instructions(self, transform: str) -> int:
