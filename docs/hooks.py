@@ -15,7 +15,8 @@
   and the Notation page's where ``docs/index.md`` and ``docs/notation.md`` say
   ``<!-- convops:picture -->``.
 - Replace ``<!-- convops:formula KIND QUANTITY -->`` and ``<!-- convops:anchors -->`` in the
-  Markdown pages with that formula and with the table of every formula's anchor;
+  Markdown pages with that formula and with the table of every formula's anchor,
+  ``<!-- convops:equation KIND QUANTITY -->`` with the formula alone (no anchor);
   ``<!-- convops:api -->`` with the API reference of ``convops.__all__`` and
   ``<!-- convops:cli -->`` with the command line's arguments, read from its parser.
 - Point a notebook's links to other notebooks or pages (``conv2d.ipynb#psi``, ``../README.md``
@@ -57,7 +58,7 @@ from mkdocs.structure.files import File
 from mkdocs.structure.toc import TableOfContents, get_toc
 
 import convops
-from convops import KINDS
+from convops import KINDS, derive
 from convops_book.archive import ARCHIVE, book_archive
 from convops_book.backward import backward_anchors_markdown, backward_summary_markdown
 from convops.cli import argument_parser
@@ -101,6 +102,8 @@ _PERMALINK = re.compile(r'<a class="(?:anchor-link|headerlink)"[^>]*>.*?</a>', r
 _TAG = re.compile(r"<[^>]+>")
 _HREF = re.compile(r'href="([^"#]+\.(?:ipynb|md))(#[^"]*)?"')
 _FORMULA = re.compile(r"<!-- convops:formula (\w+) (\w+) -->")
+#: A formula shown where it is explained, without its summary anchor: ``<!-- convops:equation KIND QUANTITY -->``.
+_EQUATION = re.compile(r"<!-- convops:equation (\w+) (\w+) -->")
 _ANCHORS = "<!-- convops:anchors -->"
 _SUMMARY = "<!-- convops:summary -->"
 _BIBTEX = "<!-- convops:bibtex -->"
@@ -194,6 +197,7 @@ def site_root(page) -> str:
 
 def on_page_markdown(markdown_text, page, config, files):
     markdown_text = _FORMULA.sub(lambda m: formula_markdown(m[1], m[2]), markdown_text)
+    markdown_text = _EQUATION.sub(lambda m: f"$$\n{derive(m[1]).latex(m[2])}\n$$", markdown_text)
     if _ANCHORS in markdown_text:
         markdown_text = markdown_text.replace(
             _ANCHORS, f"{anchors_markdown()}\nOn the training-cost page:\n\n{backward_anchors_markdown()}")
